@@ -1,0 +1,125 @@
+"""Run connectors, match what they read, and build the Report.
+
+Every failure becomes a device status, never "clean": a connector that breaks
+in a way nobody foresaw still yields a failed result for its source, and the
+other sources go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from scanner import __version__
+from scanner.connectors.base import Connector
+from scanner.matcher import Matcher
+from scanner.model import DeviceInfo, DeviceResult, Inventory, PolicyRef, Report, Scope
+from scanner.signatures import Signatures
+
+_RANK = {"complete": 0, "partial": 1, "failed": 2}
+
+
+def policy_refs(matcher: Matcher) -> tuple[PolicyRef, ...]:
+    return tuple(
+        PolicyRef(
+            id=p.id,
+            title=p.title,
+            status=p.status,
+            status_note=p.status_note,
+            signed=p.signed.isoformat(),
+            source=p.source,
+            sha256=p.sha256,
+            entries=len(p.entries),
+        )
+        for p in matcher.policies
+    )
+
+
+def _inventories(connector: Connector) -> Iterator[Inventory]:
+    """The connector's inventories; a crash inside it becomes a failed result."""
+    try:
+        yield from connector.inventories()
+    except Exception as err:  # noqa: BLE001 - the last line of defence, reported, never hidden
+        source = getattr(connector, "name", type(connector).__name__)
+        yield Inventory(
+            device=DeviceInfo(platform=None, serial=None, source=str(source)),
+            apps=(),
+            status="failed",
+            reason="error",
+            message=f"internal error while reading {source}: {type(err).__name__}: {err}; please report this",
+        )
+
+
+def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
+    return DeviceResult(
+        device=inv.device,
+        status=inv.status,
+        reason=inv.reason,
+        message=inv.message,
+        coverage=inv.coverage,
+        findings=tuple(matcher.match(inv.apps)),
+        app_count=len(inv.apps),
+        problems=inv.problems,
+        problem_count=inv.problem_count,
+        apps=inv.apps if keep_apps else None,
+    )
+
+
+def _merge_scopes(a: tuple[Scope, ...], b: tuple[Scope, ...]) -> tuple[Scope, ...]:
+    merged: dict[tuple, Scope] = {}
+    for scope in a + b:
+        key = (scope.name, scope.read, scope.reason)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = scope
+        elif scope.apps is not None:
+            merged[key] = replace(old, apps=(old.apps or 0) + scope.apps)
+    return tuple(merged.values())
+
+
+def merge(a: DeviceResult, b: DeviceResult) -> DeviceResult:
+    """Two parts of one device's result (an export that lists a device twice)."""
+    worse = b if _RANK[b.status] > _RANK[a.status] else a
+    return replace(
+        a,
+        status=worse.status,
+        reason=worse.reason if worse.status != "complete" else a.reason,
+        message=worse.message if worse.status != "complete" else a.message,
+        coverage=_merge_scopes(a.coverage, b.coverage),
+        findings=a.findings + b.findings,
+        app_count=a.app_count + b.app_count,
+        problems=(a.problems + b.problems)[:20],
+        problem_count=a.problem_count + b.problem_count,
+        apps=(a.apps + b.apps) if a.apps is not None and b.apps is not None else a.apps,
+    )
+
+
+def run(
+    connectors: Iterable[Connector],
+    signatures: Signatures,
+    matcher: Matcher,
+    *,
+    inventory: bool = False,
+    fail_on: str = "prohibited",
+    inputs: tuple[str, ...] = (),
+) -> Report:
+    started = datetime.now(timezone.utc)
+    results: dict[tuple, DeviceResult] = {}
+    for connector in connectors:
+        for inv in _inventories(connector):
+            result = _result(inv, matcher, inventory)
+            key = inv.device.key
+            results[key] = merge(results[key], result) if key in results else result
+    return Report(
+        tool="scanner",
+        version=__version__,
+        started=started,
+        finished=datetime.now(timezone.utc),
+        policies=policy_refs(matcher),
+        signature_files=signatures.files,
+        results=tuple(results.values()),
+        fail_on=fail_on,
+        inventory_included=inventory,
+        inputs=inputs,
+    )

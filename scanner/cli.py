@@ -1,0 +1,206 @@
+"""Command line: parse options, call the audit, write formats, exit with the contract's code.
+
+Imports of anything heavy (tabulate, device libraries) happen inside the
+commands that need them, so `scanner --help` and `scanner signatures list`
+start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from typing import IO, Callable, Iterator, Sequence, TextIO
+
+import click
+
+from scanner import __version__
+from scanner.model import EXIT_USAGE, FAIL_ON
+
+# format name -> (module, function): one module per format.
+FORMATS: dict[str, tuple[str, str]] = {
+    "table": ("scanner.formats.table", "write_table"),
+    "json": ("scanner.formats.json_report", "write_json"),
+    "csv": ("scanner.formats.csv_report", "write_csv"),
+    "sarif": ("scanner.formats.sarif", "write_sarif"),
+}
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  every target fully read, nothing at or above --fail-on
+  1  findings at or above --fail-on, every target fully read
+  2  usage, configuration or signature-file error: nothing was scanned
+  4  some target could not be fully read (or none was found), no findings
+  5  findings, and some target could not be fully read
+"""
+
+
+def writer(fmt: str) -> Callable:
+    module, function = FORMATS[fmt]
+    return getattr(importlib.import_module(module), function)
+
+
+def fail_usage(message: str) -> None:
+    click.echo(f"scanner: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def load_or_exit(signature_paths: Sequence[str]):
+    from scanner.signatures import SignatureError, load_signatures
+
+    try:
+        return load_signatures(signature_paths)
+    except SignatureError as err:
+        click.echo("scanner: error: the signature files cannot be used:", err=True)
+        for problem in err.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def parse_outputs(values: Sequence[str]) -> list[tuple[str, str]]:
+    outputs = []
+    for value in values:
+        fmt, sep, path = value.partition("=")
+        if not sep or not path or fmt not in FORMATS:
+            fail_usage(
+                f"--output {value!r}: expected FORMAT=PATH with FORMAT one of {', '.join(FORMATS)} (e.g. json=report.json)"
+            )
+        outputs.append((fmt, path))
+    return outputs
+
+
+@contextlib.contextmanager
+def open_outputs(outputs: list[tuple[str, str]]) -> Iterator[list[tuple[str, TextIO]]]:
+    """Open every --output file before scanning, so a typo in a path costs
+    nothing but a message."""
+    with contextlib.ExitStack() as stack:
+        opened = []
+        for fmt, path in outputs:
+            try:
+                stream = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))
+            except OSError as err:
+                fail_usage(f"--output {fmt}={path}: cannot write: {err.strerror or err}")
+            opened.append((fmt, stream))
+        yield opened
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="scanner")
+def main() -> None:
+    """Find prohibited apps (US EO 13971, the federal TikTok ban, or your own
+    policies) on Android and iOS devices and in saved app inventories.
+
+    Read-only and offline: it never changes a device and never phones home.
+    """
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option("--input", "-i", "inputs", multiple=True, metavar="FILE",
+              help="A saved or exported app inventory (pm list packages, ideviceinstaller -l, "
+                   "pymobiledevice3 apps list, a scanner JSON report written with --inventory, or a "
+                   "platform,device,app_id CSV). Repeatable; '-' reads stdin.")
+@click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
+              help="Add your own catalog and policy files (a file or a folder). Repeatable.")
+@click.option("--policy", "policies", multiple=True, metavar="ID",
+              help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
+              help="Format written to stdout.")
+@click.option("--output", "-o", "outputs", multiple=True, metavar="FORMAT=PATH",
+              help="Also write FORMAT to PATH (e.g. json=report.json). Repeatable.")
+@click.option("--inventory", is_flag=True,
+              help="Include every app read, not only findings (off by default: reports about "
+                   "employees' phones should hold as little as they need).")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
+              help="Lowest severity that makes the exit code 1 (or 5).")
+def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tuple[str, ...],
+         fmt: str, outputs: tuple[str, ...], inventory: bool, fail_on: str) -> None:
+    """Scan inventories and report prohibited apps."""
+    if not inputs:
+        fail_usage(
+            "nothing to scan: give one or more --input FILE (saved or exported inventories). "
+            "Live scanning of attached devices is not in this version yet."
+        )
+    if inputs.count("-") > 1:
+        fail_usage("--input -: stdin can be read only once")
+    out_specs = parse_outputs(outputs)
+    signatures = load_or_exit(signature_paths)
+
+    from scanner.audit import run
+    from scanner.connectors.files import FileConnector
+    from scanner.matcher import Matcher
+    from scanner.signatures import SignatureError
+
+    try:
+        matcher = Matcher(signatures, policies)
+    except SignatureError as err:
+        for problem in err.problems:
+            click.echo(f"scanner: error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+
+    with open_outputs(out_specs) as opened:
+        report = run(
+            (FileConnector(name) for name in inputs),
+            signatures,
+            matcher,
+            inventory=inventory,
+            fail_on=fail_on,
+            inputs=inputs,
+        )
+        for out_fmt, stream in opened:
+            writer(out_fmt)(report, stream)
+    write_stdout(lambda out: writer(fmt)(report, out))
+    sys.exit(report.exit_code)
+
+
+def write_stdout(write: Callable[[IO[str]], None]) -> None:
+    """Write to stdout; a reader that went away (`| head`) is not an error."""
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            sys.stdout = None  # type: ignore[assignment]
+
+
+@main.group()
+def signatures() -> None:
+    """List, show and validate signature catalogs and policies."""
+
+
+@signatures.command("list")
+@click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
+              help="Also load your own catalog and policy files.")
+def signatures_list(signature_paths: tuple[str, ...]) -> None:
+    """List the loaded policies with their status, date and entry counts."""
+    sigs = load_or_exit(signature_paths)
+    from scanner.formats.signatures_text import write_policy_list
+
+    write_stdout(lambda out: write_policy_list(sigs, out))
+
+
+@signatures.command("show")
+@click.argument("policy_id")
+@click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
+              help="Also load your own catalog and policy files.")
+def signatures_show(policy_id: str, signature_paths: tuple[str, ...]) -> None:
+    """Show one policy's entries with their identifiers and sources."""
+    sigs = load_or_exit(signature_paths)
+    if policy_id not in sigs.policies:
+        fail_usage(f"unknown policy {policy_id!r}; loaded policies: {', '.join(sorted(sigs.policies))}")
+    from scanner.formats.signatures_text import write_policy
+
+    write_stdout(lambda out: write_policy(sigs, sigs.policies[policy_id], out))
+
+
+@signatures.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def signatures_validate(paths: tuple[str, ...]) -> None:
+    """Check your own catalog and policy files, with the bundled ones they may point at."""
+    sigs = load_or_exit(paths)
+    from scanner.signatures import bundled_dir
+
+    bundled = str(bundled_dir())
+    mine = [f for f in sigs.files if not f.path.startswith("signatures/") and not f.path.startswith(bundled)]
+    apps = sum(f.kind == "app" for f in mine)
+    policies = sum(f.kind == "policy" for f in mine)
+    click.echo(f"ok: {len(mine)} file(s) valid: {apps} catalog app(s), {policies} polic{'y' if policies == 1 else 'ies'}")

@@ -1,0 +1,140 @@
+"""Compile policies into lookup tables once; match an app with dictionary lookups.
+
+Pure: no I/O. The rules are those of DESIGN.md: exact identifiers
+(case-insensitive, same platform); on iOS an app extension `<id>.<suffix>`;
+on iOS an uncatalogued app signed by a catalog maker's team is a `review`
+finding. Never a vendor prefix, a substring or a display name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from scanner.model import App, Finding
+from scanner.signatures import CatalogApp, Policy, PolicyEntry, Signatures
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """Everything a Finding needs except the app and how it matched."""
+
+    policy: str
+    policy_status: str
+    rule: str
+    listed: str
+    relation: str
+    catalog_app: str
+    catalog_name: str
+    identifier: str
+    confidence: str
+    severity: str
+    edition: str | None
+
+    def finding(self, app: App, match: str) -> Finding:
+        return Finding(
+            app=app,
+            policy=self.policy,
+            policy_status=self.policy_status,
+            rule=self.rule,
+            listed=self.listed,
+            relation=self.relation,
+            catalog_app=self.catalog_app,
+            catalog_name=self.catalog_name,
+            match=match,
+            identifier=self.identifier,
+            confidence=self.confidence,
+            severity=self.severity,
+            edition=self.edition,
+        )
+
+
+class Matcher:
+    """The selected policies of a signature set, compiled for lookups."""
+
+    def __init__(self, signatures: Signatures, policies: Iterable[str] | None = None):
+        self.policies: list[Policy] = signatures.select(policies)
+        # platform -> lower-cased identifier -> rules, in policy order
+        self._exact: dict[str, dict[str, list[_Rule]]] = {"android": {}, "ios": {}}
+        # upper-cased team id -> one rule per policy
+        self._team: dict[str, list[_Rule]] = {}
+        self._catalogued: set[tuple[str, str]] = {
+            (ident.platform, ident.id.lower())
+            for app in signatures.apps.values()
+            for ident in app.identifiers
+        }
+        for policy in self.policies:
+            teams_here: dict[str, _Rule] = {}
+            # Named entries claim a team id before related ones do.
+            ordered = sorted(policy.entries, key=lambda e: e.relation == "related")
+            for entry in ordered:
+                app = signatures.apps[entry.app]
+                self._add_identifiers(policy, entry, app)
+                for team in app.team_ids:
+                    teams_here.setdefault(team.id.upper(), self._team_rule(policy, entry, app, team.id, team.confidence))
+            for team_id, rule in teams_here.items():
+                self._team.setdefault(team_id, []).append(rule)
+
+    def _add_identifiers(self, policy: Policy, entry: PolicyEntry, app: CatalogApp) -> None:
+        for ident in app.identifiers:
+            rule = _Rule(
+                policy=policy.id,
+                policy_status=policy.status,
+                rule=f"{policy.id}/{entry.key}",
+                listed=entry.listed,
+                relation=entry.relation,
+                catalog_app=app.id,
+                catalog_name=app.name,
+                identifier=ident.id,
+                confidence=ident.confidence,
+                severity=entry.severity,
+                edition=ident.edition,
+            )
+            self._exact[ident.platform].setdefault(ident.id.lower(), []).append(rule)
+
+    @staticmethod
+    def _team_rule(policy: Policy, entry: PolicyEntry, app: CatalogApp, team_id: str, confidence: str) -> _Rule:
+        return _Rule(
+            policy=policy.id,
+            policy_status=policy.status,
+            rule=f"{policy.id}/{entry.key}",
+            listed=entry.listed,
+            relation="related",
+            catalog_app=app.id,
+            catalog_name=app.name,
+            identifier=team_id,
+            confidence=confidence,
+            severity="review",  # the same developer is a lead, never proof
+            edition=None,
+        )
+
+    def match_app(self, app: App) -> list[Finding]:
+        table = self._exact.get(app.platform)
+        if table is None:
+            return []
+        key = app.id.lower()
+        rules = table.get(key)
+        if rules:
+            return [r.finding(app, "exact") for r in rules]
+        if app.platform != "ios":
+            return []
+        # App extensions: the longest catalogued prefix that ends at a dot.
+        end = len(key)
+        while (end := key.rfind(".", 0, end)) > 0:
+            rules = table.get(key[:end])
+            if rules:
+                return [r.finding(app, "extension") for r in rules]
+        if app.team_id and ("ios", key) not in self._catalogued:
+            rules = self._team.get(app.team_id.upper())
+            if rules:
+                return [r.finding(app, "team-id") for r in rules]
+        return []
+
+    def match(self, apps: Iterable[App]) -> list[Finding]:
+        findings: list[Finding] = []
+        match_app = self.match_app
+        for app in apps:
+            found = match_app(app)
+            if found:
+                findings.extend(found)
+        return findings

@@ -1,0 +1,262 @@
+"""The data that flows from connectors through the matcher to the report.
+
+No I/O here. Everything is immutable, so a result can be handed to several
+output formats without one of them changing what another sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+PLATFORMS = ("android", "ios")
+APP_STATES = ("installed", "disabled", "hidden", "uninstalled-data-kept", "offloaded")
+STATUSES = ("complete", "partial", "failed")
+SEVERITIES = ("prohibited", "review")  # most severe first
+RELATIONS = ("app", "feature-of", "related")
+MATCH_KINDS = ("exact", "extension", "team-id")
+CONFIDENCES = ("confirmed", "reported")
+FAIL_ON = ("prohibited", "review", "never")
+
+# Exit codes: the contract with audit scripts (DESIGN.md).
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 4
+EXIT_FINDINGS_INCOMPLETE = 5
+
+
+class App(NamedTuple):
+    """One app as a device or a file reported it.
+
+    A NamedTuple rather than a frozen dataclass: a fleet export holds a
+    million of these, and a frozen dataclass costs five times as much to
+    build. It is just as immutable.
+    """
+
+    platform: str  # "android" | "ios"
+    id: str  # exactly as reported; matching lower-cases it, reports never do
+    name: str | None = None
+    version: str | None = None  # versionName / CFBundleShortVersionString
+    build: str | None = None  # versionCode / CFBundleVersion
+    installer: str | None = None
+    user: int | None = None  # Android user id (0 owner, 10 work profile, 150 ...)
+    state: str = "installed"  # one of APP_STATES
+    system: bool | None = None
+    path: str | None = None
+    team_id: str | None = None  # iOS developer team
+    signer: str | None = None  # iOS SignerIdentity
+    uid: int | None = None  # Android uid
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """Who a result is about. `platform` is None when an input could not be
+    read far enough to know."""
+
+    platform: str | None
+    serial: str | None  # ro.serialno, UDID, or the device column of an export
+    model: str | None = None
+    os_version: str | None = None
+    name: str | None = None
+    source: str = ""  # "adb", "usbmux", or the input file ("-" is stdin)
+
+    @property
+    def label(self) -> str:
+        """The shortest name a person recognises the device by."""
+        return self.serial or self.name or self.source or "unknown"
+
+    @property
+    def key(self) -> tuple[str, str | None, str | None]:
+        return (self.source, self.platform, self.serial)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One part of a device that was, or could not be, read.
+
+    An Android user (owner, work profile, Secure Folder), the app list of an
+    iPhone, or the records of a file. A scope with read=False makes its device
+    `partial`: what was not read is never reported clean.
+    """
+
+    name: str  # "user 0", "user 10 (Work profile)", "apps", "records"
+    read: bool
+    reason: str | None = None
+    apps: int | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a connector read from one device or one device's part of a file."""
+
+    device: DeviceInfo
+    apps: tuple[App, ...]
+    coverage: tuple[Scope, ...] = ()
+    status: str = "complete"  # one of STATUSES
+    reason: str | None = None  # machine code when not complete: "unauthorized", "bad-lines", ...
+    message: str | None = None  # one line for a person: what happened and what to do
+    problems: tuple[str, ...] = ()  # details, e.g. "line 7: not valid UTF-8" (capped)
+    problem_count: int = 0  # all problems, including those not kept in `problems`
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One app on one device that one policy entry names."""
+
+    app: App
+    policy: str
+    policy_status: str  # "in-force", "revoked", ...
+    rule: str  # "<policy>/<entry key>": stable, used as the SARIF rule id
+    listed: str  # the name as the policy lists it: "WeChat Pay"
+    relation: str  # "app" | "feature-of" | "related"
+    catalog_app: str  # catalog key of the app that matched: "wechat"
+    catalog_name: str  # its name: "WeChat"
+    match: str  # "exact" | "extension" | "team-id"
+    identifier: str  # the catalog identifier (or team id) that matched
+    confidence: str  # "confirmed" | "reported"
+    severity: str  # "prohibited" | "review"
+    edition: str | None = None
+
+    @property
+    def explanation(self) -> str:
+        """One phrase that says why this app meets the listed name."""
+        if self.match == "team-id":
+            return f"same developer ({self.identifier}) as {self.catalog_name}"
+        if self.relation == "feature-of":
+            return f"{self.listed} is a feature of {self.catalog_name}"
+        if self.relation == "related":
+            return f"{self.catalog_name} is related to {self.listed} (same maker, not named)"
+        if self.match == "extension":
+            return f"app extension of {self.catalog_name} ({self.identifier})"
+        return self.listed
+
+
+@dataclass(frozen=True)
+class DeviceResult:
+    device: DeviceInfo
+    status: str
+    reason: str | None
+    message: str | None
+    coverage: tuple[Scope, ...]
+    findings: tuple[Finding, ...]
+    app_count: int
+    problems: tuple[str, ...] = ()
+    problem_count: int = 0
+    apps: tuple[App, ...] | None = None  # only with --inventory
+
+    def worst_severity(self) -> str | None:
+        for severity in SEVERITIES:
+            if any(f.severity == severity for f in self.findings):
+                return severity
+        return None
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    """A policy as the report names it, with the hash of the file it came from."""
+
+    id: str
+    title: str
+    status: str
+    status_note: str | None
+    signed: str | None
+    source: str
+    sha256: str
+    entries: int
+
+
+@dataclass(frozen=True)
+class SignatureFile:
+    path: str
+    sha256: str
+    kind: str  # "app" | "policy"
+
+
+def severity_at_least(severity: str, threshold: str) -> bool:
+    """True when `severity` meets `--fail-on threshold`."""
+    if threshold == "never":
+        return False
+    return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
+
+
+@dataclass(frozen=True)
+class Summary:
+    devices: int
+    complete: int
+    partial: int
+    failed: int
+    findings: int
+    prohibited: int
+    review: int
+    devices_with_findings: int
+    apps_read: int
+
+
+@dataclass(frozen=True)
+class Report:
+    tool: str
+    version: str
+    started: datetime
+    finished: datetime
+    policies: tuple[PolicyRef, ...]
+    signature_files: tuple[SignatureFile, ...]
+    results: tuple[DeviceResult, ...]
+    fail_on: str = "prohibited"
+    inventory_included: bool = False
+    inputs: tuple[str, ...] = field(default=())
+
+    @property
+    def summary(self) -> Summary:
+        findings = [f for r in self.results for f in r.findings]
+        return Summary(
+            devices=len(self.results),
+            complete=sum(r.status == "complete" for r in self.results),
+            partial=sum(r.status == "partial" for r in self.results),
+            failed=sum(r.status == "failed" for r in self.results),
+            findings=len(findings),
+            prohibited=sum(f.severity == "prohibited" for f in findings),
+            review=sum(f.severity == "review" for f in findings),
+            devices_with_findings=sum(bool(r.findings) for r in self.results),
+            apps_read=sum(r.app_count for r in self.results),
+        )
+
+    @property
+    def complete(self) -> bool:
+        """Every target fully read, and there was at least one target."""
+        return bool(self.results) and all(r.status == "complete" for r in self.results)
+
+    @property
+    def failing_findings(self) -> int:
+        return sum(
+            severity_at_least(f.severity, self.fail_on) for r in self.results for f in r.findings
+        )
+
+    @property
+    def exit_code(self) -> int:
+        failing = self.failing_findings > 0
+        if not self.complete:
+            return EXIT_FINDINGS_INCOMPLETE if failing else EXIT_INCOMPLETE
+        return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+    @property
+    def verdict(self) -> str:
+        """The one word an admin reads first."""
+        return {
+            EXIT_CLEAN: "clean",
+            EXIT_FINDINGS: "findings",
+            EXIT_INCOMPLETE: "incomplete",
+            EXIT_FINDINGS_INCOMPLETE: "findings-incomplete",
+        }[self.exit_code]
+
+
+def device_verdict(result: DeviceResult, fail_on: str) -> str:
+    """One word per device: clean | findings | review | incomplete | failed."""
+    if result.status == "failed":
+        return "failed"
+    if any(severity_at_least(f.severity, fail_on) for f in result.findings):
+        return "findings" if result.status == "complete" else "findings-incomplete"
+    if result.status != "complete":
+        return "incomplete"
+    return "review" if result.findings else "clean"

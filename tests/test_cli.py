@@ -1,0 +1,229 @@
+"""The command line as an audit script sees it: exit codes, stdout, stderr, files written.
+
+Every test runs `python -m scanner` as a separate process from a directory
+outside the source tree, so what is tested is the installed package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PM_CLEAN = (
+    "package:/system/framework/framework-res.apk=android versionCode:34  installer=null uid:1000\n"
+    "package:/data/app/~~a==/com.google.android.gm-b==/base.apk=com.google.android.gm versionCode:64  installer=com.android.vending uid:10101\n"
+    "package:/data/app/~~c==/com.tencent.wework-d==/base.apk=com.tencent.wework versionCode:9  installer=com.android.vending uid:10102\n"
+)
+PM_WECHAT = PM_CLEAN + (
+    "package:/data/app/~~wPsmersxdVPHCSsZyCiQxQ==/com.tencent.mm-UrZAfkGI7uXTMX9NiVFxUQ==/base.apk=com.tencent.mm"
+    " versionCode:2280  installer=com.android.vending uid:1010234\n"
+)
+PM_TIM = PM_CLEAN + "package:/data/app/x/base.apk=com.tencent.tim versionCode:1  installer=null uid:10300\n"
+PM_TIKTOK = PM_CLEAN + "package:/data/app/x/base.apk=com.zhiliaoapp.musically versionCode:1  installer=null uid:10301\n"
+
+
+def run(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "scanner", *args], cwd=cwd, input=stdin, capture_output=True, env=env, timeout=120
+    )
+    proc.out = proc.stdout.decode("utf-8")  # type: ignore[attr-defined]
+    proc.err = proc.stderr.decode("utf-8")  # type: ignore[attr-defined]
+    assert "Traceback" not in proc.err, proc.err
+    return proc
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    for name, text in {"clean.txt": PM_CLEAN, "wechat.txt": PM_WECHAT, "tim.txt": PM_TIM, "tiktok.txt": PM_TIKTOK}.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def scan_json(*args: str, cwd: Path) -> tuple[int, dict]:
+    proc = run("scan", "--format", "json", *args, cwd=cwd)
+    return proc.returncode, json.loads(proc.out)
+
+
+# --- the exit-code table -------------------------------------------------------
+
+
+def test_exit_0_clean_device_fully_read(files):
+    rc, doc = scan_json("--input", "clean.txt", cwd=files)
+    assert rc == 0
+    assert doc["verdict"] == "clean" and doc["exit_code"] == 0
+    (device,) = doc["devices"]
+    assert device["status"] == "complete" and device["app_count"] == 3 and device["findings"] == []
+
+
+def test_exit_1_findings_every_target_read(files):
+    rc, doc = scan_json("--input", "wechat.txt", "--input", "clean.txt", cwd=files)
+    assert rc == 1
+    findings = [f for d in doc["devices"] for f in d["findings"]]
+    assert [(f["listed"], f["relation"], f["app"]["id"], f["app"]["user"]) for f in findings] == [
+        ("WeChat Pay", "feature-of", "com.tencent.mm", 10)
+    ]
+    assert findings[0]["policy"] == "us-eo-13971" and findings[0]["policy_status"] == "revoked"
+
+
+def test_exit_4_unreadable_input_no_findings(files):
+    proc = run("scan", "--input", "clean.txt", "--input", "missing.txt", cwd=files)
+    assert proc.returncode == 4
+    assert "missing.txt" in proc.out
+
+
+def test_exit_5_findings_and_an_unreadable_input(files):
+    (files / "garbage.bin").write_bytes(bytes(range(256)) * 40)
+    rc, doc = scan_json("--input", "wechat.txt", "--input", "garbage.bin", cwd=files)
+    assert rc == 5 and doc["verdict"] == "findings-incomplete"
+    statuses = {d["device"]["source"]: d["status"] for d in doc["devices"]}
+    assert statuses == {"wechat.txt": "complete", "garbage.bin": "failed"}
+
+
+def test_exit_2_usage_errors_scan_nothing(files, tmp_path):
+    assert run("scan", cwd=files).returncode == 2
+    proc = run("scan", "--input", "wechat.txt", "--policy", "nope", cwd=files)
+    assert proc.returncode == 2 and "unknown policy 'nope'" in proc.err and proc.out == ""
+    proc = run("scan", "--input", "wechat.txt", "--output", "xml=out.xml", cwd=files)
+    assert proc.returncode == 2 and "FORMAT=PATH" in proc.err
+    proc = run("scan", "--input", "wechat.txt", "--output", f"json={files}/no/such/dir/r.json", cwd=files)
+    assert proc.returncode == 2 and "cannot write" in proc.err
+    proc = run("scan", "--input", "-", "--input", "-", cwd=files)
+    assert proc.returncode == 2
+
+
+def test_exit_2_broken_signature_file_before_any_input_is_read(files):
+    (files / "mine.toml").write_text('kind = "policy"\nschema = 1\nid = "x"\n', encoding="utf-8")
+    proc = run("scan", "--input", "wechat.txt", "--signatures", "mine.toml", cwd=files)
+    assert proc.returncode == 2 and proc.out == ""
+    assert "mine.toml: title: missing" in proc.err
+    assert "mine.toml: entries: missing" in proc.err
+
+
+@pytest.mark.parametrize(
+    "fail_on, expected", [("prohibited", 0), ("review", 1), ("never", 0)]
+)
+def test_fail_on_threshold_with_review_finding(files, fail_on, expected):
+    rc, doc = scan_json("--input", "tim.txt", "--fail-on", fail_on, cwd=files)
+    assert rc == expected
+    (finding,) = doc["devices"][0]["findings"]
+    assert (finding["listed"], finding["severity"], finding["relation"]) == ("Tencent QQ", "review", "related")
+
+
+def test_fail_on_never_still_reports_incomplete(files):
+    assert run("scan", "--input", "wechat.txt", "--fail-on", "never", cwd=files).returncode == 0
+    assert run("scan", "--input", "wechat.txt", "--input", "nope.txt", "--fail-on", "never", cwd=files).returncode == 4
+
+
+# --- policies and signatures ---------------------------------------------------
+
+
+def test_policy_selection(files):
+    assert scan_json("--input", "tiktok.txt", cwd=files)[0] == 0  # default: EO 13971 only
+    rc, doc = scan_json("--input", "tiktok.txt", "--policy", "us-no-tiktok-gov-devices", cwd=files)
+    assert rc == 1 and [p["id"] for p in doc["policies"]] == ["us-no-tiktok-gov-devices"]
+    assert doc["policies"][0]["status"] == "in-force" and len(doc["policies"][0]["sha256"]) == 64
+    rc, doc = scan_json("--input", "tiktok.txt", "--input", "wechat.txt", "--policy", "all", cwd=files)
+    assert rc == 1 and {f["policy"] for d in doc["devices"] for f in d["findings"]} == {
+        "us-eo-13971",
+        "us-no-tiktok-gov-devices",
+    }
+
+
+def test_signatures_list_show_validate(files):
+    proc = run("signatures", "list", cwd=files)
+    assert proc.returncode == 0
+    assert "us-eo-13971" in proc.out and "revoked" in proc.out
+    assert "us-no-tiktok-gov-devices" in proc.out and "in-force" in proc.out
+    assert "EO 14034" in proc.out
+
+    proc = run("signatures", "show", "us-eo-13971", cwd=files)
+    assert proc.returncode == 0
+    for text in ("WeChat Pay", "com.tencent.xin", "com.intsig.camscanner", "confirmed", "a feature of WeChat"):
+        assert text in proc.out
+    assert run("signatures", "show", "nope", cwd=files).returncode == 2
+
+    (files / "good").mkdir()
+    (files / "good" / "p.toml").write_text(
+        'kind = "policy"\nschema = 1\nid = "acme"\ntitle = "ACME"\nauthority = "ACME IT"\ncitation = "SEC-1"\n'
+        'signed = 2025-01-01\nstatus = "internal"\nurl = "https://acme.example/sec-1"\n\n'
+        '[[entries]]\nkey = "cs"\nlisted = "CamScanner"\napp = "camscanner"\nrelation = "app"\nseverity = "prohibited"\n',
+        encoding="utf-8",
+    )
+    proc = run("signatures", "validate", "good", cwd=files)
+    assert proc.returncode == 0 and "1 file(s) valid" in proc.out
+    rc, doc = scan_json("--input", "clean.txt", "--signatures", "good", "--policy", "acme", cwd=files)
+    assert rc == 0 and doc["policies"][0]["id"] == "acme"
+
+    (files / "good" / "p.toml").write_text('kind = "policy"\n', encoding="utf-8")
+    proc = run("signatures", "validate", "good", cwd=files)
+    assert proc.returncode == 2 and "p.toml: id: missing" in proc.err
+
+
+# --- outputs -------------------------------------------------------------------
+
+
+def test_several_outputs_at_once_and_table_on_stdout(files):
+    proc = run(
+        "scan", "--input", "wechat.txt", "--output", "json=r.json", "--output", "csv=r.csv", "--output", "sarif=r.sarif",
+        cwd=files,
+    )
+    assert proc.returncode == 1
+    assert "WeChat Pay" in proc.out and "com.tencent.mm" in proc.out
+    doc = json.loads((files / "r.json").read_text(encoding="utf-8"))
+    assert doc["schema_version"].startswith("1.") and doc["exit_code"] == 1
+    csv_lines = (files / "r.csv").read_text(encoding="utf-8").splitlines()
+    assert len(csv_lines) == 2 and "com.tencent.mm" in csv_lines[1]
+    sarif = json.loads((files / "r.sarif").read_text(encoding="utf-8"))
+    assert sarif["version"] == "2.1.0" and len(sarif["runs"][0]["results"]) == 1
+
+
+def test_inventory_is_opt_in_and_a_saved_scan_can_be_rematched(files):
+    rc, doc = scan_json("--input", "tiktok.txt", cwd=files)
+    assert "inventory" not in doc["devices"][0] and doc["inventory_included"] is False
+    proc = run("scan", "--input", "tiktok.txt", "--inventory", "--output", "json=saved.json", cwd=files)
+    assert proc.returncode == 0
+    saved = json.loads((files / "saved.json").read_text(encoding="utf-8"))
+    assert len(saved["devices"][0]["inventory"]) == 4
+    # Later, a new policy: the saved scan is matched again without the device.
+    rc, doc = scan_json("--input", "saved.json", "--policy", "us-no-tiktok-gov-devices", cwd=files)
+    assert rc == 1
+    assert doc["devices"][0]["findings"][0]["app"]["id"] == "com.zhiliaoapp.musically"
+    # A report written without --inventory cannot be re-matched, and says so.
+    run("scan", "--input", "tiktok.txt", "--output", "json=thin.json", cwd=files)
+    proc = run("scan", "--input", "thin.json", cwd=files)
+    assert proc.returncode == 4 and "--inventory" in proc.out
+
+
+def test_stdin_input(files):
+    proc = run("scan", "--input", "-", "--format", "json", cwd=files, stdin=PM_WECHAT.encode())
+    assert proc.returncode == 1
+    assert json.loads(proc.out)["devices"][0]["device"]["source"] == "-"
+
+
+def test_hostile_input_never_tracebacks(files):
+    hostile = files / "hostile.csv"
+    hostile.write_bytes(
+        b"platform,device,app_id,name\n"
+        b"android,\x1b[2Jphone,com.tencent.mm,\"We\x1b]0;owned\x07Chat\"\n"
+        b"ios,\xe2\x80\xaeevil,com.tencent.xin," + b"A" * 10_000 + b"\n"
+        b"android,p3,\xff\xfe\n"
+    )
+    proc = run("scan", "--input", "hostile.csv", cwd=files)
+    assert proc.returncode == 5
+    assert "\x1b" not in proc.out and "\u202e" not in proc.out
+    assert "A" * 200 not in proc.out
+    rc, doc = scan_json("--input", "hostile.csv", cwd=files)
+    serials = {d["device"]["serial"] for d in doc["devices"]}
+    assert "\x1b[2Jphone" in serials and "\u202eevil" in serials
+
+
+def test_version_and_help(files):
+    assert run("--version", cwd=files).out.startswith("scanner, version ")
+    proc = run("scan", "--help", cwd=files)
+    assert "Exit codes" in proc.out and "--fail-on" in proc.out
