@@ -197,10 +197,11 @@ def signatures_show(policy_id: str, signature_paths: tuple[str, ...]) -> None:
 def signatures_validate(paths: tuple[str, ...]) -> None:
     """Check your own catalog and policy files, with the bundled ones they may point at."""
     sigs = load_or_exit(paths)
-    from scanner.signatures import bundled_dir
+    from pathlib import Path
 
-    bundled = str(bundled_dir())
-    mine = [f for f in sigs.files if not f.path.startswith("signatures/") and not f.path.startswith(bundled)]
-    apps = sum(f.kind == "app" for f in mine)
-    policies = sum(f.kind == "policy" for f in mine)
-    click.echo(f"ok: {len(mine)} file(s) valid: {apps} catalog app(s), {policies} polic{'y' if policies == 1 else 'ies'}")
+    from scanner.signatures import toml_files
+
+    checked = {f.resolve() for p in paths for f in toml_files(Path(p))}
+    apps = sum(a.source and Path(a.source).resolve() in checked for a in sigs.apps.values())
+    policies = sum(Path(p.source).resolve() in checked for p in sigs.policies.values())
+    click.echo(f"ok: {len(checked)} file(s) valid: {apps} catalog app(s), {policies} polic{'y' if policies == 1 else 'ies'}")

@@ -396,7 +396,7 @@ def _build_policy(raw: dict, check: _FileCheck, digest: str) -> Policy | None:
     )
 
 
-def _toml_files(path: Path) -> list[Path]:
+def toml_files(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.rglob("*.toml") if p.is_file())
     return [path]
@@ -421,13 +421,13 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
     if bundled:
         if not base.is_dir():
             raise SignatureError([f"{base}: the bundled signatures are missing; reinstall scanner"])
-        paths += _toml_files(base)
+        paths += toml_files(base)
     for item in extra:
         p = Path(item)
         if not p.exists():
             problems.append(f"{p}: (file): no such file or folder")
             continue
-        found = _toml_files(p)
+        found = toml_files(p)
         if p.is_dir() and not found:
             problems.append(f"{p}: (folder): holds no .toml files")
         paths += found
@@ -435,7 +435,11 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
     apps: dict[str, CatalogApp] = {}
     policies: dict[str, Policy] = {}
     files: list[SignatureFile] = []
+    seen: set[Path] = set()
     for path in paths:
+        if path.resolve() in seen:  # the same file named twice (`validate signatures/`) loads once
+            continue
+        seen.add(path.resolve())
         name = _display(path, base)
         try:
             data = path.read_bytes()

@@ -1,0 +1,110 @@
+"""The audit: results per device, merging, and failures that never read as clean."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from scanner.audit import run
+from scanner.matcher import Matcher
+from scanner.model import (
+    App,
+    DeviceInfo,
+    Inventory,
+    Scope,
+    device_verdict,
+)
+from scanner.signatures import load_signatures
+
+
+@pytest.fixture(scope="module")
+def sigs():
+    return load_signatures()
+
+
+class Fixed:
+    """A connector that yields given inventories, then optionally breaks."""
+
+    def __init__(self, name: str, inventories: list[Inventory], crash: Exception | None = None):
+        self.name = name
+        self._inventories = inventories
+        self._crash = crash
+
+    def inventories(self) -> Iterator[Inventory]:
+        yield from self._inventories
+        if self._crash:
+            raise self._crash
+
+
+def phone(serial: str, *ids: str, status: str = "complete", scopes=()) -> Inventory:
+    return Inventory(
+        device=DeviceInfo("android", serial, source="fleet.csv"),
+        apps=tuple(App("android", i) for i in ids),
+        coverage=tuple(scopes) or (Scope("records", True, apps=len(ids)),),
+        status=status,
+        reason=None if status == "complete" else "bad-lines",
+        message=None if status == "complete" else "1 line could not be read",
+    )
+
+
+def test_runs_of_one_device_are_merged(sigs):
+    conn = Fixed(
+        "fleet.csv",
+        [
+            phone("A", "com.intsig.camscanner"),
+            phone("B", "com.whatsapp"),
+            phone("A", "cn.wps.moffice_eng", status="partial", scopes=[Scope("records", False, "line 9: bad")]),
+        ],
+    )
+    report = run([conn], sigs, Matcher(sigs))
+    assert [r.device.serial for r in report.results] == ["A", "B"]
+    a, b = report.results
+    assert a.status == "partial" and a.reason == "bad-lines"
+    assert a.app_count == 2
+    assert sorted(f.app.id for f in a.findings) == ["cn.wps.moffice_eng", "com.intsig.camscanner"]
+    assert Scope("records", False, "line 9: bad") in a.coverage
+    assert Scope("records", True, apps=1) in a.coverage
+    assert b.status == "complete" and not b.findings
+    assert report.exit_code == 5
+    assert device_verdict(a, "prohibited") == "findings-incomplete"
+    assert device_verdict(b, "prohibited") == "clean"
+
+
+def test_a_crashing_connector_becomes_a_failed_result_and_others_go_on(sigs):
+    broken = Fixed("broken.txt", [phone("C", "com.tencent.mm")], crash=RuntimeError("boom"))
+    fine = Fixed("fine.txt", [phone("D", "com.whatsapp")])
+    report = run([broken, fine], sigs, Matcher(sigs))
+    statuses = [(r.device.serial or r.device.source, r.status) for r in report.results]
+    assert statuses == [("C", "complete"), ("broken.txt", "failed"), ("D", "complete")]
+    failed = report.results[1]
+    assert failed.reason == "error" and "RuntimeError: boom" in failed.message
+    assert report.exit_code == 5
+
+
+def test_no_target_at_all_is_incomplete_not_clean(sigs):
+    report = run([], sigs, Matcher(sigs))
+    assert report.results == () and report.exit_code == 4 and report.verdict == "incomplete"
+
+
+@pytest.mark.parametrize(
+    "fail_on, ids, expected",
+    [
+        ("prohibited", ["com.whatsapp"], 0),
+        ("prohibited", ["com.tencent.tim"], 0),
+        ("review", ["com.tencent.tim"], 1),
+        ("never", ["com.tencent.mm"], 0),
+        ("prohibited", ["com.tencent.mm"], 1),
+    ],
+)
+def test_exit_code_table_for_complete_scans(sigs, fail_on, ids, expected):
+    report = run([Fixed("x", [phone("A", *ids)])], sigs, Matcher(sigs), fail_on=fail_on)
+    assert report.exit_code == expected
+
+
+def test_inventory_kept_only_when_asked(sigs):
+    conn = [Fixed("x", [phone("A", "com.whatsapp", "com.tencent.mm")])]
+    assert run(conn, sigs, Matcher(sigs)).results[0].apps is None
+    conn = [Fixed("x", [phone("A", "com.whatsapp", "com.tencent.mm")])]
+    kept = run(conn, sigs, Matcher(sigs), inventory=True).results[0].apps
+    assert [a.id for a in kept] == ["com.whatsapp", "com.tencent.mm"]
