@@ -1,0 +1,175 @@
+"""The JSON report: the stable, complete record that audit scripts read.
+
+The shape is documented in docs/json-report.md and pinned by
+docs/report-schema.json. Within schema 1.x fields are only ever added, never
+renamed or removed, and every documented key is always present (null when
+unknown), so a script can index without guarding. The connector that reads
+saved reports back depends on these exact names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from scanner.model import App, DeviceResult, Finding, Report, device_verdict
+
+__all__ = ["SCHEMA_VERSION", "app_to_dict", "finding_id", "report_to_dict", "timestamp", "write_json"]
+
+SCHEMA_VERSION = "1.0"
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds and a `Z`: `2025-03-01T09:30:00.125Z`.
+
+    A naive datetime is taken as local time, which is what Python means by it.
+    """
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _id_part(value: object) -> str:
+    # Escape the separator so that ("a|b", "c") and ("a", "b|c") differ;
+    # ordinary values, which never hold "|" or "\", hash exactly as joined.
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def finding_id(result: DeviceResult, finding: Finding) -> str:
+    """A stable id for one finding, so that re-runs and merged reports dedupe.
+
+    The first 16 hex characters of sha256 over
+    `source|platform|serial|rule|app id|user` (UTF-8; None as ""; "\\" and "|"
+    inside a part escaped with a backslash). The platform is the device's, or
+    the app's when the device's is unknown. Nothing time- or order-dependent
+    goes in, so the same app on the same device under the same rule has the
+    same id in every report.
+    """
+    device = result.device
+    parts = (
+        device.source,
+        device.platform or finding.app.platform,
+        device.serial,
+        finding.rule,
+        finding.app.id,
+        finding.app.user,
+    )
+    text = "|".join(_id_part(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def app_to_dict(app: App) -> dict[str, Any]:
+    return {
+        "platform": app.platform,
+        "id": app.id,
+        "name": app.name,
+        "version": app.version,
+        "build": app.build,
+        "installer": app.installer,
+        "user": app.user,
+        "state": app.state,
+        "system": app.system,
+        "path": app.path,
+        "team_id": app.team_id,
+        "signer": app.signer,
+        "uid": app.uid,
+    }
+
+
+def _finding(result: DeviceResult, finding: Finding) -> dict[str, Any]:
+    return {
+        "id": finding_id(result, finding),
+        "policy": finding.policy,
+        "policy_status": finding.policy_status,
+        "rule": finding.rule,
+        "listed": finding.listed,
+        "relation": finding.relation,
+        "catalog_app": finding.catalog_app,
+        "catalog_name": finding.catalog_name,
+        "match": finding.match,
+        "identifier": finding.identifier,
+        "confidence": finding.confidence,
+        "severity": finding.severity,
+        "edition": finding.edition,
+        "explanation": finding.explanation,
+        "app": app_to_dict(finding.app),
+    }
+
+
+def _device(result: DeviceResult, report: Report) -> dict[str, Any]:
+    d = result.device
+    out: dict[str, Any] = {
+        "device": {
+            "platform": d.platform,
+            "serial": d.serial,
+            "model": d.model,
+            "os_version": d.os_version,
+            "name": d.name,
+            "source": d.source,
+        },
+        "status": result.status,
+        "reason": result.reason,
+        "message": result.message,
+        "verdict": device_verdict(result, report.fail_on),
+        "app_count": result.app_count,
+        "coverage": [
+            {"scope": s.name, "read": s.read, "reason": s.reason, "apps": s.apps} for s in result.coverage
+        ],
+        "problems": list(result.problems),
+        "problem_count": max(result.problem_count, len(result.problems)),
+        "findings": [_finding(result, f) for f in result.findings],
+    }
+    if report.inventory_included:
+        out["inventory"] = [app_to_dict(a) for a in result.apps or ()]
+    return out
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The report as plain JSON-ready data, in the documented key order."""
+    summary = report.summary
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": report.tool, "version": report.version},
+        "started": timestamp(report.started),
+        "finished": timestamp(report.finished),
+        "fail_on": report.fail_on,
+        "verdict": report.verdict,
+        "exit_code": report.exit_code,
+        "inventory_included": report.inventory_included,
+        "inputs": list(report.inputs),
+        "policies": [
+            {
+                "id": p.id,
+                "title": p.title,
+                "status": p.status,
+                "status_note": p.status_note,
+                "signed": p.signed,
+                "source": p.source,
+                "sha256": p.sha256,
+                "entries": p.entries,
+            }
+            for p in report.policies
+        ],
+        "signature_files": [{"path": f.path, "sha256": f.sha256, "kind": f.kind} for f in report.signature_files],
+        "summary": {
+            "devices": summary.devices,
+            "complete": summary.complete,
+            "partial": summary.partial,
+            "failed": summary.failed,
+            "findings": summary.findings,
+            "prohibited": summary.prohibited,
+            "review": summary.review,
+            "devices_with_findings": summary.devices_with_findings,
+            "apps_read": summary.apps_read,
+        },
+        "devices": [_device(r, report) for r in report.results],
+    }
+
+
+def write_json(report: Report, out: TextIO) -> None:
+    """Write the report as indented JSON. `ensure_ascii` keeps every value
+    intact (json.loads gives back the exact strings) while no raw control or
+    bidi character reaches a terminal that `cat`s the file."""
+    json.dump(report_to_dict(report), out, ensure_ascii=True, indent=2)
+    out.write("\n")

@@ -1,0 +1,186 @@
+"""SARIF 2.1.0, for security dashboards that already ingest code-scanning results.
+
+A finding is not about source code, so results carry logical locations
+(device / user / app id) rather than files. A device that could not be fully
+read is a tool execution notification and makes the invocation unsuccessful:
+a dashboard must not show an unread device as clean.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, TextIO
+
+from scanner.formats.json_report import finding_id, timestamp
+from scanner.model import SEVERITIES, DeviceResult, Finding, Report
+
+__all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "report_to_sarif", "write_sarif"]
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/scanner-project/scanner"
+FINGERPRINT = "scannerFinding/v1"
+
+_LEVEL = {"prohibited": "error", "review": "warning"}
+
+
+def _rule_name(listed: str, rule: str) -> str:
+    """A SARIF rule name is an identifier-like word: "WeChat Pay" -> "WeChatPay"."""
+    words = re.findall(r"[A-Za-z0-9]+", listed)
+    return "".join(w[0].upper() + w[1:] for w in words) or rule
+
+
+def _rule(findings: list[Finding]) -> dict[str, Any]:
+    """One rule per policy entry (`<policy>/<entry key>`).
+
+    An entry's findings can differ: a team-id lead under a prohibited entry is
+    a `related` `review` finding. The rule shows the entry's own relation (from
+    a non-team-id finding when there is one) and its most severe level; every
+    result carries its own level and relation.
+    """
+    first = findings[0]
+    named = next((f for f in findings if f.match != "team-id"), first)
+    severity = min((f.severity for f in findings), key=SEVERITIES.index)
+    return {
+        "id": first.rule,
+        "name": _rule_name(first.listed, first.rule),
+        "shortDescription": {"text": f"{first.listed} ({first.policy})"},
+        "defaultConfiguration": {"level": _LEVEL[severity]},
+        "properties": {
+            "policy": first.policy,
+            "policy_status": first.policy_status,
+            "listed": first.listed,
+            "relation": named.relation,
+            "severity": severity,
+        },
+    }
+
+
+def _qualified_name(result: DeviceResult, finding: Finding) -> str:
+    user = finding.app.user
+    middle = f"/user {user}" if user is not None else ""
+    return f"{result.device.label}{middle}/{finding.app.id}"
+
+
+def _result(result: DeviceResult, finding: Finding, rule_index: int) -> dict[str, Any]:
+    device, app = result.device, finding.app
+    return {
+        "ruleId": finding.rule,
+        "ruleIndex": rule_index,
+        "level": _LEVEL[finding.severity],
+        "message": {
+            "text": f"{app.id} on {device.label}: {finding.explanation} "
+            f"({finding.policy}, {finding.policy_status})"
+        },
+        "locations": [
+            {
+                "logicalLocations": [
+                    {
+                        "name": app.id,
+                        "fullyQualifiedName": _qualified_name(result, finding),
+                        "kind": "module",
+                    }
+                ]
+            }
+        ],
+        "partialFingerprints": {FINGERPRINT: finding_id(result, finding)},
+        "properties": {
+            "policy": finding.policy,
+            "policy_status": finding.policy_status,
+            "severity": finding.severity,
+            "relation": finding.relation,
+            "match": finding.match,
+            "identifier": finding.identifier,
+            "confidence": finding.confidence,
+            "platform": app.platform,
+            "user": app.user,
+            "state": app.state,
+            "device_serial": device.serial,
+            "device_source": device.source,
+            "device_status": result.status,
+        },
+    }
+
+
+def _notification(result: DeviceResult) -> dict[str, Any]:
+    device = result.device
+    text = f"{device.label}: {result.status}"
+    if result.reason:
+        text += f" ({result.reason})"
+    if result.message:
+        text += f": {result.message}"
+    unread = [s for s in result.coverage if not s.read]
+    if unread:
+        text += "; not read: " + ", ".join(
+            s.name + (f" ({s.reason})" if s.reason else "") for s in unread
+        )
+    return {
+        "level": "error" if result.status == "failed" else "warning",
+        "message": {"text": text},
+        "properties": {
+            "device_source": device.source,
+            "device_serial": device.serial,
+            "status": result.status,
+            "reason": result.reason,
+        },
+    }
+
+
+def report_to_sarif(report: Report) -> dict[str, Any]:
+    by_rule: dict[str, list[Finding]] = {}
+    for device_result in report.results:
+        for finding in device_result.findings:
+            by_rule.setdefault(finding.rule, []).append(finding)
+    index = {rule: i for i, rule in enumerate(by_rule)}
+    rules = [_rule(findings) for findings in by_rule.values()]
+    results = [
+        _result(device_result, finding, index[finding.rule])
+        for device_result in report.results
+        for finding in device_result.findings
+    ]
+
+    notifications = [_notification(r) for r in report.results if r.status != "complete"]
+    if not report.results:
+        notifications.append(
+            {"level": "error", "message": {"text": "no device or input was scanned"}}
+        )
+    invocation: dict[str, Any] = {
+        "executionSuccessful": report.complete,
+        "exitCode": report.exit_code,
+        "startTimeUtc": timestamp(report.started),
+        "endTimeUtc": timestamp(report.finished),
+    }
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": report.tool,
+                        "version": report.version,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "invocations": [invocation],
+                "results": results,
+                "properties": {
+                    "verdict": report.verdict,
+                    "fail_on": report.fail_on,
+                    "policies": [
+                        {"id": p.id, "status": p.status, "sha256": p.sha256} for p in report.policies
+                    ],
+                },
+            }
+        ],
+    }
+
+
+def write_sarif(report: Report, out: TextIO) -> None:
+    """Write one SARIF 2.1.0 log with one run."""
+    json.dump(report_to_sarif(report), out, ensure_ascii=True, indent=2)
+    out.write("\n")

@@ -1,0 +1,215 @@
+"""The table an IT admin reads: per device what was read, what was found, and a verdict.
+
+Every string that came from a device, a file or a signature file goes through
+`safe()`: an app id is attacker-controlled text and must not be able to move
+the cursor, recolour the screen or reorder what the admin reads. Colour, when
+asked for, is applied only to words this module writes itself.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from scanner.formats.text import safe
+from scanner.model import SEVERITIES, DeviceResult, Finding, Report, device_verdict
+
+__all__ = ["write_table"]
+
+_PLATFORM = {"android": "Android", "ios": "iOS"}
+
+_RED, _YELLOW, _GREEN, _BOLD, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[1m", "\x1b[0m"
+_COLOUR = {
+    "prohibited": _RED,
+    "failed": _RED,
+    "findings": _RED,
+    "findings-incomplete": _RED,
+    "review": _YELLOW,
+    "partial": _YELLOW,
+    "incomplete": _YELLOW,
+    "complete": _GREEN,
+    "clean": _GREEN,
+}
+
+_EXIT_MEANING = {
+    0: "every target fully read, nothing at or above --fail-on",
+    1: "findings at or above --fail-on, every target fully read",
+    4: "some target could not be fully read, no findings at or above --fail-on",
+    5: "findings at or above --fail-on, and some target could not be fully read",
+}
+
+
+class _Painter:
+    """Colours our own words (never untrusted text) when colour is on."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def word(self, word: str, key: str | None = None) -> str:
+        code = _COLOUR.get(key or word)
+        return f"{code}{word}{_RESET}" if self.color and code else word
+
+    def bold(self, text: str) -> str:
+        return f"{_BOLD}{text}{_RESET}" if self.color else text
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _by_severity(findings: tuple[Finding, ...] | list[Finding]) -> str:
+    return ", ".join(f"{sum(f.severity == s for f in findings)} {s}" for s in SEVERITIES)
+
+
+def _header(index: int, total: int, result: DeviceResult, paint: _Painter) -> list[str]:
+    d = result.device
+    parts = [_PLATFORM.get(d.platform or "", safe(d.platform) or "unknown platform")]
+    if d.model:
+        parts.append(safe(d.model))
+    if d.os_version:
+        os_version = safe(d.os_version)
+        prefix = _PLATFORM.get(d.platform or "")
+        parts.append(os_version if not prefix or os_version.lower().startswith(prefix.lower()) else f"{prefix} {os_version}")
+    if d.name and d.name != d.label:
+        parts.append(f"“{safe(d.name)}”")
+    if d.source and d.source != d.label:
+        parts.append(f"from {safe(d.source)}")
+    status = paint.word(result.status)
+    line = f"[{index}/{total}] {paint.bold(safe(d.label) or 'unknown')}  {' · '.join(parts)}  — {status}"
+    if result.status != "complete":
+        if result.reason:
+            line += f" ({safe(result.reason)})"
+        if result.message:
+            line += f": {safe(result.message)}"
+    lines = [line]
+    for scope in result.coverage:
+        if not scope.read:
+            text = f"  not read: {safe(scope.name)}"
+            if scope.reason:
+                text += f": {safe(scope.reason)}"
+            lines.append(text)
+    count = max(result.problem_count, len(result.problems))
+    if count:
+        shown = result.problems[:5]
+        more = f", {len(shown)} shown" if count > len(shown) else ""
+        lines.append(f"  problems: {count}{more}")
+        lines.extend(f"    {safe(p)}" for p in shown)
+    return lines
+
+
+def _relation(f: Finding) -> str:
+    if f.relation == "app" and f.match == "exact":
+        text = "app: the listed app"
+    else:
+        text = f"{f.relation}: {safe(f.explanation)}"
+    if f.confidence != "confirmed":
+        text += f" [identifier {safe(f.confidence)}, not confirmed]"
+    return text
+
+
+def _findings_table(findings: list[Finding], paint: _Painter, tabulate) -> str:
+    show_user = any(f.app.user is not None for f in findings)
+    show_state = any(f.app.state != "installed" for f in findings)
+    headers = ["listed", "app id"]
+    headers += ["user"] if show_user else []
+    headers += ["state"] if show_state else []
+    headers += ["relation", "severity", "policy"]
+    rows = []
+    for f in findings:
+        row = [safe(f.listed), safe(f.app.id)]
+        if show_user:
+            row.append("" if f.app.user is None else str(f.app.user))
+        if show_state:
+            row.append("" if f.app.state == "installed" else safe(f.app.state))
+        row += [_relation(f), paint.word(f.severity), f"{safe(f.policy)} ({safe(f.policy_status)})"]
+        rows.append(row)
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+
+
+def _inventory_table(result: DeviceResult, tabulate) -> str:
+    apps = result.apps or ()
+    rows = [
+        [
+            safe(a.id),
+            safe(a.name),
+            safe(a.version),
+            "" if a.user is None else str(a.user),
+            safe(a.state),
+            "" if a.system is None else ("yes" if a.system else "no"),
+        ]
+        for a in apps
+    ]
+    return tabulate(rows, headers=["app id", "name", "version", "user", "state", "system"],
+                    tablefmt="simple", disable_numparse=True)
+
+
+def _verdict(result: DeviceResult, fail_on: str, paint: _Painter) -> str:
+    verdict = device_verdict(result, fail_on)
+    apps = _plural(result.app_count, "app")
+    found = f"{_plural(len(result.findings), 'finding')} ({_by_severity(result.findings)})"
+    detail = {
+        "failed": "nothing could be read; this device is not clean",
+        "findings": f"{found} in {apps} read",
+        "findings-incomplete": f"{found} in {apps} read, and not everything could be read",
+        "incomplete": f"nothing listed in the {apps} read, but not everything could be read",
+        "review": f"{found} in {apps} read, none at or above --fail-on {fail_on}",
+        "clean": f"nothing listed in {apps} read",
+    }.get(verdict, "")
+    return f"  verdict: {paint.word(verdict)} — {detail}"
+
+
+def _indent(block: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line for line in block.splitlines())
+
+
+def _summary(report: Report, paint: _Painter) -> list[str]:
+    s = report.summary
+    lines = [paint.bold("Summary")]
+    def count(n: int, word: str) -> str:
+        return paint.word(f"{n} {word}", word) if n else f"0 {word}"
+
+    lines.append(
+        f"  devices:  {s.devices} ({count(s.complete, 'complete')}, {count(s.partial, 'partial')}, "
+        f"{count(s.failed, 'failed')}); {_plural(s.apps_read, 'app')} read"
+    )
+    lines.append(
+        f"  findings: {s.findings} ({count(s.prohibited, 'prohibited')}, {count(s.review, 'review')}) "
+        f"on {_plural(s.devices_with_findings, 'device')}"
+    )
+    for p in report.policies:
+        text = f"  policy:   {safe(p.id)} ({safe(p.status)}): {safe(p.title)}"
+        if p.status_note:
+            text += f" — {safe(p.status_note, limit=240)}"
+        lines.append(text)
+    code = report.exit_code
+    lines.append(
+        f"  verdict:  {paint.bold(paint.word(report.verdict))} (exit {code}, --fail-on {safe(report.fail_on)}): "
+        f"{_EXIT_MEANING.get(code, '')}"
+    )
+    if not report.results:
+        lines.append("  nothing was scanned: no device or input produced a result")
+    return lines
+
+
+def write_table(report: Report, out: TextIO, *, color: bool = False) -> None:
+    """Write the human-readable report: a block per device, then the summary."""
+    from tabulate import tabulate
+
+    paint = _Painter(color)
+    total = len(report.results)
+    for index, result in enumerate(report.results, 1):
+        lines = _header(index, total, result, paint)
+        findings = sorted(result.findings, key=lambda f: SEVERITIES.index(f.severity))
+        if findings:
+            lines.append("")
+            lines.append(_indent(_findings_table(findings, paint, tabulate)))
+            lines.append("")
+        lines.append(_verdict(result, report.fail_on, paint))
+        if report.inventory_included:
+            apps = result.apps or ()
+            if apps:
+                lines.append(f"  apps read ({len(apps)}):")
+                lines.append(_indent(_inventory_table(result, tabulate), "    "))
+            else:
+                lines.append("  apps read: none")
+        out.write("\n".join(lines) + "\n\n")
+    out.write("\n".join(_summary(report, paint)) + "\n")
