@@ -63,6 +63,9 @@ class Matcher:
             for app in signatures.apps.values()
             for ident in app.identifiers
         }
+        # The first two labels of every catalogued iOS id ("com.tencent"): an
+        # app extension must start with one of them.
+        self._ios_heads: set[str] = set()
         for policy in self.policies:
             teams_here: dict[str, _Rule] = {}
             # Named entries claim a team id before related ones do.
@@ -90,7 +93,10 @@ class Matcher:
                 severity=entry.severity,
                 edition=ident.edition,
             )
-            self._exact[ident.platform].setdefault(ident.id.lower(), []).append(rule)
+            key = ident.id.lower()
+            self._exact[ident.platform].setdefault(key, []).append(rule)
+            if ident.platform == "ios":
+                self._ios_heads.add(_first_labels(key, 2))
 
     @staticmethod
     def _team_rule(policy: Policy, entry: PolicyEntry, app: CatalogApp, team_id: str, confidence: str) -> _Rule:
@@ -109,19 +115,39 @@ class Matcher:
         )
 
     def match_app(self, app: App) -> list[Finding]:
-        table = self._exact.get(app.platform)
-        if table is None:
-            return []
-        key = app.id.lower()
-        rules = table.get(key)
-        if rules:
-            return [r.finding(app, "exact") for r in rules]
-        if app.platform != "ios":
-            return []
-        # App extensions: the longest catalogued prefix that ends at a dot.
+        return self.match((app,))
+
+    def match(self, apps: Iterable[App]) -> list[Finding]:
+        """Findings for `apps`, in their order.
+
+        The loop is the hot path of a fleet scan (a million apps): an exact
+        lookup per app, and the iOS extension and team-id rules only for the
+        few apps whose id could be an extension of a catalogued one or that
+        carry a team id.
+        """
+        findings: list[Finding] = []
+        android, ios, heads = self._exact["android"], self._exact["ios"], self._ios_heads
+        for app in apps:
+            key = app.id.lower()
+            platform = app.platform
+            if platform == "android":
+                rules = android.get(key)
+                if rules:
+                    findings.extend(r.finding(app, "exact") for r in rules)
+            elif platform == "ios":
+                rules = ios.get(key)
+                if rules:
+                    findings.extend(r.finding(app, "exact") for r in rules)
+                elif app.team_id or _first_labels(key, 2) in heads or _first_labels(key, 1) in heads:
+                    findings.extend(self._ios_inexact(app, key))
+        return findings
+
+    def _ios_inexact(self, app: App, key: str) -> list[Finding]:
+        """App extensions (the longest catalogued prefix ending at a dot), then the team id."""
+        ios = self._exact["ios"]
         end = len(key)
         while (end := key.rfind(".", 0, end)) > 0:
-            rules = table.get(key[:end])
+            rules = ios.get(key[:end])
             if rules:
                 return [r.finding(app, "extension") for r in rules]
         if app.team_id and ("ios", key) not in self._catalogued:
@@ -130,11 +156,12 @@ class Matcher:
                 return [r.finding(app, "team-id") for r in rules]
         return []
 
-    def match(self, apps: Iterable[App]) -> list[Finding]:
-        findings: list[Finding] = []
-        match_app = self.match_app
-        for app in apps:
-            found = match_app(app)
-            if found:
-                findings.extend(found)
-        return findings
+
+def _first_labels(key: str, n: int) -> str:
+    """The first `n` dot-separated labels of `key` (all of it if it has fewer)."""
+    end = -1
+    for _ in range(n):
+        end = key.find(".", end + 1)
+        if end < 0:
+            return key
+    return key[:end]

@@ -286,7 +286,7 @@ def test_table_device_blocks_show_status_findings_and_verdicts():
 
     iphone_start = text.index("[2/4] 00008110-001A")
     iphone = text[iphone_start:text.index("[3/4]")]
-    assert "— partial (bad-lines): line 7 could not be read" in iphone
+    assert "— partial (bad-lines)\n  line 7 could not be read" in iphone
     assert "not read: records: refused\\r\\nby device" in iphone
     assert "problems: 12, 2 shown" in iphone
     assert "app extension of WeChat (com.tencent.xin)" in iphone
@@ -296,7 +296,7 @@ def test_table_device_blocks_show_status_findings_and_verdicts():
     assert "verdict: findings-incomplete — 3 findings (2 prohibited, 1 review)" in iphone
 
     failed = text[text.index("[3/4]"):text.index("[4/4]")]
-    assert "— failed (unauthorized): Unlock the phone" in failed
+    assert "— failed (unauthorized)\n  Unlock the phone" in failed
     assert "verdict: failed — nothing could be read" in failed
     assert "relation" not in failed  # no findings table
 

@@ -168,8 +168,21 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 
 def write_json(report: Report, out: TextIO) -> None:
-    """Write the report as indented JSON. `ensure_ascii` keeps every value
-    intact (json.loads gives back the exact strings) while no raw control or
-    bidi character reaches a terminal that `cat`s the file."""
-    json.dump(report_to_dict(report), out, ensure_ascii=True, indent=2)
-    out.write("\n")
+    """Write the report as JSON: the top level indented, each device on one line.
+
+    One line per device keeps a fleet report fast to write (the C encoder
+    does the devices; Python's indenting encoder is ten times slower) and easy
+    to grep and diff per device. `ensure_ascii` keeps every value intact
+    (json.loads gives back the exact strings) while no raw control or bidi
+    character reaches a terminal that `cat`s the file.
+    """
+    doc = report_to_dict(report)
+    devices = doc.pop("devices")
+    head = json.dumps(doc, ensure_ascii=True, indent=2)
+    out.write(head[:-2])  # without the closing "\n}"
+    out.write(',\n  "devices": [')
+    encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+    for i, device in enumerate(devices):
+        out.write(",\n    " if i else "\n    ")
+        out.write(encode(device))
+    out.write("\n  ]\n}\n" if devices else "]\n}\n")

@@ -75,12 +75,12 @@ def _header(index: int, total: int, result: DeviceResult, paint: _Painter) -> li
         parts.append(f"from {safe(d.source)}")
     status = paint.word(result.status)
     line = f"[{index}/{total}] {paint.bold(safe(d.label) or 'unknown')}  {' · '.join(parts)}  — {status}"
-    if result.status != "complete":
-        if result.reason:
-            line += f" ({safe(result.reason)})"
-        if result.message:
-            line += f": {safe(result.message)}"
+    if result.status != "complete" and result.reason:
+        line += f" ({safe(result.reason)})"
     lines = [line]
+    if result.status != "complete" and result.message:
+        # The message says what to do: its own line, and room to say it.
+        lines.append(f"  {safe(result.message, limit=400)}")
     for scope in result.coverage:
         if not scope.read:
             text = f"  not read: {safe(scope.name)}"

@@ -1,0 +1,688 @@
+"""The offline-input connector: every accepted format, and every way a file can be broken.
+
+Sample exports live in tests/data/inputs; broken and hostile variants are
+written to tmp_path as bytes, so that what is tested is exactly what is on disk.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import types
+from pathlib import Path
+
+import pytest
+
+from scanner.connectors.base import Connector, ScannerError
+from scanner.connectors.files import MAX_PROBLEMS, FileConnector, read_input
+from scanner.model import APP_STATES, PLATFORMS, STATUSES, App, Inventory, Scope
+
+DATA = Path(__file__).parent / "data" / "inputs"
+
+WECHAT_PM = (
+    "package:/data/app/~~wPsmersxdVPHCSsZyCiQxQ==/com.tencent.mm-UrZAfkGI7uXTMX9NiVFxUQ==/base.apk=com.tencent.mm"
+    " versionCode:2280  installer=com.android.vending uid:10234"
+)
+FRAMEWORK_PM = "package:/system/framework/framework-res.apk=android versionCode:34  installer=null uid:1000"
+
+
+def read(path: Path | str) -> list[Inventory]:
+    return list(read_input(str(path)))
+
+
+def read_bytes(tmp_path: Path, data: bytes, name: str = "input.txt") -> list[Inventory]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return read(path)
+
+
+def one(invs: list[Inventory]) -> Inventory:
+    assert len(invs) == 1, invs
+    return invs[0]
+
+
+def ids(inv: Inventory) -> list[str]:
+    return [a.id for a in inv.apps]
+
+
+# --- adb shell pm list packages ------------------------------------------------------------------
+
+
+def test_pm_sample_with_paths_installers_and_uids():
+    path = DATA / "pm-list-packages-f-i-U.txt"
+    inv = one(read(path))
+    assert inv.status == "complete" and inv.reason is None and inv.message is None
+    assert inv.device.platform == "android" and inv.device.serial is None and inv.device.source == str(path)
+    assert ids(inv) == ["android", "com.tencent.mm", "com.google.android.gm", "com.zhiliaoapp.musically",
+                        "com.android.chrome"]
+    framework, wechat, gmail, tiktok, chrome = inv.apps
+    assert framework.installer is None and framework.build == "34" and framework.uid == 1000 and framework.user == 0
+    assert wechat.path == "/data/app/~~wPsmersxdVPHCSsZyCiQxQ==/com.tencent.mm-UrZAfkGI7uXTMX9NiVFxUQ==/base.apk"
+    assert wechat.installer == "com.android.vending" and wechat.build == "2280" and wechat.uid == 10234
+    assert (gmail.user, gmail.uid) == (10, 1010101)  # work profile
+    assert (tiktok.user, tiktok.build) == (150, "330104")  # Secure Folder
+    assert chrome.installer is None and chrome.state == "installed"
+    assert inv.coverage == (Scope("records", read=True, apps=5),)
+    assert inv.problems == () and inv.problem_count == 0
+
+
+def test_pm_crlf_bom_blank_lines_and_no_final_newline(tmp_path):
+    data = b"\xef\xbb\xbf" + f"{FRAMEWORK_PM}\r\n\r\n   \r\n{WECHAT_PM}\r\npackage:com.whatsapp".encode()
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "complete"
+    assert ids(inv) == ["android", "com.tencent.mm", "com.whatsapp"]
+    assert inv.apps[1].uid == 10234 and inv.apps[1].installer == "com.android.vending"
+    assert inv.apps[2] == App("android", "com.whatsapp")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("package:com.tencent.mm", App("android", "com.tencent.mm")),
+        ("package:com.tencent.mm versionCode:2280", App("android", "com.tencent.mm", build="2280")),
+        ("package:com.tencent.mm  installer=com.android.vending",
+         App("android", "com.tencent.mm", installer="com.android.vending")),
+        ("package:com.tencent.mm uid:1010234", App("android", "com.tencent.mm", user=10, uid=1010234)),
+        # `=` inside the path and an installer: a greedy parser returns the installer as the package.
+        ("package:/data/app/~~a=b==/x-y==/base.apk=com.tencent.mm  installer=com.android.vending",
+         App("android", "com.tencent.mm", installer="com.android.vending", path="/data/app/~~a=b==/x-y==/base.apk")),
+        ("package:/data/app/x/base.apk=com.tencent.tim versionCode:1  installer=null uid:10300",
+         App("android", "com.tencent.tim", build="1", user=0, path="/data/app/x/base.apk", uid=10300)),
+    ],
+)
+def test_pm_line_variants(tmp_path, line, expected):
+    inv = one(read_bytes(tmp_path, (line + "\n").encode()))
+    assert inv.status == "complete"
+    assert inv.apps == (expected,)
+
+
+def test_pm_invalid_utf8_in_the_middle_is_partial_with_its_line_number(tmp_path):
+    data = f"{FRAMEWORK_PM}\n{WECHAT_PM}\n".encode() + b"package:com.bad\xff\xfename\n" + b"package:com.whatsapp\n"
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and inv.reason == "bad-lines"
+    assert ids(inv) == ["android", "com.tencent.mm", "com.whatsapp"]
+    assert inv.problems == ("line 3: not valid UTF-8",) and inv.problem_count == 1
+    assert "1 lines could not be read" in inv.message and "line 3" in inv.message
+    assert Scope("records", read=False, reason="1 lines could not be read") in inv.coverage
+
+
+def test_pm_garbage_line_is_counted_with_line_number_and_excerpt(tmp_path):
+    data = f"{FRAMEWORK_PM}\n\nhello world\n{WECHAT_PM}\n".encode()
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and inv.reason == "bad-lines"
+    assert inv.problems == (
+        "line 3: expected 'package:<name>' (adb shell pm list packages output), got 'hello world'",
+    )
+
+
+def test_pm_security_exception_says_a_user_was_refused(tmp_path):
+    data = (
+        f"{FRAMEWORK_PM}\n{WECHAT_PM}\n"
+        "Exception occurred while executing 'list':\n"
+        "java.lang.SecurityException: Shell does not have permission to access user 10\n"
+        "\tat com.android.server.am.ActivityManagerService.handleIncomingUser(ActivityManagerService.java:14764)\n"
+    ).encode()
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and inv.reason == "user-refused"
+    assert ids(inv) == ["android", "com.tencent.mm"]
+    assert "user 10" in inv.message and "refused" in inv.message
+    assert inv.problem_count == 3
+    assert inv.problems[1].startswith("line 4: expected 'package:<name>'")
+    refused = [s for s in inv.coverage if s.name == "user 10"]
+    assert len(refused) == 1 and refused[0].read is False and "Shell does not have permission" in refused[0].reason
+
+
+def test_pm_error_only_is_a_failed_tool_error(tmp_path):
+    inv = one(read_bytes(tmp_path, b"Error: Unknown option: -x\n"))
+    assert inv.status == "failed" and inv.reason == "tool-error" and inv.apps == ()
+    assert "Error: Unknown option: -x" in inv.message and "line 1" in inv.message
+
+
+def test_pm_security_exception_first_then_packages(tmp_path):
+    data = f"java.lang.SecurityException: Shell does not have permission to access user 150\n{WECHAT_PM}\n".encode()
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and inv.reason == "user-refused" and "user 150" in inv.message
+    assert ids(inv) == ["com.tencent.mm"]
+
+
+def test_pm_problems_are_capped_but_all_counted(tmp_path):
+    data = (FRAMEWORK_PM + "\n" + "".join(f"junk {i}\n" for i in range(50))).encode()
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial"
+    assert inv.problem_count == 50 and len(inv.problems) == MAX_PROBLEMS
+    assert inv.problems[0].startswith("line 2:") and inv.problems[-1].startswith("line 21:")
+
+
+def test_pm_only_bad_lines_after_a_package_line_that_is_itself_bad_fails(tmp_path):
+    data = b"package:com.a extra words here\npackage:\xff\n"
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "failed" and inv.reason == "bad-lines" and inv.problem_count == 2
+    assert "no app could be read" in inv.message
+
+
+def test_pm_hostile_ids_are_kept_intact(tmp_path):
+    hostile = ["com.evil\x1b[31mRED\x1b[0m", "com.rtl\u202egnp.exe", "com.bell\x07\x08", "com." + "a" * 10_000]
+    data = "".join(f"package:{h}\n" for h in hostile).encode()
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "complete" and ids(inv) == hostile
+
+
+# --- ideviceinstaller -l -------------------------------------------------------------------------
+
+
+def test_ideviceinstaller_old_form():
+    inv = one(read(DATA / "ideviceinstaller-old.txt"))  # CRLF line ends
+    assert inv.status == "complete" and inv.device.platform == "ios"
+    assert [(a.id, a.name, a.version) for a in inv.apps] == [
+        ("com.tencent.xin", "WeChat", "8.0.50"),
+        ("com.atebits.Tweetie2", "X - Twitter", "10.58"),
+        ("jp.naver.line", "LINE ｜ 日本語", "14.3.0"),
+    ]
+
+
+def test_ideviceinstaller_truncated_total_is_partial(tmp_path):
+    data = b"Total: 5 apps\ncom.tencent.xin - WeChat 8.0.50\ncom.burbn.instagram - Instagram 345.0\n"
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and inv.reason == "truncated"
+    assert ids(inv) == ["com.tencent.xin", "com.burbn.instagram"]
+    assert "Total: 5 apps" in inv.message and "3 apps were not checked" in inv.message
+    assert inv.problem_count == 3
+
+
+def test_ideviceinstaller_total_zero_is_a_complete_empty_list(tmp_path):
+    inv = one(read_bytes(tmp_path, b"Total: 0 apps\n"))
+    assert inv.status == "complete" and inv.apps == () and inv.device.platform == "ios"
+
+
+def test_ideviceinstaller_old_form_without_header_or_version(tmp_path):
+    data = "com.tencent.xin - WeChat 8.0.50\ncom.example.noversion - Just A Name\ncom.x.dash - A - B - C 2\n"
+    inv = one(read_bytes(tmp_path, data.encode()))
+    assert inv.status == "complete"
+    assert [(a.id, a.name, a.version) for a in inv.apps] == [
+        ("com.tencent.xin", "WeChat", "8.0.50"),
+        ("com.example.noversion", "Just A Name", None),
+        ("com.x.dash", "A - B - C", "2"),
+    ]
+
+
+def test_ideviceinstaller_csv_forms_map_columns_by_header():
+    short = one(read(DATA / "ideviceinstaller-csv.txt"))
+    assert short.status == "complete"
+    assert [(a.id, a.version, a.build, a.name) for a in short.apps] == [
+        ("com.tencent.xin", "8.0.50", None, "WeChat"),
+        ("com.burbn.instagram", "345.0", None, "Instagram"),
+        ("com.example.quote", "1.0", None, 'Say "Hi", friend'),
+    ]
+    build = one(read(DATA / "ideviceinstaller-csv-build.txt"))
+    assert [(a.id, a.version, a.build, a.name) for a in build.apps] == [
+        ("com.tencent.xin", None, "8.0.50.2600", "WeChat"),
+        ("com.apple.mobilesafari", None, "8617.1.17.10.9", "Safari"),
+    ]
+
+
+def test_ideviceinstaller_csv_hostile_values_and_bad_rows(tmp_path):
+    long_name = "名" * 10_000
+    data = (
+        "CFBundleDisplayName, CFBundleIdentifier, CFBundleShortVersionString\r\n"
+        f'"{long_name}", com.long, "1.0"\r\n'
+        '"Two\nlines \u200fRTL\u200e", com.multi, "2.0"\r\n'
+        '"only two", com.short\r\n'
+        '"Esc \x1b]0;title\x07", com.esc, "3.0"\r\n'
+    ).encode() + b'"\xc3\x28bad", com.badutf, "1"\r\n'
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and inv.reason == "bad-lines"
+    assert [(a.id, a.name, a.version) for a in inv.apps] == [
+        ("com.long", long_name, "1.0"),
+        ("com.multi", "Two\nlines \u200fRTL\u200e", "2.0"),
+        ("com.esc", "Esc \x1b]0;title\x07", "3.0"),
+    ]
+    assert inv.problems == (
+        "line 5: expected 3 values (CFBundleDisplayName, CFBundleIdentifier, CFBundleShortVersionString), found 2",
+        "line 7: not valid UTF-8",
+    )
+
+
+def test_ideviceinstaller_csv_with_total_header_truncated(tmp_path):
+    data = (b"Total: 3 apps\nCFBundleIdentifier, CFBundleVersion, CFBundleDisplayName\n"
+            b'com.tencent.xin, "8.0.50", "WeChat"\n')
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and inv.reason == "truncated" and ids(inv) == ["com.tencent.xin"]
+
+
+# --- pymobiledevice3 apps list -------------------------------------------------------------------
+
+
+def test_pymobiledevice3_json():
+    inv = one(read(DATA / "pymobiledevice3-apps-list.json"))
+    assert inv.status == "complete" and inv.device.platform == "ios"
+    apps = {a.id: a for a in inv.apps}
+    assert list(apps) == ["com.tencent.xin", "com.zhiliaoapp.musically", "com.apple.mobilesafari",
+                          "com.apple.webapp", "com.acme.enterprise"]
+    wechat = apps["com.tencent.xin"]
+    assert (wechat.name, wechat.version, wechat.build) == ("WeChat", "8.0.50", "8.0.50.2600")
+    assert wechat.team_id == "88L2Q4487U" and wechat.signer == "Apple iPhone OS Application Signing"
+    assert wechat.system is False and wechat.state == "installed" and wechat.path.endswith("/WeChat.app")
+    tiktok = apps["com.zhiliaoapp.musically"]
+    assert tiktok.state == "offloaded" and tiktok.team_id == "XXX9D7YVAS"  # from application-identifier
+    assert apps["com.apple.mobilesafari"].system is True and apps["com.apple.mobilesafari"].team_id is None
+    assert apps["com.apple.webapp"].state == "hidden" and apps["com.apple.webapp"].name == "Web"  # CFBundleName
+    assert apps["com.acme.enterprise"].signer == "iPhone Distribution: Acme Corp"
+    assert apps["com.acme.enterprise"].team_id == "ACME123456"
+
+
+def test_pymobiledevice3_bad_records_make_it_partial(tmp_path):
+    doc = {
+        "com.tencent.xin": {"CFBundleIdentifier": "com.tencent.xin", "CFBundleDisplayName": "WeChat"},
+        "com.not.a.dict": "just a string",
+        "com.bad.id": {"CFBundleIdentifier": 12},
+        "com.bad.entitlements": {"CFBundleIdentifier": "com.bad.entitlements", "Entitlements": ["x"]},
+        "com.number.version": {"CFBundleIdentifier": "com.number.version", "CFBundleShortVersionString": 3},
+        "com.bad.flag": {"CFBundleIdentifier": "com.bad.flag", "IsPlaceholder": "yes"},
+    }
+    inv = one(read_bytes(tmp_path, json.dumps(doc).encode(), "apps.json"))
+    assert inv.status == "partial" and inv.reason == "bad-records"
+    assert ids(inv) == ["com.tencent.xin", "com.number.version"]
+    assert inv.apps[1].version == "3"
+    assert inv.problem_count == 4
+    assert inv.problems[0] == "app 'com.not.a.dict': expected an object of app attributes, got a string"
+    assert inv.problems[1] == "app 'com.bad.id': CFBundleIdentifier is a number, expected a bundle id"
+
+
+def test_pymobiledevice3_all_records_bad_fails(tmp_path):
+    doc = {"com.a": {"CFBundleIdentifier": None}, "com.b": {"CFBundleIdentifier": ["x"]}}
+    inv = one(read_bytes(tmp_path, json.dumps(doc).encode()))
+    assert inv.status == "failed" and inv.reason == "bad-records" and inv.problem_count == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "reason", "words"),
+    [
+        (b"[1, 2, 3]", "unknown-format", "JSON that is a list"),
+        (b'{"a": 1, "b": [2]}', "unknown-format", "not pymobiledevice3"),
+        (b"{}", "empty", "empty JSON object"),
+        (b'{\n  "com.tencent.xin": {\n    "CFBundleIdentifier": "com.tencent.xin",\n', "bad-json", "line 4"),
+        (b'{"x": tru}', "bad-json", "not valid JSON"),
+        (b"[" * 100_000, "bad-json", "JSON"),
+        (b'{"n": ' + b"9" * 5000 + b"}", "bad-json", "JSON"),
+        (b'{"com.x": {"CFBundleIdentifier": "com.x",\n"CFBundleName": "\xff"}}', "bad-json", "line 2"),
+    ],
+)
+def test_broken_json_fails_with_a_clear_message(tmp_path, content, reason, words):
+    inv = one(read_bytes(tmp_path, content, "x.json"))
+    assert inv.status == "failed" and inv.reason == reason
+    assert words in inv.message and str(tmp_path / "x.json") in inv.message
+
+
+# --- a saved scanner report ----------------------------------------------------------------------
+
+
+def test_saved_report_keeps_devices_statuses_and_apps():
+    path = DATA / "report-with-inventory.json"
+    android, iphone, offline = read(path)
+    assert android.device.serial == "R58M123ABC" and android.device.model == "SM-G991B"
+    assert android.device.source == str(path)  # always the input, not "adb"
+    assert android.status == "partial" and android.reason == "user-refused"  # never upgraded
+    assert android.message == "user 10 (Work profile) could not be read: ask the device owner"
+    assert android.coverage == (Scope("user 0", True, None, 3), Scope("user 10 (Work profile)", False, "refused"))
+    assert android.problem_count == 1 and "SecurityException" in android.problems[0]
+    assert ids(android) == ["android", "com.google.android.gm", "com.zhiliaoapp.musically"]
+    assert android.apps[0].system is True and android.apps[0].uid == 1000
+    assert iphone.status == "complete" and iphone.device.name == "Sam's iPhone" and iphone.device.platform == "ios"
+    assert iphone.apps[0] == App("ios", "com.tencent.xin", "WeChat", "8.0.50", "8.0.50.2600", system=False,
+                                 team_id="88L2Q4487U", signer="Apple iPhone OS Application Signing")
+    assert iphone.apps[1].state == "offloaded"
+    assert offline.status == "failed" and offline.reason == "unauthorized" and offline.apps == ()
+
+
+def test_saved_report_without_inventory_cannot_be_rematched():
+    inv = one(read(DATA / "report-without-inventory.json"))
+    assert inv.status == "failed" and inv.reason == "no-inventory"
+    assert "--inventory" in inv.message and inv.device.platform is None
+
+
+def _report(devices: list, **top) -> bytes:
+    doc = {"schema_version": "1.0", "tool": {"name": "scanner", "version": "0.1.0"}, "inventory_included": True,
+           "devices": devices, **top}
+    return json.dumps(doc).encode()
+
+
+def _device(status="complete", inventory=None, **extra) -> dict:
+    if inventory is None:
+        inventory = [{"platform": "android", "id": "com.tencent.mm", "state": "installed"}]
+    return {"device": {"platform": "android", "serial": "S1", "model": None, "os_version": None, "name": None,
+                       "source": "adb"}, "status": status, "reason": None, "message": None, "coverage": [],
+            "problems": [], "problem_count": 0, "app_count": len(inventory), "findings": [],
+            "inventory": inventory, **extra}
+
+
+def test_saved_report_unknown_major_version_fails(tmp_path):
+    inv = one(read_bytes(tmp_path, _report([_device()], schema_version="2.0"), "r.json"))
+    assert inv.status == "failed" and inv.reason == "unsupported-schema" and "'2.0'" in inv.message
+
+
+def test_saved_report_bad_app_records_make_a_complete_device_partial(tmp_path):
+    inventory = [
+        {"platform": "android", "id": "com.tencent.mm", "state": "installed", "user": 10, "build": 2280},
+        {"platform": "android", "id": 42},
+        {"platform": "android", "id": "com.x", "state": "exploded"},
+        "not an object",
+        {"platform": None, "id": "com.inherits.platform", "system": None},
+    ]
+    inv = one(read_bytes(tmp_path, _report([_device(inventory=inventory)]), "r.json"))
+    assert inv.status == "partial" and inv.reason == "bad-records"
+    assert [(a.id, a.user, a.build, a.platform) for a in inv.apps] == [
+        ("com.tencent.mm", 10, "2280", "android"), ("com.inherits.platform", None, None, "android")]
+    assert inv.problem_count == 3
+    assert inv.problems[0] == "device #1 app #2: id is a number, expected an app id"
+    assert any(not s.read for s in inv.coverage)
+
+
+def test_saved_report_shorter_than_its_app_count_is_partial(tmp_path):
+    device = _device()
+    device["app_count"] = 40
+    inv = one(read_bytes(tmp_path, _report([device]), "r.json"))
+    assert inv.status == "partial" and inv.problem_count == 39
+    assert "app_count is 40 but the inventory lists 1" in inv.problems[0]
+
+
+def test_saved_report_wrong_shapes_never_raise(tmp_path):
+    devices = [
+        "a string", None, {"device": "nope", "status": "complete", "inventory": {"x": 1}},
+        {"device": {"platform": "symbian", "serial": ["x"]}, "status": "exploded", "inventory": [],
+         "problems": "not a list", "coverage": [{"scope": 1}]},
+        {"device": {"platform": ["unhashable"]}, "status": "partial", "reason": "", "message": None,
+         "inventory": [{"id": "com.a", "platform": {}}, {"id": "com.b", "state": []},
+                       {"id": "com.c", "platform": "ios"}]},
+    ]
+    invs = read_bytes(tmp_path, _report(devices), "r.json")
+    assert [i.status for i in invs] == ["failed", "failed", "failed", "partial", "partial"]
+    assert [i.reason for i in invs] == ["bad-records"] * 5
+    assert ids(invs[4]) == ["com.c"] and invs[4].problem_count == 3
+    assert "has the unknown status" in invs[3].message and "'exploded'" in invs[3].message
+    assert invs[3].device.platform is None and invs[3].device.serial is None
+
+
+# --- the fleet CSV -------------------------------------------------------------------------------
+
+
+def test_csv_multi_device():
+    path = DATA / "fleet.csv"
+    a, b, c = read(path)
+    assert (a.device.platform, a.device.serial, a.device.source) == ("android", "R58M123ABC", str(path))
+    assert ids(a) == ["com.tencent.mm", "com.google.android.gm", "com.whatsapp"]  # "Android" is the same device
+    assert a.apps[0] == App("android", "com.tencent.mm", "WeChat", "8.0.49")
+    assert (b.device.platform, b.device.serial) == ("ios", "00008110-001A2B3C4D5E801E")
+    assert ids(b) == ["com.tencent.xin", "com.zhiliaoapp.musically"]
+    assert c.apps[1] == App("ios", "com.example.comma", "Name, with comma", "1.0")
+    assert [i.status for i in (a, b, c)] == ["complete"] * 3
+    assert a.coverage == (Scope("records", read=True, apps=3),)
+
+
+CSV_HEAD = "platform,device,app_id,name,version\n"
+
+
+def test_csv_bad_row_makes_only_its_device_partial(tmp_path):
+    data = CSV_HEAD + (
+        "android,A1,com.tencent.mm,WeChat,8.0\n"
+        "android,A1,com.broken,too,many,columns\n"
+        "android,A1,com.whatsapp,WhatsApp,2.24\n"
+        "ios,I1,com.tencent.xin,WeChat,8.0.50\n"
+    )
+    a, i = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert a.status == "partial" and a.reason == "bad-lines" and ids(a) == ["com.tencent.mm", "com.whatsapp"]
+    assert a.problems == ("line 3: expected 5 columns (platform,device,app_id,name,version), found 6",)
+    assert "'A1'" in a.message and "line 3" in a.message
+    assert i.status == "complete" and ids(i) == ["com.tencent.xin"]
+
+
+def test_csv_invalid_utf8_with_readable_device_cell(tmp_path):
+    data = CSV_HEAD.encode() + b"android,A1,com.a,A,1\nandroid,A1,com.b,Caf\xe9,1\nandroid,A1,com.c,C,1\n"
+    inv = one(read_bytes(tmp_path, data, "f.csv"))
+    assert inv.status == "partial" and ids(inv) == ["com.a", "com.c"]
+    assert inv.problems == ("line 3: not valid UTF-8",)
+
+
+def test_csv_unattributable_bad_lines_yield_an_input_inventory(tmp_path):
+    data = CSV_HEAD.encode() + (
+        b"android,A1,com.a,A,1\n"
+        b"garbage without commas\n"
+        b"android,\xff\xfe,com.b,B,1\n"
+        b"ios,,com.c,C,1\n"
+        b"ios,I1,com.d,D,1\n"
+    )
+    a, i, rest = read_bytes(tmp_path, data, "f.csv")
+    assert a.status == "complete" and ids(a) == ["com.a"]
+    assert i.status == "complete" and ids(i) == ["com.d"]
+    assert rest.device.platform is None and rest.device.serial is None and rest.device.source.endswith("f.csv")
+    assert rest.status == "partial" and rest.reason == "bad-lines" and rest.apps == ()
+    assert rest.problems == (
+        "line 3: expected 5 columns (platform,device,app_id,name,version), found 1",
+        "line 4: not valid UTF-8",
+        "line 5: empty device",
+    )
+    assert "any device" in rest.message
+
+
+def test_csv_interleaved_devices_are_separate_runs(tmp_path):
+    data = CSV_HEAD + "android,A,com.a1,,\nandroid,A,com.a2,,\nios,B,com.b1,,\nandroid,A,com.a3,,\n"
+    invs = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert [(i.device.serial, ids(i)) for i in invs] == [("A", ["com.a1", "com.a2"]), ("B", ["com.b1"]),
+                                                          ("A", ["com.a3"])]
+    assert invs[0].apps[0].name is None and invs[0].apps[0].version is None  # empty cells are unknown
+
+
+def test_csv_unknown_platform_and_empty_app_id(tmp_path):
+    data = CSV_HEAD + (
+        "android,A,com.a,,\n"
+        "windows,A,com.w,,\n"
+        "android,A,,,\n"
+        "blackberry,Z,com.z,,\n"
+    )
+    a, z = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert a.status == "partial" and ids(a) == ["com.a"] and a.problem_count == 2
+    assert a.problems == ("line 3: platform 'windows' is not android or ios", "line 4: empty app_id")
+    assert z.device.serial == "Z" and z.device.platform is None
+    assert z.status == "failed" and z.apps == ()
+
+
+def test_csv_optional_columns_any_order_and_case(tmp_path):
+    data = (
+        "App_ID,STATE,Device,user,Platform,installer,team_id,build,notes\n"
+        "com.tencent.xin,offloaded,I1,,IOS,,88L2Q4487U,8.0.50.2600,x\n"
+        "com.tencent.mm,disabled,A1,10,android,com.android.vending,,2280,y\n"
+        "com.bad.user,,A1,ten,android,,,,z\n"
+        "com.bad.state,broken,A1,0,android,,,,z\n"
+    )
+    i, a = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert i.apps == (App("ios", "com.tencent.xin", build="8.0.50.2600", state="offloaded", team_id="88L2Q4487U"),)
+    assert a.apps == (App("android", "com.tencent.mm", build="2280", installer="com.android.vending", user=10,
+                          state="disabled"),)
+    assert a.status == "partial" and a.problems[0].startswith("line 4: user 'ten' is not a user number")
+    assert a.problems[1].startswith("line 5: state 'broken' is not one of")
+
+
+def test_csv_hostile_cells_are_kept_and_line_numbers_survive_multiline_cells(tmp_path):
+    long = "x" * 10_000
+    data = CSV_HEAD + (
+        f'android,A,"com.evil\x1b[2J",\u202eevil name,1\n'
+        f'android,A,com.multi,"line one\nline two\r\nline three",2\n'
+        f"android,A,com.long,{long},3\n"
+        "android,A,com.short\n"
+    )
+    inv = one(read_bytes(tmp_path, data.encode(), "f.csv"))
+    assert [(a.id, a.name) for a in inv.apps] == [
+        ("com.evil\x1b[2J", "\u202eevil name"),
+        ("com.multi", "line one\nline two\r\nline three"),
+        ("com.long", long),
+    ]
+    assert inv.problems == ("line 7: expected 5 columns (platform,device,app_id,name,version), found 3",)
+
+
+def test_csv_nul_byte_is_kept_and_a_runaway_quote_does_not_raise(tmp_path):
+    data = CSV_HEAD + 'android,A,com.a,,\nandroid,A,com.\x00nul,,\nandroid,A,"com.open,' + ("y" * 200_000) + "\n"
+    data += "android,A,com.after,,\n"
+    device, rest = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert ids(device) == ["com.a", "com.\x00nul", "com.after"]
+    assert device.status == "complete"  # the runaway quote's line cannot be told to belong to A
+    assert rest.status == "partial" and rest.reason == "bad-lines" and rest.problem_count == 1
+    assert rest.problems[0].startswith("line 4: field larger than field limit")
+    assert "never closed" in rest.problems[0]
+
+
+def test_csv_header_only_fails(tmp_path):
+    inv = one(read_bytes(tmp_path, CSV_HEAD.encode(), "f.csv"))
+    assert inv.status == "failed" and inv.reason == "empty" and "no rows" in inv.message
+
+
+class CountingRaw(io.RawIOBase):
+    """A raw stream that counts the bytes handed out, to see how far a reader got."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+        self.fail_after = fail_after
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.fail_after is not None and self.pos >= self.fail_after:
+            raise OSError(5, "Input/output error")
+        n = min(len(buffer), len(self.data) - self.pos)
+        buffer[:n] = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
+
+def test_csv_is_streamed_one_device_at_a_time():
+    rows = [CSV_HEAD] + [
+        f"android,DEV{d:03d},com.example.app{i},App {i},1.{i}\n" for d in range(100) for i in range(2000)
+    ]
+    data = "".join(rows).encode()
+    raw = CountingRaw(data)
+    gen = read_input("fleet.csv", io.BufferedReader(raw))
+    assert isinstance(gen, types.GeneratorType)
+    assert raw.pos == 0  # nothing is read before the first inventory is asked for
+    first = next(gen)
+    assert first.device.serial == "DEV000" and len(first.apps) == 2000 and first.status == "complete"
+    assert raw.pos < len(data) // 20  # only the first device's rows (and a buffer) were read
+    rest = list(gen)
+    assert len(rest) == 99 and raw.pos == len(data)
+    assert sum(len(i.apps) for i in rest) == 198_000 and all(i.status == "complete" for i in rest)
+
+
+def test_read_error_midway_keeps_what_was_read_and_says_where_it_stopped():
+    data = (CSV_HEAD + "".join(f"android,A,com.app{i},,\n" for i in range(5000))).encode()
+    invs = list(read_input("f.csv", io.BufferedReader(CountingRaw(data, fail_after=32 * 1024), buffer_size=8192)))
+    device, rest = invs
+    assert device.status == "partial" and device.reason == "read-error" and 0 < len(device.apps) < 5000
+    assert "reading stopped at line" in device.message
+    assert rest.status == "partial" and rest.reason == "read-error" and "input/output error" in rest.message
+
+
+# --- whole-file failures, stdin, the connector ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason", "words"),
+    [
+        (b"", "empty", "is empty"),
+        (b"\n\r\n  \n", "empty", "is empty"),
+        (b"\xef\xbb\xbf", "empty", "is empty"),
+        (bytes(range(256)) * 40, "not-text", "not UTF-8"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "not-text", "not UTF-8"),
+        ("package:com.tencent.mm\r\n".encode("utf-16"), "not-text", "UTF-16"),
+        (b"hello\nworld\n", "unknown-format", "line 1"),
+        (b"\n\nplatform,serial,bundle\nios,x,y\n", "unknown-format", "line 3"),
+    ],
+)
+def test_whole_file_failures_name_the_file_and_the_accepted_formats(tmp_path, content, reason, words):
+    path = tmp_path / "input.bin"
+    inv = one(read_bytes(tmp_path, content, path.name))
+    assert inv.status == "failed" and inv.reason == reason and inv.apps == ()
+    assert words in inv.message and str(path) in inv.message
+    assert inv.device.source == str(path) and inv.device.platform is None
+    if reason in ("empty", "unknown-format"):
+        assert "pm list packages" in inv.message and "platform,device,app_id" in inv.message
+
+
+def test_missing_file_and_directory(tmp_path):
+    missing = one(read(tmp_path / "nope.txt"))
+    assert missing.status == "failed" and missing.reason == "unreadable" and "does not exist" in missing.message
+    folder = one(read(tmp_path))
+    assert folder.status == "failed" and folder.reason == "unreadable" and "is a folder" in folder.message
+    assert folder.device.source == str(tmp_path)
+
+
+def test_stdin_stream():
+    inv = one(list(read_input("-", stream=io.BytesIO(f"{WECHAT_PM}\n".encode()))))
+    assert inv.device.source == "-" and ids(inv) == ["com.tencent.mm"] and inv.status == "complete"
+    empty = one(list(read_input("-", stream=io.BytesIO(b""))))
+    assert empty.reason == "empty" and empty.message.startswith("stdin is empty")
+
+
+def test_file_connector_is_a_connector():
+    connector: Connector = FileConnector(str(DATA / "fleet.csv"))
+    assert connector.name.endswith("fleet.csv")
+    assert [i.device.serial for i in connector.inventories()] == [
+        "R58M123ABC", "00008110-001A2B3C4D5E801E", "00008101-000A1B2C3D4E5F60"]
+    streamed = FileConnector("-", io.BytesIO(b"Total: 1 apps\ncom.tencent.xin - WeChat 8.0.50\n"))
+    assert ids(one(list(streamed.inventories()))) == ["com.tencent.xin"]
+
+
+def test_scanner_error_str_is_the_message():
+    err = ScannerError("cannot reach the adb server on port 5037: start it with `adb start-server`")
+    assert str(err) == "cannot reach the adb server on port 5037: start it with `adb start-server`"
+
+
+def _check(invs: list[Inventory], name: str) -> None:
+    assert invs, "every input yields at least one inventory"
+    for inv in invs:
+        assert inv.device.source == name
+        assert inv.status in STATUSES
+        assert inv.problem_count >= len(inv.problems) and len(inv.problems) <= MAX_PROBLEMS
+        if inv.status != "complete":
+            assert inv.reason and inv.message
+        for app in inv.apps:
+            assert app.platform in PLATFORMS and app.state in APP_STATES and app.id
+            app.id.encode("utf-8")  # no surrogate escapes of undecodable bytes leak out
+
+
+def test_random_and_mangled_inputs_never_raise(tmp_path):
+    seeds = [
+        f"{FRAMEWORK_PM}\n{WECHAT_PM}\n".encode(),
+        (DATA / "fleet.csv").read_bytes(),
+        (DATA / "pymobiledevice3-apps-list.json").read_bytes(),
+        (DATA / "report-with-inventory.json").read_bytes(),
+        (DATA / "ideviceinstaller-csv.txt").read_bytes(),
+        (DATA / "ideviceinstaller-old.txt").read_bytes(),
+    ]
+    rng = random.Random(13971)
+    path = tmp_path / "mangled"
+    for round_ in range(300):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(data))
+            op = rng.randrange(3)
+            if op == 0:
+                data[pos] = rng.randrange(256)
+            elif op == 1:
+                del data[pos : pos + rng.randint(1, 40)]
+            else:
+                data[pos:pos] = rng.choice([b"\n", b",", b'"', b"\x00", b"\xff", b"=", b"{", b"\x1b[0m", b"\r"])
+        path.write_bytes(bytes(data))
+        _check(read(path), str(path))
+    for size in (1, 7, 100, 5000):
+        path.write_bytes(rng.randbytes(size))
+        _check(read(path), str(path))
+
+
+def test_json_lone_surrogate_escapes_are_bad_records_not_text(tmp_path):
+    doc = '{"com.a": {"CFBundleIdentifier": "com.a\\udc80"}, "com.b": {"CFBundleIdentifier": "com.b", ' \
+          '"CFBundleDisplayName": "B\\ud800"}, "com.c": {"CFBundleIdentifier": "com.c", "CFBundleName": "C\\u202e"}}'
+    inv = one(read_bytes(tmp_path, doc.encode(), "apps.json"))
+    assert inv.status == "partial" and inv.reason == "bad-records"
+    assert inv.apps == (App("ios", "com.c", "C\u202e"),)  # a bidi mark is text and is kept
+    assert inv.problems == ("app 'com.a': CFBundleIdentifier holds a lone surrogate escape, which is not text",
+                            "app 'com.b': CFBundleDisplayName holds a lone surrogate escape, which is not text")
