@@ -63,9 +63,6 @@ class Matcher:
             for app in signatures.apps.values()
             for ident in app.identifiers
         }
-        # The first two labels of every catalogued iOS id ("com.tencent"): an
-        # app extension must start with one of them.
-        self._ios_heads: set[str] = set()
         for policy in self.policies:
             teams_here: dict[str, _Rule] = {}
             # Named entries claim a team id before related ones do.
@@ -77,6 +74,8 @@ class Matcher:
                     teams_here.setdefault(team.id.upper(), self._team_rule(policy, entry, app, team.id, team.confidence))
             for team_id, rule in teams_here.items():
                 self._team.setdefault(team_id, []).append(rule)
+        # "<catalogued iOS id>." prefixes: str.startswith tries them all in C.
+        self._extensions = tuple(f"{key}." for key in self._exact["ios"])
 
     def _add_identifiers(self, policy: Policy, entry: PolicyEntry, app: CatalogApp) -> None:
         for ident in app.identifiers:
@@ -93,10 +92,7 @@ class Matcher:
                 severity=entry.severity,
                 edition=ident.edition,
             )
-            key = ident.id.lower()
-            self._exact[ident.platform].setdefault(key, []).append(rule)
-            if ident.platform == "ios":
-                self._ios_heads.add(_first_labels(key, 2))
+            self._exact[ident.platform].setdefault(ident.id.lower(), []).append(rule)
 
     @staticmethod
     def _team_rule(policy: Policy, entry: PolicyEntry, app: CatalogApp, team_id: str, confidence: str) -> _Rule:
@@ -126,7 +122,8 @@ class Matcher:
         carry a team id.
         """
         findings: list[Finding] = []
-        android, ios, heads = self._exact["android"], self._exact["ios"], self._ios_heads
+        android, ios = self._exact["android"], self._exact["ios"]
+        extensions = self._extensions
         for app in apps:
             key = app.id.lower()
             platform = app.platform
@@ -138,7 +135,7 @@ class Matcher:
                 rules = ios.get(key)
                 if rules:
                     findings.extend(r.finding(app, "exact") for r in rules)
-                elif app.team_id or _first_labels(key, 2) in heads or _first_labels(key, 1) in heads:
+                elif app.team_id or key.startswith(extensions):
                     findings.extend(self._ios_inexact(app, key))
         return findings
 
@@ -156,12 +153,3 @@ class Matcher:
                 return [r.finding(app, "team-id") for r in rules]
         return []
 
-
-def _first_labels(key: str, n: int) -> str:
-    """The first `n` dot-separated labels of `key` (all of it if it has fewer)."""
-    end = -1
-    for _ in range(n):
-        end = key.find(".", end + 1)
-        if end < 0:
-            return key
-    return key[:end]
