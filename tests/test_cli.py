@@ -200,6 +200,21 @@ def test_inventory_is_opt_in_and_a_saved_scan_can_be_rematched(files):
     assert proc.returncode == 4 and "--inventory" in proc.out
 
 
+def test_finding_ids_survive_a_rematch_of_a_saved_scan(files, tmp_path):
+    fleet = files / "fleet.csv"
+    fleet.write_text(
+        "platform,device,app_id\nandroid,R58M1,com.tencent.mm\nios,UDID-2,com.tencent.xin.share\nios,UDID-2,com.apple.mobilesafari\n",
+        encoding="utf-8",
+    )
+    run("scan", "--input", "fleet.csv", "--inventory", "--output", "json=first.json", cwd=files)
+    first = json.loads((files / "first.json").read_text(encoding="utf-8"))
+    rc, again = scan_json("--input", "first.json", cwd=files)
+    assert rc == 1
+    ids = lambda doc: sorted((f["app"]["id"], f["id"]) for d in doc["devices"] for f in d["findings"])  # noqa: E731
+    assert ids(again) == ids(first) and len(ids(first)) == 2
+    assert [d["device"]["source"] for d in again["devices"]] == ["first.json: fleet.csv"] * 2
+
+
 def test_stdin_input(files):
     proc = run("scan", "--input", "-", "--format", "json", cwd=files, stdin=PM_WECHAT.encode())
     assert proc.returncode == 1

@@ -321,7 +321,7 @@ def test_saved_report_keeps_devices_statuses_and_apps():
     path = DATA / "report-with-inventory.json"
     android, iphone, offline = read(path)
     assert android.device.serial == "R58M123ABC" and android.device.model == "SM-G991B"
-    assert android.device.source == str(path)  # always the input, not "adb"
+    assert android.device.source == f"{path}: adb"  # the input, then where it was first read
     assert android.status == "partial" and android.reason == "user-refused"  # never upgraded
     assert android.message == "user 10 (Work profile) could not be read: ask the device owner"
     assert android.coverage == (Scope("user 0", True, None, 3), Scope("user 10 (Work profile)", False, "refused"))
@@ -639,7 +639,7 @@ def test_scanner_error_str_is_the_message():
 def _check(invs: list[Inventory], name: str) -> None:
     assert invs, "every input yields at least one inventory"
     for inv in invs:
-        assert inv.device.source == name
+        assert inv.device.source == name or inv.device.source.startswith(f"{name}: ")
         assert inv.status in STATUSES
         assert inv.problem_count >= len(inv.problems) and len(inv.problems) <= MAX_PROBLEMS
         if inv.status != "complete":

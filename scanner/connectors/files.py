@@ -611,7 +611,13 @@ def _report_device(name: str, number: int, entry: Any) -> Inventory:
         except _BadRecord as err:
             problems.add(f"device #{number}: {err}")
             fields[key] = None
-    device = DeviceInfo(platform=platform, source=name, **fields)
+    # Say where the device was first read too ("saved.json: phone.txt"), so
+    # that two serial-less devices of one report stay apart.
+    try:
+        origin = _text(info, "source")
+    except _BadRecord:
+        origin = None
+    device = DeviceInfo(platform=platform, source=f"{name}: {origin}" if origin else name, **fields)
 
     apps: list[App] = []
     inventory = entry.get("inventory")

@@ -41,14 +41,16 @@ def finding_id(result: DeviceResult, finding: Finding) -> str:
 
     The first 16 hex characters of sha256 over
     `source|platform|serial|rule|app id|user` (UTF-8; None as ""; "\\" and "|"
-    inside a part escaped with a backslash). The platform is the device's, or
-    the app's when the device's is unknown. Nothing time- or order-dependent
-    goes in, so the same app on the same device under the same rule has the
-    same id in every report.
+    inside a part escaped with a backslash). The source is left empty when the
+    device has a serial: the serial names the device, wherever it was read
+    (live, or from a saved report). The platform is the device's, or the
+    app's when the device's is unknown. Nothing time- or order-dependent goes
+    in, so the same app on the same device under the same rule has the same
+    id in every report.
     """
     device = result.device
     parts = (
-        device.source,
+        None if device.serial else device.source,
         device.platform or finding.app.platform,
         device.serial,
         finding.rule,
