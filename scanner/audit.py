@@ -14,13 +14,13 @@ from typing import Iterable, Iterator
 from scanner import __version__
 from scanner.connectors.base import Connector
 from scanner.matcher import Matcher
-from scanner.model import DeviceInfo, DeviceResult, Inventory, PolicyRef, Report, Scope
+from scanner.model import DeviceInfo, DeviceResult, Inventory, PolicyRef, Report, RuleRef, Scope
 from scanner.signatures import Signatures
 
 _RANK = {"complete": 0, "partial": 1, "failed": 2}
 
 
-def policy_refs(matcher: Matcher) -> tuple[PolicyRef, ...]:
+def policy_refs(matcher: Matcher, signatures: Signatures) -> tuple[PolicyRef, ...]:
     return tuple(
         PolicyRef(
             id=p.id,
@@ -31,6 +31,17 @@ def policy_refs(matcher: Matcher) -> tuple[PolicyRef, ...]:
             source=p.source,
             sha256=p.sha256,
             entries=len(p.entries),
+            rules=tuple(
+                RuleRef(
+                    id=f"{p.id}/{e.key}",
+                    listed=e.listed,
+                    relation=e.relation,
+                    severity=e.severity,
+                    catalog_name=signatures.apps[e.app].name,
+                    note=e.note,
+                )
+                for e in p.entries
+            ),
         )
         for p in matcher.policies
     )
@@ -116,7 +127,7 @@ def run(
         version=__version__,
         started=started,
         finished=datetime.now(timezone.utc),
-        policies=policy_refs(matcher),
+        policies=policy_refs(matcher, signatures),
         signature_files=signatures.files,
         results=tuple(results.values()),
         fail_on=fail_on,

@@ -154,6 +154,18 @@ class DeviceResult:
 
 
 @dataclass(frozen=True)
+class RuleRef:
+    """One policy entry as a report names it: the SARIF rule of its findings."""
+
+    id: str  # "<policy>/<entry key>"
+    listed: str
+    relation: str
+    severity: str
+    catalog_name: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class PolicyRef:
     """A policy as the report names it, with the hash of the file it came from."""
 
@@ -165,6 +177,7 @@ class PolicyRef:
     source: str
     sha256: str
     entries: int
+    rules: tuple[RuleRef, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,12 @@ def test_several_outputs_at_once_and_table_on_stdout(files):
     assert len(csv_lines) == 2 and "com.tencent.mm" in csv_lines[1]
     sarif = json.loads((files / "r.sarif").read_text(encoding="utf-8"))
     assert sarif["version"] == "2.1.0" and len(sarif["runs"][0]["results"]) == 1
+    # one rule per entry of the policy used, whether or not it matched
+    rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+    assert len(rules) == doc["policies"][0]["entries"] == 14
+    (result,) = sarif["runs"][0]["results"]
+    assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == "us-eo-13971/wechat-pay"
+    assert result["level"] == "error" and sarif["runs"][0]["invocations"][0]["executionSuccessful"] is True
 
 
 def test_inventory_is_opt_in_and_a_saved_scan_can_be_rematched(files):

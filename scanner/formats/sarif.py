@@ -13,7 +13,7 @@ import re
 from typing import Any, TextIO
 
 from scanner.formats.json_report import finding_id, timestamp
-from scanner.model import SEVERITIES, DeviceResult, Finding, Report
+from scanner.model import SEVERITIES, DeviceResult, Finding, PolicyRef, Report, RuleRef
 
 __all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "report_to_sarif", "write_sarif"]
 
@@ -54,6 +54,31 @@ def _rule(findings: list[Finding]) -> dict[str, Any]:
             "severity": severity,
         },
     }
+
+
+def _entry_rule(ref: PolicyRef, rule: RuleRef) -> dict[str, Any]:
+    """A rule for a policy entry, whether or not anything matched it."""
+    described = {
+        "app": rule.listed,
+        "feature-of": f"{rule.listed}, a feature of {rule.catalog_name}",
+        "related": f"{rule.catalog_name}, related to {rule.listed}",
+    }[rule.relation]
+    out: dict[str, Any] = {
+        "id": rule.id,
+        "name": _rule_name(rule.listed, rule.id),
+        "shortDescription": {"text": f"{described} ({ref.id}, {ref.status})"},
+        "defaultConfiguration": {"level": _LEVEL[rule.severity]},
+        "properties": {
+            "policy": ref.id,
+            "policy_status": ref.status,
+            "listed": rule.listed,
+            "relation": rule.relation,
+            "severity": rule.severity,
+        },
+    }
+    if rule.note:
+        out["fullDescription"] = {"text": rule.note}
+    return out
 
 
 def _qualified_name(result: DeviceResult, finding: Finding) -> str:
@@ -127,12 +152,18 @@ def _notification(result: DeviceResult) -> dict[str, Any]:
 
 
 def report_to_sarif(report: Report) -> dict[str, Any]:
+    # One rule per entry of every policy used; then, for a report built
+    # without its entries, one per rule that has findings.
+    rules = [_entry_rule(ref, rule) for ref in report.policies for rule in ref.rules]
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
     by_rule: dict[str, list[Finding]] = {}
     for device_result in report.results:
         for finding in device_result.findings:
-            by_rule.setdefault(finding.rule, []).append(finding)
-    index = {rule: i for i, rule in enumerate(by_rule)}
-    rules = [_rule(findings) for findings in by_rule.values()]
+            if finding.rule not in index:
+                by_rule.setdefault(finding.rule, []).append(finding)
+    for rule_id, findings in by_rule.items():
+        index[rule_id] = len(rules)
+        rules.append(_rule(findings))
     results = [
         _result(device_result, finding, index[finding.rule])
         for device_result in report.results
