@@ -113,6 +113,15 @@ class _Source:
         except OSError as err:
             self.error, self.error_line = err, n + 1
 
+    def nonblank_lines(self, problems: "_Problems") -> Iterator[tuple[int, str]]:
+        """(line number, text) of every line with something on it; a line that
+        is not valid UTF-8 is counted in `problems` instead."""
+        for n, text in self.text_lines():
+            if text is None:
+                problems.add(f"line {n}: not valid UTF-8")
+            elif text.strip():
+                yield n, text
+
     def csv_lines(self, start: int, bad: list[int]) -> Iterator[str]:
         """Decoded lines (line ends kept, as csv wants) from head line `start`
         on. The number of a line that is not valid UTF-8 is appended to `bad`
@@ -333,12 +342,7 @@ def _read_pm(name: str, src: _Source) -> Inventory:
     apps: list[App] = []
     problems = _Problems()
     refused: dict[str, str] = {}  # user id -> what the device said
-    for n, text in src.text_lines():
-        if text is None:
-            problems.add(f"line {n}: not valid UTF-8")
-            continue
-        if not text.strip():
-            continue
+    for n, text in src.nonblank_lines(problems):
         m = _PM_LINE.match(text)
         if m is None:
             denied = _PM_REFUSED.search(text)
@@ -376,12 +380,7 @@ def _read_idevice_list(name: str, src: _Source, total: int | None) -> Inventory:
     apps: list[App] = []
     problems = _Problems()
     seen_total = False
-    for n, text in src.text_lines():
-        if text is None:
-            problems.add(f"line {n}: not valid UTF-8")
-            continue
-        if not text.strip():
-            continue
+    for n, text in src.nonblank_lines(problems):
         if not seen_total and total is not None and _TOTAL.match(text):
             seen_total = True
             continue
