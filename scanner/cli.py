@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sys
 from typing import IO, Callable, Iterator, Sequence, TextIO
 
@@ -158,8 +159,9 @@ def write_stdout(write: Callable[[IO[str]], None]) -> None:
         write(sys.stdout)
         sys.stdout.flush()
     except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            sys.stdout = None  # type: ignore[assignment]
+        # Point stdout at /dev/null so the flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 @main.group()

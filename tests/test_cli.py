@@ -248,3 +248,15 @@ def test_version_and_help(files):
     assert run("--version", cwd=files).out.startswith("scanner, version ")
     proc = run("scan", "--help", cwd=files)
     assert "Exit codes" in proc.out and "--fail-on" in proc.out
+
+
+def test_a_reader_that_goes_away_is_not_an_error(files):
+    rows = "".join(f"android,SN{d},com.intsig.camscanner\n" for d in range(3000))
+    (files / "big.csv").write_text("platform,device,app_id\n" + rows, encoding="utf-8")
+    proc = subprocess.run(
+        f"'{sys.executable}' -m scanner scan -i big.csv | head -1; exit ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", cwd=files, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("[1/3000] SN0")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

@@ -176,7 +176,7 @@ def _summary(report: Report, paint: _Painter) -> list[str]:
         f"on {_plural(s.devices_with_findings, 'device')}"
     )
     for p in report.policies:
-        text = f"  policy:   {safe(p.id)} ({safe(p.status)}): {safe(p.title)}"
+        text = f"  policy:   {safe(p.id)} ({safe(p.status)}): {safe(p.title, limit=240)}"
         if p.status_note:
             text += f" — {safe(p.status_note, limit=240)}"
         lines.append(text)
