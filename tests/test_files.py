@@ -133,6 +133,18 @@ def test_pm_security_exception_says_a_user_was_refused(tmp_path):
     assert len(refused) == 1 and refused[0].read is False and "Shell does not have permission" in refused[0].reason
 
 
+def test_pm_refusal_only_is_a_failed_refused_user(tmp_path):
+    text = (
+        b"Exception occurred while executing 'list':\n"
+        b"java.lang.SecurityException: Shell does not have permission to access user 150\n"
+        b"\tat com.android.server.am.ActivityManagerService.handleIncomingUser(ActivityManagerService.java:14634)\n"
+    )
+    inv = one(read_bytes(tmp_path, text))
+    assert inv.status == "failed" and inv.reason == "user-refused" and inv.apps == ()
+    assert inv.device.platform == "android"
+    assert "refused to list user 150" in inv.message and "none of its apps were checked" in inv.message
+
+
 def test_pm_error_only_is_a_failed_tool_error(tmp_path):
     inv = one(read_bytes(tmp_path, b"Error: Unknown option: -x\n"))
     assert inv.status == "failed" and inv.reason == "tool-error" and inv.apps == ()

@@ -328,9 +328,14 @@ def _tool_error(name: str, src: _Source, first_error: int) -> Inventory:
     first = src.head[first_error - 1].decode("utf-8", "replace").strip()
     refused = _PM_REFUSED.search(b"".join(src.head).decode("utf-8", "replace"))
     platform = "android" if refused or "java." in first else None
-    what = f"user {refused.group(1)} (a work profile or another user) was refused" if refused else "it failed"
+    if refused:
+        return _failed(name, "user-refused", (
+            f"{_label(name)}: the phone refused to list user {refused.group(1)} (a work profile, Secure Folder "
+            f"or another user), so none of its apps were checked; that profile's apps cannot be listed over "
+            f"adb on this phone: check them on the device or in the MDM's inventory"
+        ), platform=platform, problems=(f"line {first_error}: {_snippet(first, 120)}",))
     return _failed(name, "tool-error", (
-        f"{_label(name)} holds no app list, only the error the exporting tool printed ({what}): line "
+        f"{_label(name)} holds no app list, only the error the exporting tool printed: line "
         f"{first_error}: {_snippet(first, 120)}; fix that and export the list again"
     ), platform=platform, problems=(f"line {first_error}: {_snippet(first, 120)}",))
 
