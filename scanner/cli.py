@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import os
 import sys
-from typing import IO, Callable, Iterator, Sequence, TextIO
+import tempfile
+from typing import IO, Callable, Sequence
 
 import click
 
@@ -52,9 +54,11 @@ def load_or_exit(signature_paths: Sequence[str]):
     try:
         return load_signatures(signature_paths)
     except SignatureError as err:
+        from scanner.formats.text import safe
+
         click.echo("scanner: error: the signature files cannot be used:", err=True)
         for problem in err.problems:
-            click.echo(f"  {problem}", err=True)
+            click.echo(f"  {safe(problem, limit=1000)}", err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -70,19 +74,66 @@ def parse_outputs(values: Sequence[str]) -> list[tuple[str, str]]:
     return outputs
 
 
-@contextlib.contextmanager
-def open_outputs(outputs: list[tuple[str, str]]) -> Iterator[list[tuple[str, TextIO]]]:
-    """Open every --output file before scanning, so a typo in a path costs
-    nothing but a message."""
-    with contextlib.ExitStack() as stack:
-        opened = []
-        for fmt, path in outputs:
-            try:
-                stream = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))
-            except OSError as err:
-                fail_usage(f"--output {fmt}={path}: cannot write: {err.strerror or err}")
-            opened.append((fmt, stream))
-        yield opened
+def check_outputs(outputs: list[tuple[str, str]], inputs: Sequence[str]) -> None:
+    """Refuse before scanning what could only fail or destroy something after it."""
+    reading = {os.path.realpath(i): i for i in inputs if i != "-"}
+    seen: dict[str, str] = {}
+    for fmt, path in outputs:
+        real = os.path.realpath(path)
+        if real in reading:
+            fail_usage(f"--output {fmt}={path}: that is also an --input; write the report to another file")
+        if real in seen:
+            fail_usage(f"--output {fmt}={path}: the same file as --output {seen[real]}")
+        seen[real] = f"{fmt}={path}"
+        if os.path.isdir(real):
+            fail_usage(f"--output {fmt}={path}: is a folder; give a file name")
+        folder = os.path.dirname(real)
+        if not os.path.isdir(folder):
+            fail_usage(f"--output {fmt}={path}: cannot write: the folder {folder} does not exist")
+        if not os.access(real if os.path.exists(real) else folder, os.W_OK):
+            fail_usage(f"--output {fmt}={path}: cannot write: permission denied")
+
+
+def write_file(write: Callable[[IO[str]], None], path: str) -> None:
+    """Write a report file whole or not at all: into a temporary file beside
+    it, then renamed over it. The file is readable by its owner only, since it
+    describes people's phones. Special files (a FIFO, /dev/stdout) are written
+    directly."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            write(out)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".scanner-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            write(out)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit cannot fail a second time."""
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def write_stdout(write: Callable[[IO[str]], None]) -> None:
+    """Write to stdout; a reader that went away (`| head`) is not an error,
+    a full disk or a closed stdout is (exit 2: the report was not delivered)."""
+    if sys.stdout is None:
+        fail_usage("stdout is closed; nothing could be written (use --output FORMAT=PATH)")
+    try:
+        write(sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    except OSError as err:
+        silence_stdout()
+        fail_usage(f"could not write the report to stdout: {err.strerror or err}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -93,6 +144,11 @@ def main() -> None:
 
     Read-only and offline: it never changes a device and never phones home.
     """
+    # A terminal or file that cannot encode a character (a cp1252 console, an
+    # ASCII locale) gets an escape instead of a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -124,6 +180,7 @@ def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tu
     if inputs.count("-") > 1:
         fail_usage("--input -: stdin can be read only once")
     out_specs = parse_outputs(outputs)
+    check_outputs(out_specs, inputs)
     signatures = load_or_exit(signature_paths)
 
     from scanner.audit import run
@@ -138,30 +195,21 @@ def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tu
             click.echo(f"scanner: error: {problem}", err=True)
         sys.exit(EXIT_USAGE)
 
-    with open_outputs(out_specs) as opened:
-        report = run(
-            (FileConnector(name) for name in inputs),
-            signatures,
-            matcher,
-            inventory=inventory,
-            fail_on=fail_on,
-            inputs=inputs,
-        )
-        for out_fmt, stream in opened:
-            writer(out_fmt)(report, stream)
+    report = run(
+        (FileConnector(name) for name in inputs),
+        signatures,
+        matcher,
+        inventory=inventory,
+        fail_on=fail_on,
+        inputs=inputs,
+    )
+    for out_fmt, path in out_specs:
+        try:
+            write_file(lambda out, f=out_fmt: writer(f)(report, out), path)
+        except OSError as err:
+            fail_usage(f"--output {out_fmt}={path}: could not write the report: {err.strerror or err}")
     write_stdout(lambda out: writer(fmt)(report, out))
     sys.exit(report.exit_code)
-
-
-def write_stdout(write: Callable[[IO[str]], None]) -> None:
-    """Write to stdout; a reader that went away (`| head`) is not an error."""
-    try:
-        write(sys.stdout)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Point stdout at /dev/null so the flush at exit does not fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 @main.group()

@@ -23,10 +23,13 @@ SCHEMA = 1
 POLICY_STATUSES = ("in-force", "revoked", "superseded", "proposed", "expired", "internal")
 CERT_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64}
 
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_APP_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-_TEAM_RE = re.compile(r"^[A-Z0-9]{10}$")
-_HEX_RE = re.compile(r"^[0-9a-f]+$")
+# \Z, not $: "$" also matches before a final newline.
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
+# Two or more dot-separated labels: a one-label id ("com") would make every
+# "com.*" iOS app an extension of it.
+_APP_ID_RE = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+\Z")
+_TEAM_RE = re.compile(r"^[A-Z0-9]{10}\Z")
+_HEX_RE = re.compile(r"^[0-9a-f]+\Z")
 
 
 class SignatureError(Exception):
@@ -225,7 +228,7 @@ def _kind(value: Any) -> str:
 
 _IDENTIFIER = {
     "platform": (_one_of(PLATFORMS), True),
-    "id": (_matching(_APP_ID_RE, "a package name or bundle id"), True),
+    "id": (_matching(_APP_ID_RE, "a package name or bundle id (two or more labels: com.example.app)"), True),
     "edition": (_str, True),
     "confidence": (_one_of(CONFIDENCES), True),
     "sources": (_nonempty_list, True),
@@ -246,7 +249,7 @@ _CERT = {
     "note": (_str, False),
 }
 _STORE = {
-    "app_store_id": (_matching(re.compile(r"^\d+$"), "an App Store id (digits)"), False),
+    "app_store_id": (_matching(re.compile(r"^[0-9]+\Z"), "an App Store id (digits)"), False),
     "google_play": (_matching(_APP_ID_RE, "a package name"), False),
 }
 _ENTRY = {
@@ -282,7 +285,7 @@ _POLICY = {
     "status": (_one_of(POLICY_STATUSES), True),
     "status_note": (_str, False),
     "status_date": (_date, False),
-    "url": (_matching(re.compile(r"^https?://\S+$"), "an http(s) URL"), True),
+    "url": (_matching(re.compile(r"^https?://\S+\Z"), "an http(s) URL"), True),
     "default": (_bool, False),
     "notes": (_str, False),
     "entries": (None, True),

@@ -260,3 +260,62 @@ def test_a_reader_that_goes_away_is_not_an_error(files):
     assert proc.returncode == 1
     assert proc.stdout.startswith("[1/3000] SN0")
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_outputs_that_would_destroy_or_collide_are_refused_before_scanning(files):
+    saved = files / "saved.json"
+    run("scan", "--input", "tiktok.txt", "--inventory", "--output", "json=saved.json", cwd=files)
+    before = saved.read_bytes()
+    proc = run("scan", "--input", "saved.json", "--output", "json=saved.json", cwd=files)
+    assert proc.returncode == 2 and "also an --input" in proc.err
+    assert saved.read_bytes() == before
+    proc = run("scan", "--input", "wechat.txt", "-o", "json=a.out", "-o", "csv=./a.out", cwd=files)
+    assert proc.returncode == 2 and "the same file as --output json=a.out" in proc.err
+    proc = run("scan", "--input", "wechat.txt", "-o", f"json={files}", cwd=files)
+    assert proc.returncode == 2 and "is a folder" in proc.err
+
+
+def test_report_files_are_owner_only_and_replace_the_old_one_whole(files):
+    (files / "r.json").write_text("old", encoding="utf-8")
+    assert run("scan", "--input", "wechat.txt", "-o", "json=r.json", cwd=files).returncode == 1
+    assert json.loads((files / "r.json").read_text(encoding="utf-8"))["exit_code"] == 1
+    assert (files / "r.json").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in files.iterdir() if p.name.startswith(".scanner-")] == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_report_that_cannot_be_written_is_exit_2_not_a_verdict(files):
+    proc = run("scan", "--input", "wechat.txt", "-o", "json=/dev/full", cwd=files)
+    assert proc.returncode == 2 and "No space left on device" in proc.err
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "-i", "wechat.txt", "--format", "json"],
+                              cwd=files, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 2 and "could not write the report to stdout" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run(f"'{sys.executable}' -m scanner scan -i wechat.txt >&-", shell=True, cwd=files,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "stdout is closed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_console_that_cannot_encode_gets_escapes_not_a_crash(files):
+    (files / "cjk.csv").write_text("platform,device,app_id,name\nandroid,d1,com.tencent.mm,\u5fae\u4fe1\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for fmt in ("table", "csv"):
+        proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "-i", "cjk.csv", "--inventory", "--format", fmt],
+                              cwd=files, capture_output=True, env=env, timeout=120)
+        assert proc.returncode == 1 and b"Traceback" not in proc.stderr
+        assert b"\\u5fae\\u4fe1" in proc.stdout
+
+
+def test_signature_text_is_escaped_when_shown(files):
+    (files / "mine").mkdir()
+    (files / "mine" / "p.toml").write_text(
+        'kind = "policy"\nschema = 1\nid = "p1"\ntitle = "T\\u001b]0;owned\\u0007\\nZ"\nauthority = "A"\n'
+        'citation = "C"\nsigned = 2025-01-01\nstatus = "internal"\nurl = "https://x.example/"\n\n'
+        '[[entries]]\nkey = "cs"\nlisted = "CamScanner"\napp = "camscanner"\nrelation = "app"\nseverity = "prohibited"\n',
+        encoding="utf-8",
+    )
+    for args in (("signatures", "show", "p1"), ("signatures", "list")):
+        proc = run(*args, "--signatures", "mine", cwd=files)
+        assert proc.returncode == 0 and "\x1b" not in proc.out and "\x07" not in proc.out
+    assert "T\\x1b]0;owned\\x07\\nZ" in run("signatures", "show", "p1", "--signatures", "mine", cwd=files).out

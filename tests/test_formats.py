@@ -531,7 +531,7 @@ def test_csv_one_row_per_finding_with_injection_neutralised():
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", " =", "  @", "\n+"])
 def test_csv_neutralises_every_formula_start(start):
     app = App("android", start + "x", name=start + "SUM(A1)")
     device = DeviceResult(DeviceInfo("android", start + "serial", model=start + "m", source=start + "in.txt"),

@@ -124,6 +124,8 @@ def test_policy_errors_name_file_key_and_problem(tmp_path, change, expected):
         (('sources = ["acme.example store page"]', 'sources = "x"'), "identifiers[0].sources: expected a list of strings, got a string"),
         (('platform = "android"', 'platform = "windows"'), "identifiers[0].platform"),
         (('id = "com.acme.chat"', 'id = "com acme chat"'), "identifiers[0].id: 'com acme chat' is not a package name or bundle id"),
+        (('id = "com.acme.chat"', 'id = "com"'), "identifiers[0].id: 'com' is not a package name or bundle id (two or more labels"),
+        (('id = "com.acme.chat"', 'id = "com.acme.chat\\n"'), "identifiers[0].id: 'com.acme.chat\\n' is not a package name"),
         (('id = "com.acme.chat"', 'id = "com.tencent.MM"'), "identifiers[0].id: android 'com.tencent.MM' already belongs to app 'wechat'"),
         (('kind = "app"', 'kind = "apps"'), "kind: expected \"app\" or \"policy\""),
         (('schema = 1', 'schema = 9'), "schema: this scanner reads schema 1; this file is schema 9"),

@@ -49,7 +49,8 @@ def _cell(value: object) -> str:
     text = value if isinstance(value, str) else str(value)
     # Undecodable bytes (lone surrogates) cannot be written as UTF-8.
     text = _SURROGATE.sub("\ufffd", text)
-    if text.startswith(_FORMULA_START):
+    # Spreadsheets skip leading spaces before reading a formula: look past them.
+    if text.startswith(_FORMULA_START) or text.lstrip().startswith(_FORMULA_START):
         return "'" + text
     return text
 

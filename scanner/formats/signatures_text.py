@@ -1,10 +1,19 @@
-"""Text for `scanner signatures list` and `scanner signatures show`."""
+"""Text for `scanner signatures list` and `scanner signatures show`.
+
+Signature files may come from anyone (`--signatures`), so their text goes
+through `safe()` like anything read from a device.
+"""
 
 from __future__ import annotations
 
 from typing import TextIO
 
+from scanner.formats.text import safe
 from scanner.signatures import Policy, Signatures
+
+
+def _t(value: object, limit: int = 1000) -> str:
+    return safe(None if value is None else str(value), limit=limit)
 
 
 def write_policy_list(signatures: Signatures, out: TextIO) -> None:
@@ -12,21 +21,22 @@ def write_policy_list(signatures: Signatures, out: TextIO) -> None:
 
     rows = [
         (
-            p.id + (" (default)" if p.default else ""),
-            p.status,
+            _t(p.id) + (" (default)" if p.default else ""),
+            _t(p.status),
             p.signed.isoformat(),
             len(p.entries),
             sum(e.severity == "prohibited" for e in p.entries),
             sum(e.severity == "review" for e in p.entries),
-            p.title if len(p.title) <= 60 else p.title[:59] + "…",
+            _t(p.title, limit=60),
         )
         for p in signatures.policies.values()
     ]
-    out.write(tabulate(rows, headers=["policy", "status", "signed", "entries", "prohibited", "review", "title"]))
+    headers = ["policy", "status", "signed", "entries", "prohibited", "review", "title"]
+    out.write(tabulate(rows, headers=headers, disable_numparse=True))
     out.write("\n\n")
     for p in signatures.policies.values():
         if p.status_note:
-            out.write(f"{p.id}: {p.status}: {p.status_note}\n")
+            out.write(f"{_t(p.id)}: {_t(p.status)}: {_t(p.status_note)}\n")
     identifiers = sum(len(a.identifiers) for a in signatures.apps.values())
     out.write(
         f"\nCatalog: {len(signatures.apps)} apps, {identifiers} identifiers, "
@@ -37,29 +47,39 @@ def write_policy_list(signatures: Signatures, out: TextIO) -> None:
 def write_policy(signatures: Signatures, policy: Policy, out: TextIO) -> None:
     from tabulate import tabulate
 
-    out.write(f"{policy.id}: {policy.title}\n")
-    out.write(f"  authority: {policy.authority}\n  citation:  {policy.citation}\n")
-    out.write(f"  signed:    {policy.signed.isoformat()}\n  status:    {policy.status}")
+    out.write(f"{_t(policy.id)}: {_t(policy.title)}\n")
+    out.write(f"  authority: {_t(policy.authority)}\n  citation:  {_t(policy.citation)}\n")
+    out.write(f"  signed:    {policy.signed.isoformat()}\n  status:    {_t(policy.status)}")
     if policy.status_date:
         out.write(f" since {policy.status_date.isoformat()}")
     out.write("\n")
     if policy.status_note:
-        out.write(f"  note:      {policy.status_note}\n")
-    out.write(f"  url:       {policy.url}\n  file:      {policy.source} (sha256 {policy.sha256[:16]}…)\n\n")
+        out.write(f"  note:      {_t(policy.status_note)}\n")
+    out.write(f"  url:       {_t(policy.url)}\n")
+    out.write(f"  file:      {_t(policy.source)} (sha256 {policy.sha256[:16]}…)\n\n")
     for entry in policy.entries:
         app = signatures.apps[entry.app]
+        name = _t(app.name)
         relation = {
             "app": "the app itself",
-            "feature-of": f"a feature of {app.name}",
-            "related": f"{app.name}, related (same maker, not named)",
+            "feature-of": f"a feature of {name}",
+            "related": f"{name}, related (same maker, not named)",
         }[entry.relation]
-        out.write(f"[{entry.key}] {entry.listed}: {relation}; severity {entry.severity}\n")
+        out.write(f"[{_t(entry.key)}] {_t(entry.listed)}: {relation}; severity {entry.severity}\n")
         if entry.note:
-            out.write(f"  {entry.note}\n")
+            out.write(f"  {_t(entry.note)}\n")
         rows = [
-            (i.platform, i.id, i.edition, i.confidence, "; ".join(i.sources))
+            (i.platform, _t(i.id), _t(i.edition), i.confidence, _t("; ".join(i.sources)))
             for i in app.identifiers
         ]
-        rows += [("ios", f"team {t.id}", f"{t.holder} (review only)", t.confidence, "; ".join(t.sources)) for t in app.team_ids]
-        table = tabulate(rows, headers=["platform", "identifier", "edition", "confidence", "sources"], maxcolwidths=[None, None, 40, None, 60])
+        rows += [
+            ("ios", f"team {t.id}", f"{_t(t.holder)} (review only)", t.confidence, _t("; ".join(t.sources)))
+            for t in app.team_ids
+        ]
+        table = tabulate(
+            rows,
+            headers=["platform", "identifier", "edition", "confidence", "sources"],
+            maxcolwidths=[None, None, 40, None, 60],
+            disable_numparse=True,
+        )
         out.write("  " + table.replace("\n", "\n  ") + "\n\n")
