@@ -32,7 +32,8 @@ EXIT_CODES_HELP = """\b
 Exit codes:
   0  every target fully read, nothing at or above --fail-on
   1  findings at or above --fail-on, every target fully read
-  2  usage, configuration or signature-file error: nothing was scanned
+  2  usage, configuration or signature-file error: nothing was scanned;
+     or the report could not be written
   4  some target could not be fully read (or none was found), no findings
   5  findings, and some target could not be fully read
 """
