@@ -108,3 +108,19 @@ def test_inventory_kept_only_when_asked(sigs):
     conn = [Fixed("x", [phone("A", "com.whatsapp", "com.tencent.mm")])]
     kept = run(conn, sigs, Matcher(sigs), inventory=True).results[0].apps
     assert [a.id for a in kept] == ["com.whatsapp", "com.tencent.mm"]
+
+
+def test_library_scan_api(tmp_path):
+    import scanner
+
+    path = tmp_path / "fleet.csv"
+    path.write_text("platform,device,app_id\nandroid,A,com.zhiliaoapp.musically\nios,B,com.tencent.mqq\n", encoding="utf-8")
+    default = scanner.scan([str(path)])
+    assert [(r.device.serial, [f.listed for f in r.findings]) for r in default.results] == [
+        ("A", []),
+        ("B", ["QQ Wallet", "Tencent QQ"]),
+    ]
+    everything = scanner.scan([str(path)], policies=["all"], fail_on="review")
+    assert [f.listed for f in everything.results[0].findings] == ["TikTok"]
+    assert everything.exit_code == 1 and everything.inputs == (str(path),)
+    assert scanner.load_signatures().policies["us-eo-13971"].status == "revoked"
