@@ -173,11 +173,17 @@ def test_pm_only_bad_lines_after_a_package_line_that_is_itself_bad_fails(tmp_pat
     assert "no app could be read" in inv.message
 
 
-def test_pm_hostile_ids_are_kept_intact(tmp_path):
-    hostile = ["com.evil\x1b[31mRED\x1b[0m", "com.rtl\u202egnp.exe", "com.bell\x07\x08", "com." + "a" * 10_000]
-    data = "".join(f"package:{h}\n" for h in hostile).encode()
+def test_pm_odd_printable_ids_are_kept_intact_and_control_characters_are_bad_lines(tmp_path):
+    odd = ["com." + "a" * 10_000, "com.例え.アプリ", "+cmd|calc!A0"]  # printable: kept as read
+    # Control, format (bidi) and NUL characters are never in a package name: a forged or damaged line.
+    hostile = ["com.evil\x1b[31mRED\x1b[0m", "com.rtl\u202egnp.exe", "com.bell\x07\x08", "com.tencent.mm\x00"]
+    data = "".join(f"package:{h}\n" for h in odd + hostile).encode()
     inv = one(read_bytes(tmp_path, data))
-    assert inv.status == "complete" and ids(inv) == hostile
+    assert inv.status == "partial" and inv.reason == "bad-lines" and ids(inv) == odd
+    assert inv.problem_count == 4
+    assert inv.problems[0] == ("line 4: package 'com.evil\\x1b[31mRED\\x1b[0m' holds whitespace or a control "
+                               "character, so it is not a real package name or bundle id")
+    assert [p.split(":")[0] for p in inv.problems] == ["line 4", "line 5", "line 6", "line 7"]
 
 
 # --- ideviceinstaller -l -------------------------------------------------------------------------
@@ -517,29 +523,35 @@ def test_csv_optional_columns_any_order_and_case(tmp_path):
 def test_csv_hostile_cells_are_kept_and_line_numbers_survive_multiline_cells(tmp_path):
     long = "x" * 10_000
     data = CSV_HEAD + (
-        f'android,A,"com.evil\x1b[2J",\u202eevil name,1\n'
+        f'android,A,com.evil,"\u202eevil\x1b[2J name",1\n'
         f'android,A,com.multi,"line one\nline two\r\nline three",2\n'
         f"android,A,com.long,{long},3\n"
         "android,A,com.short\n"
+        'android,A,"com.evil\x1b[2J",x,1\n'
     )
     inv = one(read_bytes(tmp_path, data.encode(), "f.csv"))
     assert [(a.id, a.name) for a in inv.apps] == [
-        ("com.evil\x1b[2J", "\u202eevil name"),
-        ("com.multi", "line one\nline two\r\nline three"),
+        ("com.evil", "\u202eevil\x1b[2J name"),  # a name is kept as read: escaping it is the formats' job
+        ("com.multi", "line one\nline two\r\nline three"),  # a line break in a name alone may be real
         ("com.long", long),
     ]
-    assert inv.problems == ("line 7: expected 5 columns (platform,device,app_id,name,version), found 3",)
+    assert inv.problems == (
+        "line 7: expected 5 columns (platform,device,app_id,name,version), found 3",
+        "line 8: app_id 'com.evil\\x1b[2J' holds whitespace or a control character, so it is not a real package "
+        "name or bundle id",
+    )
 
 
-def test_csv_nul_byte_is_kept_and_a_runaway_quote_does_not_raise(tmp_path):
+def test_csv_nul_in_an_app_id_and_a_runaway_quote_on_one_line_make_the_device_partial(tmp_path):
     data = CSV_HEAD + 'android,A,com.a,,\nandroid,A,com.\x00nul,,\nandroid,A,"com.open,' + ("y" * 200_000) + "\n"
     data += "android,A,com.after,,\n"
-    device, rest = read_bytes(tmp_path, data.encode(), "f.csv")
-    assert ids(device) == ["com.a", "com.\x00nul", "com.after"]
-    assert device.status == "complete"  # the runaway quote's line cannot be told to belong to A
-    assert rest.status == "partial" and rest.reason == "bad-lines" and rest.problem_count == 1
-    assert rest.problems[0].startswith("line 4: field larger than field limit")
-    assert "never closed" in rest.problems[0]
+    device = one(read_bytes(tmp_path, data.encode(), "f.csv"))
+    assert ids(device) == ["com.a", "com.after"]
+    assert device.status == "partial" and device.reason == "bad-lines" and device.problem_count == 2
+    assert device.problems[0].startswith("line 3: app_id 'com.\\x00nul' holds whitespace or a control character")
+    # The quote opened on line 4 and csv gave up on that same line: it is A's, and swallowed nothing else.
+    assert device.problems[1].startswith("line 4: field larger than field limit")
+    assert "never closed" in device.problems[1]
 
 
 def test_csv_header_only_fails(tmp_path):
@@ -698,3 +710,303 @@ def test_json_lone_surrogate_escapes_are_bad_records_not_text(tmp_path):
     assert inv.apps == (App("ios", "com.c", "C\u202e"),)  # a bidi mark is text and is kept
     assert inv.problems == ("app 'com.a': CFBundleIdentifier holds a lone surrogate escape, which is not text",
                             "app 'com.b': CFBundleDisplayName holds a lone surrogate escape, which is not text")
+
+
+# --- a quote never closed: what it swallowed is never "complete" -----------------------------------
+
+REVIEW = DATA / "review"  # reproduction files from the review of the reader
+
+
+@pytest.mark.parametrize("file", ["q.csv", "q2.csv", "q3.csv"])
+def test_csv_quote_never_closed_is_a_bad_line_of_its_device_at_the_line_it_opened(file):
+    path = REVIEW / file
+    device, rest = read(path)
+    # The quote opened on line 2 (dev1's row) and the file ended inside it: com.tencent.mm was swallowed.
+    assert device.device.serial == "dev1" and device.status == "failed" and device.reason == "bad-lines"
+    assert device.problems[0].startswith("line 2: a quote opened on this line is never closed")
+    assert device.problems[0].endswith(("it swallowed line 3, which was not read",
+                                        "it swallowed lines 3-4, which were not read"))
+    assert rest.device.serial is None and rest.status == "partial" and rest.reason == "bad-lines"
+    assert rest.problems[0].startswith(("line 3: swallowed by the quote opened on line 2",
+                                        "lines 3-4: swallowed by the quote opened on line 2"))
+    assert rest.problem_count == (2 if file == "q2.csv" else 1)
+    assert "could hold rows of any device" in rest.problems[0]
+
+
+def test_csv_quote_never_closed_after_good_rows_keeps_them_and_is_partial(tmp_path):
+    data = CSV_HEAD + "android,A,com.a,A,1\nandroid,A,com.b,\"B,1\nandroid,A,com.tencent.mm,WeChat,8.0\n"
+    device, rest = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert ids(device) == ["com.a"] and device.status == "partial" and device.problem_count == 1
+    assert device.problems[0].startswith("line 3: a quote opened on this line is never closed")
+    assert rest.status == "partial" and rest.problems == (
+        "line 4: swallowed by the quote opened on line 3, so it could hold rows of any device",)
+
+
+def _runaway(first_device_rows: int) -> bytes:
+    """A fleet CSV where a quote opened on a row of dev2 swallows rows until csv's field size limit."""
+    rows = [CSV_HEAD] + [f"android,dev1,com.one{i},One,1\n" for i in range(first_device_rows)]
+    rows.append('android,dev2,com.a,"x,1\n')
+    rows += [f"android,dev2,com.b{i},B,1\n" for i in range(20_000)]
+    rows.append("android,dev2,com.tencent.mm,W,1\n")
+    return "".join(rows).encode()
+
+
+@pytest.mark.parametrize("before", [0, 3])
+def test_csv_runaway_quote_over_the_field_limit_makes_its_own_device_partial(tmp_path, before):
+    invs = read_bytes(tmp_path, _runaway(before), "huge.csv")
+    *devices, rest = invs
+    if before:
+        assert devices[0].device.serial == "dev1" and devices[0].status == "complete" and len(devices[0].apps) == 3
+    dev2 = devices[-1]
+    assert dev2.device.serial == "dev2" and dev2.status == "partial" and dev2.reason == "bad-lines"
+    opened = before + 2
+    assert dev2.problems[0].startswith(f"line {opened}: field larger than field limit (131072), probably a quote "
+                                       f"that is never closed; it swallowed lines {opened + 1}-")
+    assert ids(dev2)[-1] == "com.tencent.mm"  # csv reads on after the line where it gave up
+    assert rest.status == "partial" and rest.problems[0].startswith(f"lines {opened + 1}-")
+    swallowed = rest.problem_count
+    assert swallowed > 1000 and len(dev2.apps) + swallowed + 1 == 20_002
+
+
+def test_csv_quote_closed_rows_later_with_the_right_width_is_still_caught(tmp_path):
+    data = CSV_HEAD + (
+        "android,A,com.a,A,1\n"
+        # A stray quote in a name, closed on the next line: WeChat's row ends up inside the name.
+        'android,A,com.foo,"Foo,1.0\nandroid,A,com.tencent.mm,WeChat",8.0\n'
+        # A line break inside the device cell: the row's device and app come from different lines.
+        'android,"B\nandroid",com.b,B,1\n'
+        'android,"A",com.x"y,X,1\n'  # a quote inside an unquoted value is just a character
+        'android,A,"com.z"z,Z,1\n'  # a quoted value followed by text
+        'android,A,com.multi,"Two\nlines",1\n'  # a line break in a name alone may be real data
+    )
+    device, rest = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert ids(device) == ["com.a", 'com.x"y', "com.multi"] and device.status == "partial"
+    assert device.problems == (
+        "line 3: a quoted value runs over several lines and holds what look like rows of the file (a stray "
+        "quote?); it swallowed line 4, which was not read",
+        "line 8: a quoted value is followed by other text before the next comma (',' expected after '\"')",
+    )
+    assert rest.problems == (
+        "line 4: swallowed by the quote opened on line 3, so it could hold rows of any device",
+        "line 6: swallowed by the quote opened on line 5, so it could hold rows of any device",
+        "line 5: a line break inside the platform, device or app_id value; it swallowed line 6, which was not read",
+    )
+
+
+def test_ideviceinstaller_csv_quote_never_closed_is_not_complete():
+    inv = one(read(REVIEW / "id9.txt"))
+    assert inv.status == "failed" and inv.reason == "bad-lines" and inv.apps == ()
+    assert inv.problem_count == 2
+    assert inv.problems == ("line 2: a quote opened on this line is never closed (the file ends inside it); it "
+                            "swallowed line 3, which was not read",)
+
+
+def test_ideviceinstaller_csv_quote_swallowing_rows_into_a_name(tmp_path):
+    data = (
+        "CFBundleIdentifier, CFBundleShortVersionString, CFBundleDisplayName\n"
+        'com.a, "1.0", "A\ncom.tencent.xin, 8, WeChat"\n'
+        'com.b, "1.0", "B"\n'
+    ).encode()
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and ids(inv) == ["com.b"] and inv.problem_count == 2
+    assert inv.problems[0].startswith("line 2: a quoted value runs over several lines")
+
+
+# --- whitespace around cells and ids that are not ids --------------------------------------------
+
+
+def test_csv_spaces_after_commas_and_trailing_spaces_are_not_part_of_the_values(tmp_path):
+    sp = one(read(REVIEW / "sp.csv"))  # "platform, device, app_id" / "android, dev1, com.tencent.mm"
+    assert sp.status == "complete" and sp.device.serial == "dev1" and ids(sp) == ["com.tencent.mm"]
+    ts = one(read(REVIEW / "ts.csv"))  # "com.tencent.mm " (trailing space)
+    assert ts.status == "complete" and ids(ts) == ["com.tencent.mm", "COM.TENCENT.MM"]
+    data = CSV_HEAD + "android,dev1,com.a,  Name A  ,  1.0 \nandroid,dev1 , com.b ,B,2\n Android , dev1,com.c,,\n"
+    inv = one(read_bytes(tmp_path, data.encode(), "f.csv"))  # one device, however it is spaced
+    assert inv.status == "complete" and inv.device.serial == "dev1"
+    assert inv.apps == (App("android", "com.a", "Name A", "1.0"), App("android", "com.b", "B", "2"),
+                        App("android", "com.c"))
+
+
+def test_csv_optional_columns_are_stripped_too(tmp_path):
+    data = "platform,device,app_id,user,state,team_id\nios, I1 , com.x ,  , offloaded , TEAM1 \n"
+    inv = one(read_bytes(tmp_path, data.encode(), "f.csv"))
+    assert inv.apps == (App("ios", "com.x", state="offloaded", team_id="TEAM1"),) and inv.device.serial == "I1"
+
+
+@pytest.mark.parametrize("bad_id", ["com.a\x00", "com.\tx", "com.a b", "com.a\u202e", "com.a\u200b", "com.a\u00a0b",
+                                    "com.a\nb", "\x1b[2Jcom.a"])
+def test_csv_app_id_with_whitespace_or_control_characters_is_a_bad_line(tmp_path, bad_id):
+    quoted = '"' + bad_id + '"' if "\n" in bad_id else bad_id
+    data = f"platform,device,app_id\nandroid,d,com.ok\nandroid,d,{quoted}\n"
+    invs = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert invs[0].status == "partial" and ids(invs[0]) == ["com.ok"] and invs[0].problems[0].startswith("line 3:")
+
+
+def test_csv_nul_ids_from_the_review_are_not_apps():
+    inv = one(read(REVIEW / "nul.csv"))
+    assert inv.status == "failed" and inv.apps == () and inv.problem_count == 2
+    assert "'com.tencent.mm\\x00' holds whitespace or a control character" in inv.problems[1]
+
+
+def test_csv_a_clean_id_repeated_across_devices_is_still_checked_each_time(tmp_path):
+    data = CSV_HEAD + "android,A,com.x,,\nandroid,B,com.x,,\nandroid,B,com.x\x00,,\nandroid,C,com.x,,\n"
+    a, b, c = read_bytes(tmp_path, data.encode(), "f.csv")
+    assert [i.status for i in (a, b, c)] == ["complete", "partial", "complete"]
+
+
+def test_pm_nul_after_the_package_is_a_bad_line():
+    inv = one(read(REVIEW / "pm2.txt"))
+    assert inv.status == "partial" and ids(inv) == ["com.a"]
+    assert inv.problems[0].startswith("line 2: package 'com.tencent.mm\\x00' holds whitespace or a control")
+
+
+def test_pm_without_final_newline_is_still_normal(tmp_path):
+    inv = one(read_bytes(tmp_path, b"package:com.a\npackage:com.tencent.mm"))
+    assert inv.status == "complete" and ids(inv) == ["com.a", "com.tencent.mm"]
+
+
+def test_ideviceinstaller_ids_are_stripped_and_control_characters_are_bad_lines(tmp_path):
+    old = "Total: 3 apps\n  com.tencent.xin - WeChat 8.0.50  \ncom.bad\x1b[2J - Bad 1\ncom.ok - OK 2\n"
+    inv = one(read_bytes(tmp_path, old.encode()))
+    assert inv.status == "partial" and [(a.id, a.name, a.version) for a in inv.apps] == [
+        ("com.tencent.xin", "WeChat", "8.0.50"), ("com.ok", "OK", "2")]
+    assert inv.problems[0].startswith("line 3: bundle id 'com.bad\\x1b[2J' holds whitespace or a control")
+    csv_form = ("CFBundleIdentifier, CFBundleShortVersionString, CFBundleDisplayName\n"
+                "com.tencent.xin , 8.0 , WeChat \n\"com.nul\x00\", \"1\", \"N\"\n")
+    inv = one(read_bytes(tmp_path, csv_form.encode()))
+    assert inv.status == "partial" and inv.apps == (App("ios", "com.tencent.xin", "WeChat", "8.0"),)
+    assert inv.problems[0].startswith("line 3: CFBundleIdentifier 'com.nul\\x00' holds whitespace")
+
+
+def test_pymobiledevice3_ids_are_stripped_and_whitespace_inside_is_a_bad_record(tmp_path):
+    inv = one(read(REVIEW / "pj2.json"))  # "CFBundleIdentifier": "  com.tencent.xin"
+    assert inv.status == "complete" and ids(inv) == ["com.a", "com.tencent.xin"]
+    doc = {" com.b ": {"CFBundleIdentifier": "com.b"}, "com.c\t": {}, "com.d\u202e": {"CFBundleName": "D"},
+           "com.e": {"CFBundleIdentifier": "com.e\x00"}}
+    inv = one(read_bytes(tmp_path, json.dumps(doc).encode(), "apps.json"))
+    assert inv.status == "partial" and ids(inv) == ["com.b", "com.c"] and inv.problem_count == 2
+    assert inv.problems == (
+        "app 'com.d\\u202e': the key 'com.d\\u202e' holds whitespace or a control character, so it is not a real "
+        "package name or bundle id",
+        "app 'com.e': CFBundleIdentifier 'com.e\\x00' holds whitespace or a control character, so it is not a real "
+        "package name or bundle id",
+    )
+
+
+def test_saved_report_ids_are_stripped_and_control_characters_are_bad_records(tmp_path):
+    inventory = [{"platform": "android", "id": " com.a "}, {"platform": "android", "id": "com.tencent.mm\x00"}]
+    inv = one(read_bytes(tmp_path, _report([_device(inventory=inventory)]), "r.json"))
+    assert inv.status == "partial" and inv.reason == "bad-records" and ids(inv) == ["com.a"]
+    assert inv.problems[0].startswith("device #1 app #2: id 'com.tencent.mm\\x00' holds whitespace")
+
+
+# --- a saved report edited by hand ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("file", "why"),
+    [
+        ("rep_edit1.json", "its coverage says 'records' was not read"),  # and problem_count 1, problems listed
+        ("rep_edit2.json", "its coverage says 'records' was not read"),
+        ("r5a.json", "its coverage counts 2 apps in 'records' but the inventory lists 0"),  # app_count removed
+        ("r5b.json", "its coverage counts 2 apps"),  # app_count "2"
+        ("r5c.json", "its coverage counts 2 apps"),  # app_count 2.0
+        ("r5d.json", "its coverage counts 2 apps in 'records' but the inventory lists 1"),
+        ("r5e.json", "its coverage is a string, not a list"),
+    ],
+)
+def test_saved_report_edited_to_complete_is_partial(file, why):
+    inv = one(read(REVIEW / file))
+    assert inv.status == "partial" and inv.reason == "bad-records"
+    assert f"saved as complete, but the saved report is inconsistent ({why}" in inv.message
+    assert inv.message.endswith("scan the device again")
+    assert Scope("records", read=False, reason="the saved report is inconsistent") in inv.coverage
+    assert any(p.startswith(f"device #1: saved as complete but {why}") for p in inv.problems)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"app_count": None}, "its app_count is null, not a whole number"),
+        ({"app_count": "1"}, 'its app_count is "1", not a whole number'),
+        ({"app_count": 1.0}, "its app_count is 1.0, not a whole number"),
+        ({"app_count": True}, "its app_count is true, not a whole number"),
+        ({"app_count": -1}, "its app_count is -1, not a whole number"),
+        ({"app_count": 0}, "its app_count is 0 but the inventory lists 1"),
+        ({"problem_count": 1}, "its problem_count is 1"),
+        ({"problems": ["line 2: bad"]}, 'it lists problems (["line 2: bad"])'),
+        ({"coverage": [{"scope": "user 10", "read": False, "reason": "refused", "apps": None}]},
+         "its coverage says 'user 10' was not read"),
+    ],
+)
+def test_saved_report_complete_device_must_be_consistent(tmp_path, change, why):
+    inv = one(read_bytes(tmp_path, _report([_device(**change)]), "r.json"))
+    assert inv.status == "partial" and inv.reason == "bad-records" and ids(inv) == ["com.tencent.mm"]
+    assert inv.problems[0] == f"device #1: saved as complete but {why}"
+
+
+def test_saved_report_missing_app_count_is_inconsistent_and_consistent_ones_stay_complete(tmp_path):
+    device = _device()
+    del device["app_count"]
+    inv = one(read_bytes(tmp_path, _report([device]), "r.json"))
+    assert inv.status == "partial" and inv.problems == ("device #1: saved as complete but its app_count is missing",)
+    ok = _device(coverage=[{"scope": "records", "read": True, "reason": None, "apps": 1}])
+    assert one(read_bytes(tmp_path, _report([ok]), "r.json")).status == "complete"
+    # Never upgraded: a partial device whose fields were "cleaned" stays partial.
+    partial = _device(status="partial", reason="bad-lines", message="1 line could not be read")
+    assert one(read_bytes(tmp_path, _report([partial]), "r.json")).status == "partial"
+
+
+# --- duplicate JSON keys and keys that disagree with their record --------------------------------
+
+
+def test_pymobiledevice3_duplicate_keys_are_bad_records_and_every_value_is_read(tmp_path):
+    inv = one(read(REVIEW / "dup.json"))
+    assert inv.status != "complete" and inv.reason == "bad-records"
+    assert inv.problems[0] == ("app 'x': listed more than once (the same JSON key twice), so the file was edited "
+                               "or damaged")
+    text = ('{"com.tencent.xin": {"CFBundleIdentifier": "com.tencent.xin"}, "com.a": {"CFBundleIdentifier": "com.a"}, '
+            '"com.tencent.xin": {"CFBundleIdentifier": "com.tencent.xin", "CFBundleDisplayName": "WeChat"}}')
+    inv = one(read_bytes(tmp_path, text.encode(), "apps.json"))
+    assert inv.status == "partial" and ids(inv) == ["com.tencent.xin", "com.a", "com.tencent.xin"]
+    inner = '{"com.a": {"CFBundleIdentifier": "com.tencent.xin", "CFBundleIdentifier": "com.a"}, "com.b": {}}'
+    inv = one(read_bytes(tmp_path, inner.encode(), "apps.json"))
+    assert inv.status == "partial" and ids(inv) == ["com.b"]
+    assert inv.problems == ("app 'com.a': 'CFBundleIdentifier' given more than once, so the record was edited or "
+                            "damaged",)
+
+
+def test_pymobiledevice3_key_that_differs_from_its_bundle_id_is_a_bad_record_naming_both(tmp_path):
+    inv = one(read(REVIEW / "pj3.json"))
+    assert inv.status == "partial" and inv.reason == "bad-records" and ids(inv) == ["com.a"]
+    assert inv.problems == ("app 'com.tencent.xin': the key and CFBundleIdentifier 'com.a' name different apps, so "
+                            "the file was edited or damaged",)
+    same = {" COM.Tencent.Xin ": {"CFBundleIdentifier": "com.tencent.xin "}}  # the same id, spelled another way
+    inv = one(read_bytes(tmp_path, json.dumps(same).encode(), "apps.json"))
+    assert inv.status == "complete" and ids(inv) == ["com.tencent.xin"]
+
+
+def test_saved_report_duplicate_keys_are_never_trusted(tmp_path):
+    device = json.dumps(_device())
+    text = _report([]).decode().replace('"devices": []', f'"devices": [{device[:-1]}, "status": "complete"}}]')
+    assert text.count('"status": "complete"') == 2
+    inv = one(read_bytes(tmp_path, text.replace('"status": "complete"', '"status": "partial"', 1).encode(), "r.json"))
+    assert inv.status == "partial" and inv.reason == "bad-records"
+    assert inv.problems[0] == "device #1: 'status' given more than once"
+    app = '{"platform": "android", "id": "com.tencent.mm", "id": "com.a"}'
+    original = '{"platform": "android", "id": "com.tencent.mm", "state": "installed"}'
+    text = _report([_device()]).decode().replace(original, app)
+    inv = one(read_bytes(tmp_path, text.encode(), "r.json"))
+    assert inv.status == "failed" and inv.problems[0].startswith("device #1 app #1: 'id' given more than once")
+    top = _report([_device()]).decode()
+    top = top[:-1] + ', "devices": []}'
+    inv = one(read_bytes(tmp_path, top.encode(), "r.json"))
+    assert inv.status == "failed" and inv.reason == "bad-json" and "'devices' more than once" in inv.message
+
+
+def test_csv_carriage_return_inside_an_unquoted_value_is_not_dropped_in_silence(tmp_path):
+    data = CSV_HEAD.encode() + b"android,A,com.a,,\nandroid,A,com.tencent.mm\r,x,1\nandroid,A,com.b,,\n"
+    device, rest = read_bytes(tmp_path, data, "f.csv")
+    assert ids(device) == ["com.a", "com.b"]
+    assert rest.status == "partial" and rest.problems == (
+        "line 3: a carriage return (CR) inside a value that is not quoted",)

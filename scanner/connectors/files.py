@@ -11,8 +11,15 @@ status says how far it can be trusted: a line that cannot be read is counted
 and makes its device "partial", never dropped in silence, because a line that
 was skipped could have been the prohibited app. Input is read as bytes and
 each line decoded here, so invalid UTF-8 is reported with its line number
-instead of aborting the whole file. Values are kept exactly as read (escape
-sequences, bidi marks, long strings): escaping them is the output formats' job.
+instead of aborting the whole file. Whitespace around a value is not part of
+it; otherwise values are kept exactly as read (escape sequences, bidi marks,
+long strings): escaping them is the output formats' job. An app id is the
+exception: one that still holds whitespace or a control or format character
+(NUL, ESC, a bidi mark, a line break) is no real package name or bundle id,
+so its record is a bad one. A quote never closed, a record whose quoted line
+breaks swallowed other rows, a JSON key given twice, and a saved report whose
+fields contradict its "complete" are all bad records too: what was not read
+whole is never reported complete.
 
 The fleet CSV can hold millions of rows, so it is streamed: one device's apps
 at a time, one Inventory per contiguous run of rows of a device (the audit
@@ -122,20 +129,28 @@ class _Source:
             elif text.strip():
                 yield n, text
 
-    def csv_lines(self, start: int, bad: list[int]) -> Iterator[str]:
+    def csv_lines(self, start: int, bad: list[int], quoted: list[tuple[int, str]]) -> Iterator[str]:
         """Decoded lines (line ends kept, as csv wants) from head line `start`
         on. The number of a line that is not valid UTF-8 is appended to `bad`
         when the line is handed out, and the line is given with
-        surrogate escapes so that its device cell can still be told apart."""
+        surrogate escapes so that its device cell can still be told apart.
+        (line number, text) of a line holding a quote is appended to
+        `quoted`, which the caller empties after each record: only a quote
+        makes a record span lines, so a record with nothing in `quoted` is
+        one line, and otherwise began on quoted[0] (csv keeps nothing of a
+        record it rejects, so that is the only way to know whose it was)."""
         n = start
         try:
             self.complete_head()
             for n, raw in enumerate(self._raw(start), start + 1):
                 try:
-                    yield raw.decode("utf-8")
+                    text = raw.decode("utf-8")
                 except UnicodeDecodeError:
                     bad.append(n)
-                    yield raw.decode("utf-8", "surrogateescape")
+                    text = raw.decode("utf-8", "surrogateescape")
+                if '"' in text:
+                    quoted.append((n, text))
+                yield text
         except OSError as err:
             self.error, self.error_line = err, n + 1
 
@@ -358,6 +373,9 @@ def _read_pm(name: str, src: _Source) -> Inventory:
             )
             continue
         path, pkg, code, installer, uid = m.group("path", "pkg", "code", "installer", "uid")
+        if not pkg.isprintable():  # the pattern already keeps whitespace out
+            problems.add(f"line {n}: {_clean_id(pkg, 'package')[1]}")
+            continue
         uid_n = int(uid) if uid else None
         apps.append(App(
             "android", pkg, None, None, code, None if installer in (None, "null") else installer,
@@ -389,15 +407,19 @@ def _read_idevice_list(name: str, src: _Source, total: int | None) -> Inventory:
         if not seen_total and total is not None and _TOTAL.match(text):
             seen_total = True
             continue
-        m = _IDEVICE_LINE.match(text)
+        m = _IDEVICE_LINE.match(text.strip())
         if m is None:
             problems.add(f"line {n}: expected '<bundle id> - <name> <version>' (ideviceinstaller -l), "
                          f"got {_snippet(text)}")
             continue
+        app_id, why = _clean_id(m.group("id"), "bundle id")
+        if why:
+            problems.add(f"line {n}: {why}")
+            continue
         name_part, _, version = m.group("rest").rpartition(" ")
         if not version[:1].isdigit():  # no version printed: it is all name
             name_part, version = m.group("rest"), ""
-        apps.append(App("ios", m.group("id"), name_part or None, version or None))
+        apps.append(App("ios", app_id, name_part.strip() or None, version or None))
     return _ios_inventory(name, src, apps, problems, total)
 
 
@@ -425,18 +447,18 @@ def _read_idevice_csv(name: str, src: _Source, at: int, total: int | None) -> In
 
     def cell(row: list[str], key: str) -> str | None:
         i = getters[key]
-        return (row[i] or None) if i is not None else None
+        return (row[i].strip() or None) if i is not None else None
 
     apps: list[App] = []
     bad: list[int] = []
-    lines = src.csv_lines(at + 1, bad)
-    for n, row in _csv_records(lines, at + 1, bad, problems, skipinitialspace=True, escapechar="\\"):
+    i_id = getters["id"]
+    for n, row in _csv_records(src, at + 1, bad, problems, skipinitialspace=True, escapechar="\\"):
         if len(row) != width:
             problems.add(f"line {n}: expected {width} values ({', '.join(header)}), found {len(row)}")
             continue
-        app_id = cell(row, "id")
-        if not app_id:
-            problems.add(f"line {n}: empty CFBundleIdentifier")
+        app_id, why = _clean_id(row[i_id] if i_id is not None else "", "CFBundleIdentifier")
+        if why:
+            problems.add(f"line {n}: {why}")
             continue
         app_type = cell(row, "type")
         apps.append(App(
@@ -460,25 +482,37 @@ def _ios_inventory(name: str, src: _Source, apps: list[App], problems: _Problems
     return _inventory(name, device, apps, problems, src, reason="truncated", message=message, unit="apps")
 
 
-def _csv_records(lines: Iterator[str], offset: int, bad: list[int], problems: _Problems,
+def _csv_records(src: _Source, start: int, bad: list[int], problems: _Problems,
                  **fmt: Any) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, row) of each non-blank record; records that are
-    not UTF-8 or that csv rejects are counted in `problems` instead."""
-    reader = csv.reader(lines, **fmt)
+    """(first line number, row) of each non-blank record from head line
+    `start` on; records that are not UTF-8, that csv rejects (a quote never
+    closed) or that hold what look like swallowed rows are counted in
+    `problems` instead, with the line they start on and every line they span."""
+    quoted: list[tuple[int, str]] = []
+    reader = csv.reader(src.csv_lines(start, bad, quoted), strict=True, **fmt)
     while True:
         try:
             for row in reader:
+                last = reader.line_num + start
+                first = quoted[0][0] if quoted else last
+                quoted.clear()
                 if bad:
                     problems.add(f"line {bad[0]}: not valid UTF-8", len(bad))
                     bad.clear()
                     continue
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                yield _first_line(reader.line_num + offset, row), row
+                if last > first and _spill(row):
+                    problems.add(f"line {first}: {_SPILL}; {_swallowed(first, last)}", last - first + 1)
+                    continue
+                yield first, row
             return
         except csv.Error as err:
+            last = reader.line_num + start
+            first = quoted[0][0] if quoted else last
+            quoted.clear()
             bad.clear()
-            problems.add(f"line {reader.line_num + offset}: {_csv_error(err)}")
+            problems.add(f"line {first}: {_csv_error(err, first, last)}", last - first + 1)
 
 
 # --- JSON: pymobiledevice3 apps list, or a scanner report ----------------------------------------
@@ -499,7 +533,7 @@ def _read_json(name: str, src: _Source) -> Iterator[Inventory]:
                                         f"export or save it again", problems=(f"line {line}: not valid UTF-8",))
         return
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_object)
     except json.JSONDecodeError as err:
         yield _failed(name, "bad-json", (
             f"{label} line {err.lineno} column {err.colno}: not valid JSON ({err.msg}); the file was cut short "
@@ -510,6 +544,12 @@ def _read_json(name: str, src: _Source) -> Iterator[Inventory]:
         yield _failed(name, "bad-json", f"{label}: JSON scanner will not read ({err}); export or save it again")
         return
     if isinstance(doc, dict) and ("schema_version" in doc or "devices" in doc):
+        if isinstance(doc, _Repeats):  # "devices" twice hides a whole list of devices
+            yield _failed(name, "bad-json", (
+                f"{label} is a scanner report that gives {_keys(doc.repeated)} more than once, so part of it "
+                f"would be silently ignored: it was edited or damaged; save the scan again"
+            ))
+            return
         yield from _read_report(name, doc)
     elif isinstance(doc, dict) and doc and any(
         isinstance(v, dict) and any(str(k).startswith("CFBundle") for k in v) for v in doc.values()
@@ -530,7 +570,12 @@ def _read_json(name: str, src: _Source) -> Iterator[Inventory]:
 def _read_pmd3(name: str, doc: dict[str, Any]) -> Inventory:
     apps: list[App] = []
     problems = _Problems()
-    for key, value in doc.items():
+    # A bundle id given twice: JSON keeps the last value only, so read every one and say so.
+    pairs = doc.pairs if isinstance(doc, _Repeats) else doc.items()
+    for key in doc.repeated if isinstance(doc, _Repeats) else ():
+        problems.add(f"app {_snippet(key)}: listed more than once (the same JSON key twice), so the file was "
+                     f"edited or damaged")
+    for key, value in pairs:
         try:
             if not isinstance(value, dict):
                 raise _BadRecord(f"expected an object of app attributes, got {_json_type(value)}")
@@ -542,10 +587,18 @@ def _read_pmd3(name: str, doc: dict[str, Any]) -> Inventory:
 
 
 def _pmd3_app(key: str, v: dict[str, Any]) -> App:
+    _no_repeats(v)
     bundle_id = v.get("CFBundleIdentifier", key)
     if not isinstance(bundle_id, str) or not bundle_id:
         raise _BadRecord(f"CFBundleIdentifier is {_json_type(bundle_id)}, expected a bundle id")
     _check_text("CFBundleIdentifier", bundle_id)
+    bundle_id, why = _clean_id(bundle_id, "CFBundleIdentifier" if "CFBundleIdentifier" in v else "the key")
+    if why:
+        raise _BadRecord(why)
+    if key.strip().lower() != bundle_id.lower():
+        # pymobiledevice3 keys each app by its bundle id: either of the two could be the real app.
+        raise _BadRecord(f"the key and CFBundleIdentifier {_snippet(bundle_id)} name different apps, so the "
+                         f"file was edited or damaged")
     app_type = _text(v, "ApplicationType")
     state = "hidden" if app_type == "Hidden" else "installed"
     if _flag(v, "IsPlaceholder") or _flag(v, "IsDemotedApp"):
@@ -555,6 +608,7 @@ def _pmd3_app(key: str, v: dict[str, Any]) -> App:
         entitlements = {}
     elif not isinstance(entitlements, dict):
         raise _BadRecord(f"Entitlements is {_json_type(entitlements)}, expected an object")
+    _no_repeats(entitlements, "Entitlements: ")
     team_id = _text(entitlements, "com.apple.developer.team-identifier")
     if team_id is None:
         app_identifier = _text(entitlements, "application-identifier")
@@ -600,10 +654,14 @@ def _report_device(name: str, number: int, entry: Any) -> Inventory:
     if not isinstance(entry, dict):
         return _failed(name, "bad-records", f"{where} is {_json_type(entry)}, not an object; save the scan again")
     problems = _Problems()
+    if isinstance(entry, _Repeats):
+        problems.add(f"device #{number}: {_keys(entry.repeated)} given more than once")
     info = entry.get("device")
     if not isinstance(info, dict):
         problems.add(f"device #{number}: 'device' is {_json_type(info)}, not an object")
         info = {}
+    elif isinstance(info, _Repeats):
+        problems.add(f"device #{number}: device {_keys(info.repeated)} given more than once")
     platform = info.get("platform")
     if platform is not None and not (isinstance(platform, str) and platform in _PLATFORM):
         problems.add(f"device #{number}: platform {_snippet(str(platform))} is not android or ios")
@@ -657,13 +715,27 @@ def _report_device(name: str, number: int, entry: Any) -> Inventory:
     if status not in ("complete", "partial", "failed"):
         problems.add(f"device #{number}: status {_snippet(str(status))} is not complete, partial or failed")
         status = "partial"
-    if problems.count:
-        coverage.append(Scope("records", read=False, reason=f"{problems.count} saved records could not be read"))
+    unread = problems.count
+    if unread:
+        coverage.append(Scope("records", read=False, reason=f"{unread} saved records could not be read"))
         if status == "complete":
             status, reason = ("partial" if apps else "failed"), "bad-records"
             message = (
-                f"{where}: {problems.count} saved records could not be read ({problems.kept[0]}); the apps in them "
+                f"{where}: {unread} saved records could not be read ({problems.kept[0]}); the apps in them "
                 f"were not checked: save the scan again with --inventory"
+            )
+    elif status == "complete":
+        # Only ever downgraded: a device saved as complete must say so in every field that the
+        # scanner writes, or the report was edited or damaged and its app list cannot be trusted.
+        odd = _inconsistent(entry, len(inventory), coverage)
+        if odd:
+            for why in odd:
+                problems.add(f"device #{number}: saved as complete but {why}")
+            coverage.append(Scope("records", read=False, reason="the saved report is inconsistent"))
+            status, reason = "partial", "bad-records"
+            message = (
+                f"{where} was saved as complete, but the saved report is inconsistent ({odd[0]}): it was edited "
+                f"or damaged, so its app list cannot be trusted to be whole; scan the device again"
             )
     if status != "complete" and not (reason and message):  # a report that was edited by hand
         reason = reason or ("bad-records" if problems.count else "unknown")
@@ -679,13 +751,44 @@ def _report_device(name: str, number: int, entry: Any) -> Inventory:
     )
 
 
+def _inconsistent(entry: dict[str, Any], apps: int, coverage: list[Scope]) -> list[str]:
+    """What contradicts the "complete" status of a saved device (`apps`
+    records in its inventory): one phrase each."""
+    odd: list[str] = []
+    odd += [f"its coverage says {_snippet(s.name)} was not read" for s in coverage if not s.read]
+    odd += [f"its coverage counts {s.apps} apps in {_snippet(s.name)} but the inventory lists {apps}"
+            for s in coverage if s.read and s.apps is not None and s.apps > apps]
+    scopes = entry.get("coverage", [])
+    if not isinstance(scopes, list):
+        odd.append(f"its coverage is {_json_type(scopes)}, not a list")
+    count = entry.get("problem_count", 0)
+    if not (type(count) is int and count == 0):
+        odd.append(f"its problem_count is {_json_text(count)}")
+    saved = entry.get("problems", [])
+    if saved != []:
+        odd.append(f"it lists problems ({_json_text(saved)})")
+    if "app_count" not in entry:
+        odd.append("its app_count is missing")
+    else:
+        app_count = entry["app_count"]
+        if not (type(app_count) is int and app_count >= 0):
+            odd.append(f"its app_count is {_json_text(app_count)}, not a whole number")
+        elif app_count < apps:  # more than the inventory is counted as apps not in it
+            odd.append(f"its app_count is {app_count} but the inventory lists {apps}")
+    return odd
+
+
 def _report_app(item: Any, platform: str | None) -> App:
     if not isinstance(item, dict):
         raise _BadRecord(f"{_json_type(item)}, not an app object")
+    _no_repeats(item)
     app_id = item.get("id")
     if not isinstance(app_id, str) or not app_id:
         raise _BadRecord(f"id is {_json_type(app_id)}, expected an app id")
     _check_text("id", app_id)
+    app_id, why = _clean_id(app_id, "id")
+    if why:
+        raise _BadRecord(why)
     app_platform = item.get("platform") or platform
     if not (isinstance(app_platform, str) and app_platform in _PLATFORM):
         raise _BadRecord(f"{_snippet(app_id)}: platform {_snippet(str(app_platform))} is not android or ios")
@@ -707,6 +810,7 @@ def _report_app(item: Any, platform: str | None) -> App:
 def _report_scope(item: Any) -> Scope:
     if not isinstance(item, dict):
         raise _BadRecord(f"{_json_type(item)}, not a scope object")
+    _no_repeats(item)
     scope, read = item.get("scope"), item.get("read")
     if not isinstance(scope, str) or not isinstance(read, bool):
         raise _BadRecord("a scope needs a 'scope' name and 'read' true or false")
@@ -732,13 +836,17 @@ class _Run:
         return _inventory(name, device, self.apps, self.problems, src, what=f"device {_snippet(self.serial)}")
 
 
+_KNOWN_IDS = 1 << 16  # app_id cells known to be clean ids, remembered (fleets repeat the same apps)
+
+
 def _read_csv(name: str, src: _Source, at: int) -> Iterator[Inventory]:
     """Stream the rows; yield each device's run of rows as soon as it ends.
 
     This is the hot path for fleet exports (a million rows): a csv.reader
     over a generator of decoded lines, and per row only a length check, two
-    comparisons and one positional App(...). Everything unusual (bad rows,
-    a new device) is handled off that path.
+    list checks, two comparisons, one set look-up of the app id and one
+    positional App(...). Everything unusual (bad rows, a line with a quote,
+    a new device, an app id not seen before) is handled off that path.
     """
     header = [c.lower() for c in _header(src.head[at])]
     col: dict[str, int] = {}
@@ -758,8 +866,12 @@ def _read_csv(name: str, src: _Source, at: int) -> Iterator[Inventory]:
             orphans.add(f"line {n}: not valid UTF-8" if text is None else f"line {n}: {_snippet(text)}")
 
     bad: list[int] = []
-    reader = csv.reader(src.csv_lines(at + 1, bad))
+    quoted: list[tuple[int, str]] = []  # the lines with a quote of the record being read
+    # strict: a quote never closed is an error at the end of the file, not a last row that swallowed the rest.
+    reader = csv.reader(src.csv_lines(at + 1, bad, quoted), strict=True, skipinitialspace=True)
     offset = at + 1  # reader.line_num counts from the line after the header
+    keys = (i_plat, i_dev, i_id)
+    clean: set[str] = set()  # app_id cells that are ids as they stand
     run: _Run | None = None
     runs = 0
     cur_dev: str | None = None  # the device cell and platform cell of the current run, as written
@@ -767,40 +879,57 @@ def _read_csv(name: str, src: _Source, at: int) -> Iterator[Inventory]:
     platform: str | None = None  # the current run's platform
     append: Any = None  # the current run's apps.append and problems.add
     problem: Any = None
+    fault: tuple[Any, ...] | None = None  # a record that cannot be read, to give to its device
     while True:
+        if fault:
+            line, count, what, dev, plat, swallowed = fault
+            fault = None
+            if swallowed:
+                orphans.add(f"{_span(line + 1, line + swallowed)}: swallowed by the quote opened on line {line}, so "
+                            f"{'it' if swallowed == 1 else 'they'} could hold rows of any device", swallowed)
+            serial = dev.strip() if dev is not None and _decodable(dev) else ""
+            if not serial:
+                orphans.add(f"line {line}: {what}", count)
+            else:
+                if run is None or serial != run.serial:
+                    if run is not None:
+                        runs += 1
+                        yield run.inventory(name, src)
+                    plat = plat if plat is not None and _decodable(plat) else ""
+                    platform = _PLATFORM.get(plat.strip().lower())
+                    run = _Run(platform, serial)
+                    cur_dev, cur_plat = dev, (plat if platform else None)
+                    append, problem = run.apps.append, run.problems.add
+                problem(f"line {line}: {what}", count)
         try:
             for row in reader:
-                if len(row) != width or bad:
-                    # Off the hot path: a blank line, a wrong column count or a line that is not UTF-8.
-                    if not bad and _blank(row):
+                if len(row) != width or bad or quoted:
+                    # Off the hot path: a blank line, a wrong column count, a line that is not
+                    # UTF-8, or a record with a quote (which may span several lines).
+                    last = reader.line_num + offset
+                    fault = _fault(row, bad, quoted[0] if quoted else (last, None), last, header, keys)
+                    quoted.clear()
+                    if fault:
+                        break  # given to its device at the top of the while loop
+                    if fault is not None:  # a blank line
                         continue
-                    line, count, what = _bad_row(row, bad, reader.line_num + offset, header)
-                    dev = row[i_dev] if len(row) > i_dev else ""
-                    if not dev or not _decodable(dev):
-                        orphans.add(f"line {line}: {what}", count)
-                        continue
-                    if dev != cur_dev:
-                        if run is not None:
-                            runs += 1
-                            yield run.inventory(name, src)
-                        plat = row[i_plat] if len(row) > i_plat and _decodable(row[i_plat]) else ""
-                        platform = _PLATFORM.get(plat.strip().lower())
-                        run = _Run(platform, dev)
-                        cur_dev, cur_plat = dev, (plat if platform else None)
-                        append, problem = run.apps.append, run.problems.add
-                    problem(f"line {line}: {what}", count)
-                    continue
+                    # else a record that is fine after all
                 dev = row[i_dev]
                 plat = row[i_plat]
                 if dev != cur_dev or plat != cur_plat:
                     new = _PLATFORM.get(plat.strip().lower())
                     line = _first_line(reader.line_num + offset, row)
-                    if not dev:
+                    serial = dev.strip()
+                    if not serial:
                         orphans.add(f"line {line}: empty device")
                         continue
-                    if run is not None and dev == cur_dev and (new is None or platform is None or new == platform):
-                        # Still the same device: a row with a bad platform, the platform spelled
-                        # another way ("Android"), or the first good row of a run a bad row began.
+                    if run is not None and serial == run.serial and (
+                        new is None or platform is None or new == platform
+                    ):
+                        # Still the same device: a row with a bad platform, the platform or the device
+                        # spelled another way ("Android", "dev1 "), or the first good row of a run a
+                        # bad row began.
+                        cur_dev = dev
                         if new is None:
                             problem(f"line {line}: platform {_snippet(plat)} is not android or ios")
                             continue
@@ -811,27 +940,36 @@ def _read_csv(name: str, src: _Source, at: int) -> Iterator[Inventory]:
                             runs += 1
                             yield run.inventory(name, src)
                         platform = new
-                        run = _Run(platform, dev)
+                        run = _Run(platform, serial)
                         cur_dev, cur_plat = dev, (plat if platform else None)
                         append, problem = run.apps.append, run.problems.add
                         if platform is None:
                             problem(f"line {line}: platform {_snippet(plat)} is not android or ios")
                             continue
                 app_id = row[i_id]
-                if not app_id:
-                    problem(f"line {_first_line(reader.line_num + offset, row)}: empty app_id")
-                    continue
+                if app_id not in clean:
+                    app_id, why = _clean_id(app_id, "app_id")
+                    if why:
+                        problem(f"line {_first_line(reader.line_num + offset, row)}: {why}")
+                        continue
+                    if app_id == row[i_id] and len(clean) < _KNOWN_IDS:
+                        clean.add(app_id)
                 if simple:
-                    append(App(platform, app_id, row[i_name] or None, row[i_version] or None))
+                    append(App(platform, app_id, row[i_name].strip() or None, row[i_version].strip() or None))
                 else:
                     try:
                         append(make(platform, app_id, row))
                     except _BadRecord as err:
                         problem(f"line {_first_line(reader.line_num + offset, row)}: {err}")
-            break
-        except csv.Error as err:  # a field over csv's size limit: a quote never closed
-            orphans.add(f"line {reader.line_num + offset}: {_csv_error(err)}", max(1, len(bad)))
+            else:
+                break  # the end of the input
+        except csv.Error as err:  # a quote never closed, or a field over csv's size limit
+            last = reader.line_num + offset
+            first, text = quoted[0] if quoted else (last, None)
+            quoted.clear()
             bad.clear()
+            dev, plat = _opening(text, i_plat, i_dev)
+            fault = (first, 1, _csv_error(err, first, last), dev, plat, last - first)
     if run is not None:
         runs += 1
         yield run.inventory(name, src)
@@ -843,14 +981,61 @@ def _blank(row: list[str]) -> bool:
     return not row or (len(row) == 1 and not row[0].strip())
 
 
-def _bad_row(row: list[str], bad: list[int], last: int, header: list[str]) -> tuple[int, int, str]:
-    """(first line, lines spanned, what is wrong) for a row that cannot be read."""
+def _fault(row: list[str], bad: list[int], opened: tuple[int, str | None], last: int, header: list[str],
+           keys: tuple[int, int, int]) -> tuple[Any, ...] | None:
+    """Why a fleet CSV record that ends on line `last` cannot be read: ()
+    for a blank line, None when it can after all (quotes on one line, a
+    name with a line break), else (first line, lines, what, device cell,
+    platform cell, lines it swallowed after the first). `opened` is (line,
+    text) of its first line with a quote, which is its first line when the
+    record spans several."""
+    i_plat, i_dev, _ = keys
+    first = opened[0]
     if bad:
         line, count = bad[0], len(bad)
         bad.clear()
-        return line, count, "not valid UTF-8"
-    line = _first_line(last, row)
-    return line, last - line + 1, f"expected {len(header)} columns ({','.join(header)}), found {len(row)}"
+        what = "not valid UTF-8"
+    elif last == first and _blank(row):
+        return ()
+    elif len(row) != len(header):
+        line, count = first, 1
+        what = f"expected {len(header)} columns ({','.join(header)}), found {len(row)}"
+    elif last == first:
+        return None
+    elif any("\n" in row[i] or "\r" in row[i] for i in keys):
+        line, count = first, 1
+        what = "a line break inside the platform, device or app_id value"
+    elif _spill(row):
+        line, count = first, 1
+        what = _SPILL
+    else:
+        return None
+    if last == first:
+        return (line, count, what, row[i_dev] if len(row) > i_dev else None,
+                row[i_plat] if len(row) > i_plat else None, 0)
+    # A quote opened on `first` and closed on `last`: the cells after it may come from the lines it
+    # swallowed, so the device is the one written on the line the quote opened.
+    dev, plat = _opening(opened[1], i_plat, i_dev)
+    return (first, 1, f"{what}; {_swallowed(first, last)}", dev, plat, last - first)
+
+
+def _opening(text: str | None, i_plat: int, i_dev: int) -> tuple[str | None, str | None]:
+    """(device cell, platform cell) written on the line `text` where a record
+    that could not be read began, before the quote it opened; None for a
+    cell that cannot be told."""
+    if text is None:  # a line without quotes that csv rejected: not kept
+        return None, None
+    head = text[:_HEAD_LINE_BYTES]  # below csv's field size limit
+    try:
+        cells = next(csv.reader([head], strict=True, skipinitialspace=True), [])
+        whole = len(cells) if len(head) == len(text) else len(cells) - 1
+    except csv.Error:  # a quote left open: the last cell is not whole
+        try:
+            cells = next(csv.reader([head], skipinitialspace=True), [])
+        except csv.Error:
+            return None, None
+        whole = len(cells) - 1
+    return (cells[i_dev] if i_dev < whole else None), (cells[i_plat] if i_plat < whole else None)
 
 
 def _csv_app_maker(col: dict[str, int]) -> Any:
@@ -858,7 +1043,7 @@ def _csv_app_maker(col: dict[str, int]) -> Any:
     i_name, i_version, i_build, i_user, i_state, i_installer, i_team = (col.get(k) for k in _CSV_FIELDS)
 
     def cell(row: list[str], i: int | None) -> str | None:
-        return (row[i] or None) if i is not None else None
+        return (row[i].strip() or None) if i is not None else None
 
     def make(platform: str, app_id: str, row: list[str]) -> App:
         user = cell(row, i_user)
@@ -996,7 +1181,7 @@ def _snippet(text: str, width: int = 60) -> str:
 
 
 def _first_line(last: int, row: list[str]) -> int:
-    """The line a record starts on: quoted cells keep their newlines, so count them back."""
+    """The line a record starts on: quoted cells keep their line breaks, so count them back."""
     return last - sum(cell.count("\n") for cell in row)
 
 
@@ -1009,11 +1194,94 @@ def _decodable(cell: str) -> bool:
     return True
 
 
-def _csv_error(err: csv.Error) -> str:
+def _csv_error(err: csv.Error, first: int, end: int) -> str:
+    """What csv said about the record on lines first..end, for a person."""
     text = str(err)
-    if "field larger than field limit" in text:
-        return f"{text}, probably a quote that is never closed; the lines it swallowed were not read"
-    return text
+    if "unexpected end of data" in text:
+        text = "a quote opened on this line is never closed (the file ends inside it)"
+    elif "field larger than field limit" in text:
+        text = f"{text}, probably a quote that is never closed"
+    elif "expected after" in text:
+        text = f"a quoted value is followed by other text before the next comma ({text})"
+    elif "new-line character seen in unquoted field" in text:
+        text = "a carriage return (CR) inside a value that is not quoted"
+    return f"{text}; {_swallowed(first, end)}" if end > first else text
+
+
+def _span(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
+def _swallowed(first: int, last: int) -> str:
+    """Of a quote opened on line `first` that ran to line `last`."""
+    return f"it swallowed {_span(first + 1, last)}, which {'was' if last == first + 1 else 'were'} not read"
+
+
+_SPILL = "a quoted value runs over several lines and holds what look like rows of the file (a stray quote?)"
+
+
+def _spill(row: list[str]) -> bool:
+    """True when a cell of a record that spans lines holds a line break
+    followed by a comma: the rows a stray quote swallowed, not a name."""
+    for cell in row:
+        for brk in ("\n", "\r"):
+            i = cell.find(brk)
+            if i >= 0 and "," in cell[i:]:
+                return True
+    return False
+
+
+def _clean_id(value: str, what: str) -> tuple[str, str | None]:
+    """(the id without surrounding whitespace, why it is not an id or None).
+    A package name or bundle id never holds whitespace or a control, format
+    or other non-printable character (NUL, ESC, bidi marks, line breaks);
+    one that does is a damaged or forged record, not an app to match."""
+    app_id = value.strip()
+    if not app_id:
+        return app_id, f"empty {what}"
+    if not app_id.isprintable() or " " in app_id:  # the only printable whitespace is " "
+        return app_id, (f"{what} {_snippet(app_id)} holds whitespace or a control character, so it is not a "
+                        f"real package name or bundle id")
+    return app_id, None
+
+
+class _Repeats(dict):  # type: ignore[type-arg]
+    """A JSON object whose text gives a key more than once: the last value
+    of each, as json keeps it, plus every (key, value) pair as written."""
+
+    __slots__ = ("pairs", "repeated")
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+        counts: dict[str, int] = {}
+        for key, _ in pairs:
+            counts[key] = counts.get(key, 0) + 1
+        self.repeated = [key for key, n in counts.items() if n > 1]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """object_pairs_hook: a repeated key must not silently drop the value before it."""
+    obj = dict(pairs)
+    return obj if len(obj) == len(pairs) else _Repeats(pairs)
+
+
+def _json_text(value: Any, width: int = 60) -> str:
+    """A saved value as JSON writes it (so "2" and 2 differ), ASCII only, cut short."""
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (ValueError, RecursionError):
+        return _json_type(value)
+    return text if len(text) <= width else text[:width] + "..."
+
+
+def _keys(keys: list[str]) -> str:
+    return ", ".join(_snippet(k) for k in keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def _no_repeats(obj: dict[str, Any], where: str = "") -> None:
+    if isinstance(obj, _Repeats):
+        raise _BadRecord(f"{where}{_keys(obj.repeated)} given more than once, so the record was edited or damaged")
 
 
 def _json_type(value: Any) -> str:
