@@ -1,0 +1,121 @@
+"""What every parser shares: the Inventory for what was read, the failed one
+for an input that cannot be, the check of an app id, and the wording of
+labels and excerpts in messages.
+"""
+
+from __future__ import annotations
+
+from scanner.connectors.inputs.source import Problems, Source
+from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Scope
+
+__all__ = [
+    "ACCEPTED_FORMATS", "KNOWN_PLATFORMS", "KNOWN_STATES", "BadRecord", "clean_id", "decodable", "error_text",
+    "failure", "label_of", "make_inventory", "snippet",
+]
+
+ACCEPTED_FORMATS = (
+    "`adb shell pm list packages` output, `ideviceinstaller -l` output, `pymobiledevice3 apps list` JSON, "
+    "a scanner JSON report saved with --inventory, or a CSV with a platform,device,app_id header"
+)
+KNOWN_PLATFORMS = {p: p for p in PLATFORMS}
+KNOWN_STATES = frozenset(APP_STATES)
+
+
+class BadRecord(ValueError):
+    """One record (row, JSON object) that cannot become an App; the text says why."""
+
+
+def make_inventory(
+    name: str,
+    device: DeviceInfo,
+    apps: list[App],
+    problems: Problems,
+    src: Source | None,
+    *,
+    scopes: tuple[Scope, ...] = (),
+    reason: str | None = None,
+    message: str | None = None,
+    unit: str = "lines",
+    reason_bad: str = "bad-lines",
+    what: str | None = None,
+) -> Inventory:
+    """The Inventory for what was read. Complete only when nothing was left
+    unread; partial when some apps were read; failed when none were."""
+    label = label_of(name) + (f", {what}" if what else "")
+    coverage = [Scope("records", read=True, apps=len(apps)), *scopes]
+    if src is not None and src.error is not None:
+        problems.add(f"line {src.error_line}: {error_text(src.error)}")
+        coverage.append(Scope("records", read=False, reason=f"reading stopped at line {src.error_line}"))
+        reason = "read-error"
+        message = (f"{label}: reading stopped at line {src.error_line} ({error_text(src.error)}); the apps after it "
+                   f"were not checked: copy the file somewhere readable and scan it again")
+    elif problems.count and reason is None:
+        coverage.append(Scope("records", read=False, reason=f"{problems.count} {unit} could not be read"))
+        reason = reason_bad
+        if apps:
+            message = (f"{label}: {problems.count} {unit} could not be read ({problems.kept[0]}); the apps on them "
+                       f"were not checked: fix or export the list again and rescan")
+        else:
+            message = (f"{label}: no app could be read, {problems.count} {unit} were not understood "
+                       f"({problems.kept[0]}); export the list again and rescan")
+    elif problems.count:
+        coverage.append(Scope("records", read=False, reason=f"{problems.count} {unit} could not be read"))
+    if all(s.read for s in coverage):
+        status, reason, message = "complete", None, None
+    else:
+        status = "partial" if apps else "failed"
+    return Inventory(
+        device=device, apps=tuple(apps), coverage=tuple(coverage), status=status, reason=reason, message=message,
+        problems=tuple(problems.kept), problem_count=problems.count,
+    )
+
+
+def failure(
+    name: str, reason: str, message: str, *, platform: str | None = None, problems: tuple[str, ...] = ()
+) -> Inventory:
+    return Inventory(
+        device=DeviceInfo(platform=platform, serial=None, source=name),
+        apps=(),
+        coverage=(Scope("records", read=False, reason=reason),),
+        status="failed",
+        reason=reason,
+        message=message,
+        problems=problems,
+        problem_count=len(problems),
+    )
+
+
+def label_of(name: str) -> str:
+    return "stdin" if name == "-" else name
+
+
+def error_text(err: OSError) -> str:
+    return (err.strerror or str(err) or type(err).__name__).lower()
+
+
+def snippet(text: str, width: int = 60) -> str:
+    """A short quoted excerpt for a problem line; repr() escapes control and bidi characters."""
+    return repr(text if len(text) <= width else text[:width] + "…")
+
+
+def decodable(cell: str) -> bool:
+    """False for a cell holding the surrogate escapes of bytes that were not UTF-8."""
+    try:
+        cell.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean_id(value: str, what: str) -> tuple[str, str | None]:
+    """(the id without surrounding whitespace, why it is not an id or None).
+    A package name or bundle id never holds whitespace or a control, format
+    or other non-printable character (NUL, ESC, bidi marks, line breaks);
+    one that does is a damaged or forged record, not an app to match."""
+    app_id = value.strip()
+    if not app_id:
+        return app_id, f"empty {what}"
+    if not app_id.isprintable() or " " in app_id:  # the only printable whitespace is " "
+        return app_id, (f"{what} {snippet(app_id)} holds whitespace or a control character, so it is not a "
+                        f"real package name or bundle id")
+    return app_id, None

@@ -1,0 +1,99 @@
+"""CSV records, each read whole or counted as a problem with the lines it
+spans: shared by the ideviceinstaller CSV form and the fleet CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any, Iterator
+
+from scanner.connectors.inputs.source import Problems, Source
+
+__all__ = [
+    "SPILL", "blank_row", "csv_error_text", "csv_records", "header_cells", "is_spill", "line_span",
+    "swallowed_note",
+]
+
+
+def header_cells(raw: bytes) -> list[str]:
+    """The column names of a header line (a stray CR or quote in it must not raise)."""
+    text = raw.decode("utf-8", "replace").rstrip("\r\n")
+    try:
+        cells = next(csv.reader([text], skipinitialspace=True), [])
+    except csv.Error:
+        cells = text.split(",")
+    return [c.strip() for c in cells]
+
+
+def csv_records(src: Source, start: int, bad: list[int], problems: Problems,
+                **fmt: Any) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, row) of each non-blank record from head line
+    `start` on; records that are not UTF-8, that csv rejects (a quote never
+    closed) or that hold what look like swallowed rows are counted in
+    `problems` instead, with the line they start on and every line they span."""
+    quoted: list[tuple[int, str]] = []
+    reader = csv.reader(src.csv_lines(start, bad, quoted), strict=True, **fmt)
+    while True:
+        try:
+            for row in reader:
+                last = reader.line_num + start
+                first = quoted[0][0] if quoted else last
+                quoted.clear()
+                if bad:
+                    problems.add(f"line {bad[0]}: not valid UTF-8", len(bad))
+                    bad.clear()
+                    continue
+                if blank_row(row):
+                    continue
+                if last > first and is_spill(row):
+                    problems.add(f"line {first}: {SPILL}; {swallowed_note(first, last)}", last - first + 1)
+                    continue
+                yield first, row
+            return
+        except csv.Error as err:
+            last = reader.line_num + start
+            first = quoted[0][0] if quoted else last
+            quoted.clear()
+            bad.clear()
+            problems.add(f"line {first}: {csv_error_text(err, first, last)}", last - first + 1)
+
+
+def blank_row(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def csv_error_text(err: csv.Error, first: int, end: int) -> str:
+    """What csv said about the record on lines first..end, for a person."""
+    text = str(err)
+    if "unexpected end of data" in text:
+        text = "a quote opened on this line is never closed (the file ends inside it)"
+    elif "field larger than field limit" in text:
+        text = f"{text}, probably a quote that is never closed"
+    elif "expected after" in text:
+        text = f"a quoted value is followed by other text before the next comma ({text})"
+    elif "new-line character seen in unquoted field" in text:
+        text = "a carriage return (CR) inside a value that is not quoted"
+    return f"{text}; {swallowed_note(first, end)}" if end > first else text
+
+
+def line_span(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
+def swallowed_note(first: int, last: int) -> str:
+    """Of a quote opened on line `first` that ran to line `last`."""
+    return f"it swallowed {line_span(first + 1, last)}, which {'was' if last == first + 1 else 'were'} not read"
+
+
+SPILL = "a quoted value runs over several lines and holds what look like rows of the file (a stray quote?)"
+
+
+def is_spill(row: list[str]) -> bool:
+    """True when a cell of a record that spans lines holds a line break
+    followed by a comma: the rows a stray quote swallowed, not a name."""
+    for cell in row:
+        for brk in ("\n", "\r"):
+            i = cell.find(brk)
+            if i >= 0 and "," in cell[i:]:
+                return True
+    return False

@@ -1,0 +1,101 @@
+"""Reading an input: its raw lines, numbered and decoded one at a time, and
+the problems counted on the way.
+
+Input is read as bytes and each line decoded here, so invalid UTF-8 is
+reported with its line number instead of aborting the whole file.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import BinaryIO, Iterator
+
+__all__ = ["MAX_PROBLEMS", "Problems", "Source"]
+
+MAX_PROBLEMS = 20  # problem details kept per inventory; all are counted
+
+
+class Problems:
+    """Problems of one inventory: all counted, the first MAX_PROBLEMS kept as text."""
+
+    __slots__ = ("kept", "count")
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.count = 0
+
+    def add(self, text: str, count: int = 1) -> None:
+        self.count += count
+        if len(self.kept) < MAX_PROBLEMS:
+            self.kept.append(text)
+
+
+class Source:
+    """A binary stream, the lines already read to recognise its format, and
+    the I/O error (if any) that stopped reading it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.head: list[bytes] = []  # raw lines 1..n, BOM removed
+        self.error: OSError | None = None
+        self.error_line = 0
+
+    def complete_head(self) -> None:
+        """Read the rest of the last head line if it was cut at detect.HEAD_LINE_BYTES."""
+        if self.head and not self.head[-1].endswith(b"\n"):
+            self.head[-1] += self.stream.readline()
+
+    def text_lines(self, start: int = 0) -> Iterator[tuple[int, str | None]]:
+        """(line number, text without its line end) from head line `start`
+        (0-based) on; text is None for a line that is not valid UTF-8."""
+        n = start
+        try:
+            self.complete_head()
+            for n, raw in enumerate(self._raw(start), start + 1):
+                try:
+                    yield n, raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError:
+                    yield n, None
+        except OSError as err:
+            self.error, self.error_line = err, n + 1
+
+    def nonblank_lines(self, problems: Problems) -> Iterator[tuple[int, str]]:
+        """(line number, text) of every line with something on it; a line that
+        is not valid UTF-8 is counted in `problems` instead."""
+        for n, text in self.text_lines():
+            if text is None:
+                problems.add(f"line {n}: not valid UTF-8")
+            elif text.strip():
+                yield n, text
+
+    def csv_lines(self, start: int, bad: list[int], quoted: list[tuple[int, str]]) -> Iterator[str]:
+        """Decoded lines (line ends kept, as csv wants) from head line `start`
+        on. The number of a line that is not valid UTF-8 is appended to `bad`
+        when the line is handed out, and the line is given with
+        surrogate escapes so that its device cell can still be told apart.
+        (line number, text) of a line holding a quote is appended to
+        `quoted`, which the caller empties after each record: only a quote
+        makes a record span lines, so a record with nothing in `quoted` is
+        one line, and otherwise began on quoted[0] (csv keeps nothing of a
+        record it rejects, so that is the only way to know whose it was)."""
+        n = start
+        try:
+            self.complete_head()
+            for n, raw in enumerate(self._raw(start), start + 1):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad.append(n)
+                    text = raw.decode("utf-8", "surrogateescape")
+                if '"' in text:
+                    quoted.append((n, text))
+                yield text
+        except OSError as err:
+            self.error, self.error_line = err, n + 1
+
+    def _raw(self, start: int) -> Iterator[bytes]:
+        return chain(self.head[start:], self.stream)  # C-level: no extra generator per line
+
+    def rest(self) -> bytes:
+        """Everything: the head and the unread remainder (OSError propagates)."""
+        return b"".join(self.head) + self.stream.read()
