@@ -80,6 +80,8 @@ def check_outputs(outputs: list[tuple[str, str]], inputs: Sequence[str]) -> None
     reading = {os.path.realpath(i): i for i in inputs if i != "-"}
     seen: dict[str, str] = {}
     for fmt, path in outputs:
+        if path == "-":
+            fail_usage(f"--output {fmt}=-: stdout gets the --format report; give --output a file name")
         real = os.path.realpath(path)
         if real in reading:
             fail_usage(f"--output {fmt}={path}: that is also an --input; write the report to another file")
@@ -180,6 +182,12 @@ def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tu
         )
     if inputs.count("-") > 1:
         fail_usage("--input -: stdin can be read only once")
+    given: dict[str, str] = {}
+    for name in inputs:
+        real = name if name == "-" else os.path.realpath(name)
+        if real in given:
+            fail_usage(f"--input {name}: the same file as --input {given[real]}; give each input once")
+        given[real] = name
     out_specs = parse_outputs(outputs)
     check_outputs(out_specs, inputs)
     signatures = load_or_exit(signature_paths)

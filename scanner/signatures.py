@@ -125,14 +125,14 @@ class Signatures:
             if not chosen:
                 raise SignatureError(["--policy: no default policy is loaded; name one with --policy ID"])
             return chosen
-        if "all" in wanted:
-            return list(self.policies.values())
-        unknown = [i for i in wanted if i not in self.policies]
+        unknown = [i for i in wanted if i != "all" and i not in self.policies]
         if unknown:
             known = ", ".join(sorted(self.policies)) or "none"
             raise SignatureError(
                 [f"--policy: unknown policy {i!r}; loaded policies: {known} (or 'all')" for i in unknown]
             )
+        if "all" in wanted:
+            return list(self.policies.values())
         return [self.policies[i] for i in dict.fromkeys(wanted)]
 
 
@@ -459,6 +459,9 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
         except tomllib.TOMLDecodeError as err:
             problems.append(f"{name}: (toml): {err}")
             continue
+        except RecursionError:
+            problems.append(f"{name}: (toml): nested too deeply to be a signature file")
+            continue
         check = _FileCheck(name)
         kind = raw.get("kind")
         if raw.get("schema", SCHEMA) != SCHEMA and isinstance(raw.get("schema"), int):
@@ -471,12 +474,16 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
                 else:
                     apps[app.id] = app
         elif kind == "policy":
+            if raw.get("default") is True and not name.startswith("signatures/"):
+                check.fail("default", "only a bundled policy can be the default; pick yours with --policy ID")
             policy = _build_policy(raw, check, digest)
             if policy is not None:
                 if policy.id in policies:
                     check.fail("id", f"policy {policy.id!r} is already defined in {policies[policy.id].source}")
                 else:
                     policies[policy.id] = policy
+        elif "kind" not in raw:
+            check.fail("kind", 'missing (expected "app" or "policy"; is this a signature file?)')
         else:
             check.fail("kind", f"expected \"app\" or \"policy\", got {raw.get('kind')!r}")
         problems += check.problems
@@ -496,10 +503,9 @@ def _cross_check(apps: dict[str, CatalogApp], policies: dict[str, Policy]) -> li
     for app in apps.values():
         for i, ident in enumerate(app.identifiers):
             key = (ident.platform, ident.id.lower())
-            if key in owner and owner[key] != app.id:
-                problems.append(
-                    f"{app.source}: identifiers[{i}].id: {ident.platform} {ident.id!r} already belongs to app {owner[key]!r}"
-                )
+            if key in owner:
+                where = "is already listed in this app" if owner[key] == app.id else f"already belongs to app {owner[key]!r}"
+                problems.append(f"{app.source}: identifiers[{i}].id: {ident.platform} {ident.id!r} {where}")
             owner.setdefault(key, app.id)
     for policy in policies.values():
         for i, entry in enumerate(policy.entries):

@@ -319,3 +319,10 @@ def test_signature_text_is_escaped_when_shown(files):
         proc = run(*args, "--signatures", "mine", cwd=files)
         assert proc.returncode == 0 and "\x1b" not in proc.out and "\x07" not in proc.out
     assert "T\\x1b]0;owned\\x07\\nZ" in run("signatures", "show", "p1", "--signatures", "mine", cwd=files).out
+
+
+def test_the_same_input_twice_and_output_to_dash_are_refused(files):
+    proc = run("scan", "-i", "wechat.txt", "-i", "./wechat.txt", cwd=files)
+    assert proc.returncode == 2 and "the same file as --input wechat.txt" in proc.err
+    proc = run("scan", "-i", "wechat.txt", "-o", "json=-", cwd=files)
+    assert proc.returncode == 2 and "give --output a file name" in proc.err and not (files / "-").exists()

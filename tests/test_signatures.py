@@ -172,3 +172,32 @@ def test_unknown_policy_selection_lists_what_is_loaded():
         Matcher(sigs, ["us-eo-1397"])
     assert "unknown policy 'us-eo-1397'" in str(info.value)
     assert "us-eo-13971" in str(info.value)
+
+
+def test_deep_nesting_is_a_problem_not_a_crash(tmp_path):
+    deep = tmp_path / "deep.toml"
+    deep.write_text('kind = "app"\nx = ' + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert problems_of(deep) == [f"{deep}: (toml): nested too deeply to be a signature file"]
+
+
+def test_a_file_without_kind_says_so(tmp_path):
+    empty = write(tmp_path, "empty.toml", "")
+    assert problems_of(empty) == [f'{empty}: kind: missing (expected "app" or "policy"; is this a signature file?)']
+
+
+def test_only_a_bundled_policy_can_be_the_default(tmp_path):
+    write(tmp_path, "app.toml", GOOD_APP)
+    bad = write(tmp_path, "policy.toml", GOOD_POLICY.replace('status = "in-force"', 'status = "in-force"\ndefault = true'))
+    assert any(p.startswith(f"{bad}: default: only a bundled policy can be the default") for p in problems_of(tmp_path))
+
+
+def test_an_identifier_listed_twice_in_one_app_is_a_problem(tmp_path):
+    twice = GOOD_APP + GOOD_APP[GOOD_APP.index("[[identifiers]]"):].replace("com.acme.chat", "COM.ACME.CHAT")
+    bad = write(tmp_path, "app.toml", twice)
+    assert problems_of(bad) == [f"{bad}: identifiers[1].id: android 'COM.ACME.CHAT' is already listed in this app"]
+
+
+def test_all_with_an_unknown_policy_is_still_an_error():
+    with pytest.raises(SignatureError) as info:
+        Matcher(load_signatures(), ["all", "nope"])
+    assert "unknown policy 'nope'" in str(info.value)
