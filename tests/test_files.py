@@ -174,16 +174,19 @@ def test_pm_only_bad_lines_after_a_package_line_that_is_itself_bad_fails(tmp_pat
 
 
 def test_pm_odd_printable_ids_are_kept_intact_and_control_characters_are_bad_lines(tmp_path):
-    odd = ["com." + "a" * 10_000, "com.例え.アプリ", "+cmd|calc!A0"]  # printable: kept as read
+    odd = ["com." + "a" * 10_000, "android", "Com.Mixed_Case-1"]  # long or odd, but package names: kept
     # Control, format (bidi) and NUL characters are never in a package name: a forged or damaged line.
     hostile = ["com.evil\x1b[31mRED\x1b[0m", "com.rtl\u202egnp.exe", "com.bell\x07\x08", "com.tencent.mm\x00"]
-    data = "".join(f"package:{h}\n" for h in odd + hostile).encode()
+    # Printable, but not a package name either: nothing else may pass for one.
+    foreign = ["com.例え.アプリ", "+cmd|calc!A0", "com..tencent.mm", "com.tencent.mm;"]
+    data = "".join(f"package:{h}\n" for h in odd + hostile + foreign).encode()
     inv = one(read_bytes(tmp_path, data))
     assert inv.status == "partial" and inv.reason == "bad-lines" and ids(inv) == odd
-    assert inv.problem_count == 4
+    assert inv.problem_count == 8
     assert inv.problems[0] == ("line 4: package 'com.evil\\x1b[31mRED\\x1b[0m' holds whitespace or a control "
                                "character, so it is not a real package name or bundle id")
-    assert [p.split(":")[0] for p in inv.problems] == ["line 4", "line 5", "line 6", "line 7"]
+    assert inv.problems[4].startswith("line 8: package 'com.例え.アプリ' is not a package name or bundle id")
+    assert [p.split(":")[0] for p in inv.problems] == [f"line {n}" for n in range(4, 12)]
 
 
 # --- ideviceinstaller -l -------------------------------------------------------------------------
@@ -208,9 +211,28 @@ def test_ideviceinstaller_truncated_total_is_partial(tmp_path):
     assert inv.problem_count == 3
 
 
-def test_ideviceinstaller_total_zero_is_a_complete_empty_list(tmp_path):
-    inv = one(read_bytes(tmp_path, b"Total: 0 apps\n"))
-    assert inv.status == "complete" and inv.apps == () and inv.device.platform == "ios"
+@pytest.mark.parametrize("data", [
+    b"Total: 0 apps\n",
+    b"CFBundleIdentifier, CFBundleShortVersionString, CFBundleDisplayName\n",
+    b"CFBundleIdentifier, CFBundleVersion, CFBundleDisplayName\r\n",
+])
+def test_an_ideviceinstaller_list_of_no_apps_is_never_a_clean_device(tmp_path, data):
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "failed" and inv.reason == "empty" and inv.apps == () and inv.device.platform == "ios"
+    assert "lists no apps at all" in inv.message
+
+
+def test_ids_pasted_from_other_output_are_bad_lines_in_a_fleet_csv(tmp_path):
+    data = CSV_HEAD + (
+        "android,d1,package:com.tencent.mm,WeChat,1\n"
+        'android,d1,"""com.tencent.mm""",WeChat,1\n'
+        "android,d1,com.tencent.mm;,WeChat,1\n"
+        "android,d1,/data/app/x/base.apk=com.tencent.mm,WeChat,1\n"
+        "android,d1,com.whatsapp,WhatsApp,2\n"
+    )
+    inv = one(read_bytes(tmp_path, data.encode(), "f.csv"))
+    assert inv.status == "partial" and ids(inv) == ["com.whatsapp"] and inv.problem_count == 4
+    assert all("is not a package name or bundle id" in p for p in inv.problems)
 
 
 def test_ideviceinstaller_old_form_without_header_or_version(tmp_path):
@@ -775,15 +797,17 @@ def test_csv_quote_closed_rows_later_with_the_right_width_is_still_caught(tmp_pa
         'android,A,com.foo,"Foo,1.0\nandroid,A,com.tencent.mm,WeChat",8.0\n'
         # A line break inside the device cell: the row's device and app come from different lines.
         'android,"B\nandroid",com.b,B,1\n'
-        'android,"A",com.x"y,X,1\n'  # a quote inside an unquoted value is just a character
+        'android,"A",com.x"y,X,1\n'  # a quote inside an unquoted value: read, but not a package name
         'android,A,"com.z"z,Z,1\n'  # a quoted value followed by text
         'android,A,com.multi,"Two\nlines",1\n'  # a line break in a name alone may be real data
     )
     device, rest = read_bytes(tmp_path, data.encode(), "f.csv")
-    assert ids(device) == ["com.a", 'com.x"y', "com.multi"] and device.status == "partial"
+    assert ids(device) == ["com.a", "com.multi"] and device.status == "partial"
     assert device.problems == (
         "line 3: a quoted value runs over several lines and holds what look like rows of the file (a stray "
         "quote?); it swallowed line 4, which was not read",
+        "line 7: app_id 'com.x\"y' is not a package name or bundle id (letters, digits, '_' and '-' in "
+        "dot-separated labels): was something else pasted into this column?",
         "line 8: a quoted value is followed by other text before the next comma (',' expected after '\"')",
     )
     assert rest.problems == (

@@ -5,6 +5,8 @@ labels and excerpts in messages.
 
 from __future__ import annotations
 
+import re
+
 from scanner.connectors.inputs.source import Problems, Source
 from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Scope
 
@@ -60,6 +62,12 @@ def make_inventory(
                        f"({problems.kept[0]}); export the list again and rescan")
     elif problems.count:
         coverage.append(Scope("records", read=False, reason=f"{problems.count} {unit} could not be read"))
+    if not apps and all(s.read for s in coverage):
+        # A phone always has apps: a list with none is an empty or cut export, never a clean device.
+        coverage.append(Scope("records", read=False, reason="no apps listed"))
+        reason = "empty"
+        message = (f"{label} lists no apps at all, and a phone always has some: the export is empty or was cut "
+                   f"short; export the list again and rescan")
     if all(s.read for s in coverage):
         status, reason, message = "complete", None, None
     else:
@@ -118,4 +126,12 @@ def clean_id(value: str, what: str) -> tuple[str, str | None]:
     if not app_id.isprintable() or " " in app_id:  # the only printable whitespace is " "
         return app_id, (f"{what} {snippet(app_id)} holds whitespace or a control character, so it is not a "
                         f"real package name or bundle id")
+    if not _ID_GRAMMAR.match(app_id):
+        return app_id, (f"{what} {snippet(app_id)} is not a package name or bundle id (letters, digits, '_' "
+                        f"and '-' in dot-separated labels): was something else pasted into this column?")
     return app_id, None
+
+
+# Android package names and iOS bundle ids: labels of letters, digits, "_"
+# and "-", joined by dots. One label is allowed: the framework is "android".
+_ID_GRAMMAR = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\Z")

@@ -38,8 +38,9 @@ def read_pm(name: str, src: Source) -> Inventory:
             )
             continue
         path, pkg, code, installer, uid = m.group("path", "pkg", "code", "installer", "uid")
-        if not pkg.isprintable():  # the pattern already keeps whitespace out
-            problems.add(f"line {n}: {clean_id(pkg, 'package')[1]}")
+        pkg, why = clean_id(pkg, "package")
+        if why:
+            problems.add(f"line {n}: {why}")
             continue
         uid_n = int(uid) if uid else None
         apps.append(App(
