@@ -1034,3 +1034,21 @@ def test_csv_carriage_return_inside_an_unquoted_value_is_not_dropped_in_silence(
     assert ids(device) == ["com.a", "com.b"]
     assert rest.status == "partial" and rest.problems == (
         "line 3: a carriage return (CR) inside a value that is not quoted",)
+
+
+@pytest.mark.parametrize("data", [
+    b"com.apple.Maps - Maps 1.0\rcom.tencent.xin - WeChat 8.0.1\rcom.example.x - X 2.0\r",
+    b'CFBundleIdentifier, CFBundleShortVersionString, CFBundleDisplayName\rcom.tencent.xin, "8.0", "WeChat"\r',
+    b"platform,device,app_id\rios,d1,com.tencent.xin\r",
+    b"package:com.a\rpackage:com.tencent.mm\r",
+])
+def test_bare_carriage_return_line_ends_are_refused_not_read_as_one_record(tmp_path, data):
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "failed" and inv.reason == "unknown-format" and "bare carriage return" in inv.message
+
+
+def test_a_carriage_return_inside_an_old_form_line_hides_nothing(tmp_path):
+    data = b"com.apple.Maps - Maps 1.0\ncom.example.x - X 2.0\rcom.tencent.xin - WeChat 8.0\n"
+    inv = one(read_bytes(tmp_path, data))
+    assert inv.status == "partial" and ids(inv) == ["com.apple.Maps"]
+    assert inv.problems[0].startswith("line 2: a line break or control character inside")

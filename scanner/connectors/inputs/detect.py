@@ -63,6 +63,11 @@ def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
             undecodable = undecodable or n
             continue
         text = text.rstrip("\r\n")
+        if "\r" in text and not text.lstrip().startswith(("{", "[")):
+            raise Failed(failure(name, "unknown-format", (
+                f"{label} line {n}: lines end in a bare carriage return (an old Mac file?), so its records cannot "
+                f"be told apart; convert it (tr '\\r' '\\n' < file > fixed.txt) and scan that"
+            )))
         if not text.strip():
             continue
         i = n - 1

@@ -37,6 +37,10 @@ def read_idevice_list(name: str, src: Source, total: int | None) -> Inventory:
         if why:
             problems.add(f"line {n}: {why}")
             continue
+        if not m.group("rest").isprintable():  # a carriage return or line break inside: more records may hide here
+            problems.add(f"line {n}: a line break or control character inside {snippet(text)}; other apps may "
+                         f"be hidden in it")
+            continue
         name_part, _, version = m.group("rest").rpartition(" ")
         if not version[:1].isdigit():  # no version printed: it is all name
             name_part, version = m.group("rest"), ""
