@@ -92,9 +92,11 @@ def _merge_scopes(a: tuple[Scope, ...], b: tuple[Scope, ...]) -> tuple[Scope, ..
 def merge(a: DeviceResult, b: DeviceResult) -> DeviceResult:
     """Two parts of one device's result (an export that lists a device twice)."""
     worse = b if _RANK[b.status] > _RANK[a.status] else a
+    # Failed only when no part could be read; one part read and one not is partial.
+    status = "failed" if a.status == b.status == "failed" else ("complete" if worse.status == "complete" else "partial")
     return replace(
         a,
-        status=worse.status,
+        status=status,
         reason=worse.reason if worse.status != "complete" else a.reason,
         message=worse.message if worse.status != "complete" else a.message,
         coverage=_merge_scopes(a.coverage, b.coverage),

@@ -124,3 +124,14 @@ def test_library_scan_api(tmp_path):
     assert [f.listed for f in everything.results[0].findings] == ["TikTok"]
     assert everything.exit_code == 1 and everything.inputs == (str(path),)
     assert scanner.load_signatures().policies["us-eo-13971"].status == "revoked"
+
+
+def test_a_failed_part_of_a_device_read_elsewhere_makes_it_partial_not_failed(sigs):
+    failed_part = Inventory(device=DeviceInfo("android", "A", source="fleet.csv"), apps=(), status="failed",
+                            reason="bad-lines", message="line 4: not valid UTF-8",
+                            coverage=(Scope("records", False, "1 lines could not be read"),))
+    report = run([Fixed("fleet.csv", [phone("A", "com.whatsapp"), failed_part])], sigs, Matcher(sigs))
+    (a,) = report.results
+    assert a.status == "partial" and a.reason == "bad-lines" and a.app_count == 1
+    both_failed = run([Fixed("f", [failed_part, failed_part])], sigs, Matcher(sigs)).results[0]
+    assert both_failed.status == "failed"

@@ -1030,10 +1030,15 @@ def test_saved_report_duplicate_keys_are_never_trusted(tmp_path):
 
 def test_csv_carriage_return_inside_an_unquoted_value_is_not_dropped_in_silence(tmp_path):
     data = CSV_HEAD.encode() + b"android,A,com.a,,\nandroid,A,com.tencent.mm\r,x,1\nandroid,A,com.b,,\n"
-    device, rest = read_bytes(tmp_path, data, "f.csv")
-    assert ids(device) == ["com.a", "com.b"]
-    assert rest.status == "partial" and rest.problems == (
-        "line 3: a carriage return (CR) inside a value that is not quoted",)
+    (device,) = read_bytes(tmp_path, data, "f.csv")  # the line's device is readable: the fault is A's
+    assert ids(device) == ["com.a", "com.b"] and device.status == "partial"
+    assert device.problems == ("line 3: a carriage return (CR) inside a value that is not quoted",)
+
+
+def test_csv_carriage_return_swallowing_a_row_makes_that_device_partial(tmp_path):
+    data = CSV_HEAD.encode() + b"ios,d1,com.apple.Maps,Maps,1\rios,d1,com.tencent.xin,WeChat,8\r\nios,d1,com.x,X,2\n"
+    (device,) = read_bytes(tmp_path, data, "f.csv")
+    assert device.device.serial == "d1" and device.status == "partial" and ids(device) == ["com.x"]
 
 
 @pytest.mark.parametrize("data", [
@@ -1052,3 +1057,11 @@ def test_a_carriage_return_inside_an_old_form_line_hides_nothing(tmp_path):
     inv = one(read_bytes(tmp_path, data))
     assert inv.status == "partial" and ids(inv) == ["com.apple.Maps"]
     assert inv.problems[0].startswith("line 2: a line break or control character inside")
+
+
+def test_csv_unreadable_platform_cell_is_a_problem_of_the_device_seen_before(tmp_path):
+    data = b"platform,device,app_id\nandroid,d1,com.a\nandroid,d2,com.b\nandr\xffoid,d1,com.tencent.mm\n"
+    first, second, third = read_bytes(tmp_path, data, "f.csv")
+    assert [(i.device.platform, i.device.serial) for i in (first, second, third)] == [
+        ("android", "d1"), ("android", "d2"), ("android", "d1")]
+    assert third.problems == ("line 4: not valid UTF-8",) and first.status == "complete"

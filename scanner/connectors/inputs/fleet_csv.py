@@ -79,6 +79,7 @@ def read_fleet_csv(name: str, src: Source, at: int) -> Iterator[Inventory]:
     offset = at + 1  # reader.line_num counts from the line after the header
     keys = (i_plat, i_dev, i_id)
     clean: set[str] = set()  # app_id cells that are ids as they stand
+    platforms: dict[str, str] = {}  # serial -> platform of the devices seen so far
     run: _Run | None = None
     runs = 0
     cur_dev: str | None = None  # the device cell and platform cell of the current run, as written
@@ -103,7 +104,8 @@ def read_fleet_csv(name: str, src: Source, at: int) -> Iterator[Inventory]:
                         runs += 1
                         yield run.inventory(name, src)
                     plat = plat if plat is not None and decodable(plat) else ""
-                    platform = KNOWN_PLATFORMS.get(plat.strip().lower())
+                    # A platform cell that cannot be read: the device's platform from its other rows.
+                    platform = KNOWN_PLATFORMS.get(plat.strip().lower()) or platforms.get(serial)
                     run = _Run(platform, serial)
                     cur_dev, cur_plat = dev, (plat if platform else None)
                     append, problem = run.apps.append, run.problems.add
@@ -148,6 +150,8 @@ def read_fleet_csv(name: str, src: Source, at: int) -> Iterator[Inventory]:
                             yield run.inventory(name, src)
                         platform = new
                         run = _Run(platform, serial)
+                        if new is not None:
+                            platforms.setdefault(serial, new)
                         cur_dev, cur_plat = dev, (plat if platform else None)
                         append, problem = run.apps.append, run.problems.add
                         if platform is None:
@@ -229,6 +233,9 @@ def _opening(text: str | None, i_plat: int, i_dev: int) -> tuple[str | None, str
     if text is None:  # a line without quotes that csv rejected: not kept
         return None, None
     head = text[:HEAD_LINE_BYTES]  # below csv's field size limit
+    cr = head.find("\r", 0, len(head) - 2)
+    if cr >= 0:  # csv rejects a carriage return inside a line: read the cells before it
+        head = head[:cr]
     try:
         cells = next(csv.reader([head], strict=True, skipinitialspace=True), [])
         whole = len(cells) if len(head) == len(text) else len(cells) - 1

@@ -73,7 +73,8 @@ class Source:
         on. The number of a line that is not valid UTF-8 is appended to `bad`
         when the line is handed out, and the line is given with
         surrogate escapes so that its device cell can still be told apart.
-        (line number, text) of a line holding a quote is appended to
+        (line number, text) of a line holding a quote (or a carriage return
+        that does not end it, which csv rejects) is appended to
         `quoted`, which the caller empties after each record: only a quote
         makes a record span lines, so a record with nothing in `quoted` is
         one line, and otherwise began on quoted[0] (csv keeps nothing of a
@@ -87,8 +88,8 @@ class Source:
                 except UnicodeDecodeError:
                     bad.append(n)
                     text = raw.decode("utf-8", "surrogateescape")
-                if '"' in text:
-                    quoted.append((n, text))
+                if '"' in text or ("\r" in text and text.find("\r", 0, -2) >= 0):
+                    quoted.append((n, text))  # a quote, or a carriage return inside the line
                 yield text
         except OSError as err:
             self.error, self.error_line = err, n + 1
