@@ -44,8 +44,14 @@ def writer(fmt: str) -> Callable:
     return getattr(importlib.import_module(module), function)
 
 
+def echo_error(message: str) -> None:
+    from scanner.formats.text import safe  # the message may quote a path or option the user typed
+
+    click.echo(f"scanner: error: {safe(message, limit=1000)}", err=True)
+
+
 def fail_usage(message: str) -> None:
-    click.echo(f"scanner: error: {message}", err=True)
+    echo_error(message)
     sys.exit(EXIT_USAGE)
 
 
@@ -201,7 +207,7 @@ def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tu
         matcher = Matcher(signatures, policies)
     except SignatureError as err:
         for problem in err.problems:
-            click.echo(f"scanner: error: {problem}", err=True)
+            echo_error(problem)
         sys.exit(EXIT_USAGE)
 
     report = run(
