@@ -8,11 +8,32 @@ device or file never hides the others.
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from dataclasses import dataclass
+from typing import Callable, Iterator, Protocol
 
 from scanner.model import Inventory
 
-__all__ = ["Connector", "ScannerError"]
+__all__ = ["Attached", "Connector", "Notify", "Progress", "ScannerError"]
+
+#: Tells the person running the tool something on stderr ("started an adb server on port 5037").
+Notify = Callable[[str], None]
+
+#: Per-device progress: (platform, serial, state, app count or None), state one of
+#: "waiting", "reading", "done", "failed". Called from connector threads.
+Progress = Callable[[str, str, str, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class Attached:
+    """A device a transport can see, ready to scan or not (`scanner devices`)."""
+
+    platform: str  # "android" | "ios"
+    serial: str  # transport serial (adb) or UDID
+    state: str  # "ready", or why not: "unauthorized", "offline", "locked", "not-paired", ...
+    model: str | None = None
+    name: str | None = None
+    os_version: str | None = None
+    message: str | None = None  # when not ready: what to do ("Unlock the phone and accept ...")
 
 
 class Connector(Protocol):
