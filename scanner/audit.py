@@ -7,6 +7,8 @@ other sources go on.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
@@ -60,6 +62,39 @@ def _inventories(connector: Connector) -> Iterator[Inventory]:
             reason="error",
             message=f"internal error while reading {source}: {type(err).__name__}: {err}; please report this",
         )
+
+
+_DONE = object()
+
+
+def _side_by_side(connectors: Iterable[Connector]) -> Iterator[Inventory]:
+    """Every connector in a thread of its own, inventories handed over as they come.
+
+    Live transports wait on devices: the Android threads and the iOS event loop
+    must run at the same time, or one slow phone would hold up every iPhone.
+    """
+    handoff: queue.Queue = queue.Queue()
+    threads = []
+    for connector in connectors:
+        def pump(c: Connector = connector) -> None:
+            try:
+                for inv in _inventories(c):
+                    handoff.put(inv)
+            finally:
+                handoff.put(_DONE)
+
+        thread = threading.Thread(target=pump, name=f"scan-{getattr(connector, 'name', '?')}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    running = len(threads)
+    while running:
+        item = handoff.get()
+        if item is _DONE:
+            running -= 1
+        else:
+            yield item
+    for thread in threads:
+        thread.join()
 
 
 def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
@@ -116,14 +151,24 @@ def run(
     inventory: bool = False,
     fail_on: str = "prohibited",
     inputs: tuple[str, ...] = (),
+    live: bool = False,
 ) -> Report:
+    """Read every connector, match, and build the report.
+
+    `live`: the connectors are device transports; they run side by side, and
+    the results are sorted by platform and serial, since devices finish in
+    no particular order. Files are read one after the other, in the order given.
+    """
     started = datetime.now(timezone.utc)
     results: dict[tuple, DeviceResult] = {}
-    for connector in connectors:
-        for inv in _inventories(connector):
-            result = _result(inv, matcher, inventory)
-            key = inv.device.key
-            results[key] = merge(results[key], result) if key in results else result
+    stream = _side_by_side(connectors) if live else (i for c in connectors for i in _inventories(c))
+    for inv in stream:
+        result = _result(inv, matcher, inventory)
+        key = inv.device.key
+        results[key] = merge(results[key], result) if key in results else result
+    ordered = list(results.values())
+    if live:
+        ordered.sort(key=lambda r: (r.device.platform or "", r.device.serial or "", r.device.source))
     return Report(
         tool="scanner",
         version=__version__,
@@ -131,7 +176,7 @@ def run(
         finished=datetime.now(timezone.utc),
         policies=policy_refs(matcher, signatures),
         signature_files=signatures.files,
-        results=tuple(results.values()),
+        results=tuple(ordered),
         fail_on=fail_on,
         inventory_included=inventory,
         inputs=inputs,

@@ -18,7 +18,7 @@ from typing import IO, Callable, Sequence
 import click
 
 from scanner import __version__
-from scanner.model import EXIT_USAGE, FAIL_ON
+from scanner.model import EXIT_INCOMPLETE, EXIT_USAGE, FAIL_ON
 
 # format name -> (module, function): one module per format.
 FORMATS: dict[str, tuple[str, str]] = {
@@ -160,11 +160,83 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+PLATFORM_CHOICE = click.Choice(["android", "ios", "all"])
+
+
+def notify(message: str) -> None:
+    """A note for the person at the terminal; never on stdout, which carries the report."""
+    from scanner.formats.text import safe
+
+    click.echo(f"scanner: {safe(message, limit=1000)}", err=True)
+
+
+def check_adb_server(value: str | None) -> None:
+    if value is None:
+        return
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        fail_usage(f"--adb-server {value!r}: expected HOST:PORT, e.g. 127.0.0.1:5037")
+
+
+def pick_platforms(platform: str | None, serials: Sequence[str], udids: Sequence[str]) -> dict[str, bool]:
+    """Which transports to use, and whether each was asked for by name.
+
+    A platform asked for by name (--platform, --serial, --udid) that cannot be
+    reached is a failed target; one only scanned by default is a note, so an
+    admin with no iPhones and no usbmuxd still gets a clean exit.
+    """
+    if serials and platform == "ios":
+        fail_usage("--serial selects Android devices; it cannot be used with --platform ios (use --udid)")
+    if udids and platform == "android":
+        fail_usage("--udid selects iPhones and iPads; it cannot be used with --platform android (use --serial)")
+    if platform in ("android", "ios"):
+        return {platform: True}
+    if platform is None and (serials or udids):
+        return {p: True for p, sel in (("android", serials), ("ios", udids)) if sel}
+    return {"android": bool(serials), "ios": bool(udids)}
+
+
+def live_connectors(platforms: dict[str, bool], serials: Sequence[str], udids: Sequence[str],
+                    timeout: float, adb_server: str | None, progress=None) -> list:
+    connectors = []
+    if "android" in platforms:
+        from scanner.connectors.android import AndroidConnector
+
+        connectors.append(AndroidConnector(adb_server, serials=serials, timeout=timeout, notify=notify,
+                                           progress=progress, required=platforms["android"]))
+    if "ios" in platforms:
+        from scanner.connectors.ios import IOSConnector
+
+        connectors.append(IOSConnector(None, udids=udids, timeout=timeout, notify=notify,
+                                       progress=progress, required=platforms["ios"]))
+    return connectors
+
+
+def device_options(command: Callable) -> Callable:
+    """The options that pick attached devices, shared by `scan` and `devices`."""
+    for option in reversed((
+        click.option("--platform", type=PLATFORM_CHOICE, default=None,
+                     help="Which attached devices: android, ios or all (default: all)."),
+        click.option("--serial", "serials", multiple=True, metavar="SERIAL",
+                     help="Only this Android device (adb serial or ro.serialno). Repeatable."),
+        click.option("--udid", "udids", multiple=True, metavar="UDID",
+                     help="Only this iPhone or iPad. Repeatable."),
+        click.option("--adb-server", metavar="HOST:PORT",
+                     help="Use this adb server (default: 127.0.0.1 and $ANDROID_ADB_SERVER_PORT or 5037; "
+                          "started with the bundled adb if none runs there)."),
+    )):
+        command = option(command)
+    return command
+
+
 @main.command(epilog=EXIT_CODES_HELP)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="FILE",
-              help="A saved or exported app inventory (pm list packages, ideviceinstaller -l, "
-                   "pymobiledevice3 apps list, a scanner JSON report written with --inventory, or a "
-                   "platform,device,app_id CSV). Repeatable; '-' reads stdin.")
+              help="Scan a saved or exported app inventory instead of attached devices (pm list packages, "
+                   "ideviceinstaller -l, pymobiledevice3 apps list, a scanner JSON report written with "
+                   "--inventory, or a platform,device,app_id CSV). Repeatable; '-' reads stdin.")
+@device_options
+@click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=60, show_default=True,
+              metavar="SECONDS", help="Time allowed for each device; a device not read in time is reported as such.")
 @click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
               help="Add your own catalog and policy files (a file or a folder). Repeatable.")
 @click.option("--policy", "policies", multiple=True, metavar="ID",
@@ -178,14 +250,25 @@ def main() -> None:
                    "employees' phones should hold as little as they need).")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
               help="Lowest severity that makes the exit code 1 (or 5).")
-def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tuple[str, ...],
-         fmt: str, outputs: tuple[str, ...], inventory: bool, fail_on: str) -> None:
-    """Scan inventories and report prohibited apps."""
-    if not inputs:
-        fail_usage(
-            "nothing to scan: give one or more --input FILE (saved or exported inventories). "
-            "Live scanning of attached devices is not in this version yet."
-        )
+@click.pass_context
+def scan(ctx: click.Context, inputs: tuple[str, ...], platform: str | None, serials: tuple[str, ...],
+         udids: tuple[str, ...], adb_server: str | None, timeout: float, signature_paths: tuple[str, ...],
+         policies: tuple[str, ...], fmt: str, outputs: tuple[str, ...], inventory: bool, fail_on: str) -> None:
+    """Scan every attached Android and iOS device (or saved inventories, with
+    --input) and report prohibited apps.
+
+    Devices are read concurrently, each within --timeout. A device that could
+    not be fully read (locked, not trusted, a refused work profile) is reported
+    as such and never counts as clean.
+    """
+    if inputs:
+        live_given = [option for name, option in (("platform", "--platform"), ("serials", "--serial"),
+                                                  ("udids", "--udid"), ("adb_server", "--adb-server"),
+                                                  ("timeout", "--timeout"))
+                      if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if live_given:
+            fail_usage(f"{', '.join(live_given)} select attached devices and cannot be used with --input; "
+                       "scan files and devices in separate runs")
     if inputs.count("-") > 1:
         fail_usage("--input -: stdin can be read only once")
     given: dict[str, str] = {}
@@ -194,12 +277,13 @@ def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tu
         if real in given:
             fail_usage(f"--input {name}: the same file as --input {given[real]}; give each input once")
         given[real] = name
+    check_adb_server(adb_server)
+    platforms = pick_platforms(platform, serials, udids) if not inputs else {}
     out_specs = parse_outputs(outputs)
     check_outputs(out_specs, inputs)
     signatures = load_or_exit(signature_paths)
 
     from scanner.audit import run
-    from scanner.connectors.files import FileConnector
     from scanner.matcher import Matcher
     from scanner.signatures import SignatureError
 
@@ -210,14 +294,17 @@ def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tu
             echo_error(problem)
         sys.exit(EXIT_USAGE)
 
-    report = run(
-        (FileConnector(name) for name in inputs),
-        signatures,
-        matcher,
-        inventory=inventory,
-        fail_on=fail_on,
-        inputs=inputs,
-    )
+    if inputs:
+        from scanner.connectors.files import FileConnector
+
+        connectors: Sequence = [FileConnector(name) for name in inputs]
+    else:
+        connectors = live_connectors(platforms, serials, udids, timeout, adb_server)
+    report = run(connectors, signatures, matcher, inventory=inventory, fail_on=fail_on, inputs=inputs,
+                 live=not inputs)
+    if not report.results:
+        notify("no device found: connect a device by USB (Android: enable USB debugging; iPhone: unlock it "
+               "and tap Trust), then run again; `scanner devices` shows what is attached")
     for out_fmt, path in out_specs:
         try:
             write_file(lambda out, f=out_fmt: writer(f)(report, out), path)
@@ -225,6 +312,89 @@ def scan(inputs: tuple[str, ...], signature_paths: tuple[str, ...], policies: tu
             fail_usage(f"--output {out_fmt}={path}: could not write the report: {err.strerror or err}")
     write_stdout(lambda out: writer(fmt)(report, out))
     sys.exit(report.exit_code)
+
+
+def attached_devices(platforms: dict[str, bool], serials: Sequence[str], udids: Sequence[str],
+                     adb_server: str | None, timeout: float) -> tuple[list, list[str]]:
+    """Every device the transports see, both platforms at once; and the transports that could not be asked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scanner.connectors.base import ScannerError
+
+    def ask(connector) -> tuple[list, str | None]:
+        try:
+            return list(connector.devices()), None
+        except ScannerError as err:
+            return [], str(err)
+
+    connectors = live_connectors(platforms, serials, udids, timeout, adb_server)
+    found: list = []
+    problems: list[str] = []
+    with ThreadPoolExecutor(max_workers=max(1, len(connectors))) as pool:
+        for connector, (devices, problem) in zip(connectors, pool.map(ask, connectors)):
+            found.extend(devices)
+            platform = "android" if connector.name == "adb" else "ios"
+            if problem and platforms.get(platform):
+                problems.append(problem)
+            elif problem:
+                notify(problem)
+    return found, problems
+
+
+@main.command()
+@device_options
+@click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=10, show_default=True,
+              metavar="SECONDS", help="Time allowed for each device to answer.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Format written to stdout.")
+def devices(platform: str | None, serials: tuple[str, ...], udids: tuple[str, ...], adb_server: str | None,
+            timeout: float, fmt: str) -> None:
+    """List attached Android and iOS devices, and what to do for each one
+    that cannot be scanned yet.
+
+    Exit 0 when every device is ready to scan, 4 when one is not or none is
+    attached, 2 on a usage error.
+    """
+    check_adb_server(adb_server)
+    platforms = pick_platforms(platform, serials, udids)
+    found, problems = attached_devices(platforms, serials, udids, adb_server, timeout)
+    found.sort(key=lambda d: (d.platform, d.serial))
+    from scanner.formats.devices import write_devices
+
+    write_stdout(lambda out: write_devices(found, problems, out, fmt))
+    ready = bool(found) and not problems and all(d.state == "ready" for d in found)
+    if not found and not problems:
+        notify("no device found: connect a device by USB (Android: enable USB debugging; iPhone: unlock it "
+               "and tap Trust)")
+    sys.exit(0 if ready else EXIT_INCOMPLETE)
+
+
+@main.command()
+@click.option("--udid", metavar="UDID", help="The iPhone or iPad to pair (needed when more than one is attached).")
+@click.option("--timeout", type=click.FloatRange(min=1, max=600), default=60, show_default=True,
+              metavar="SECONDS", help="How long to wait for Trust to be tapped on the device.")
+def pair(udid: str | None, timeout: float) -> None:
+    """Pair this computer with an iPhone or iPad, so that it can be scanned.
+
+    The only command that changes a device: the iPhone shows "Trust This
+    Computer?", and the person holding it taps Trust and enters the passcode.
+    Exit 0 when paired, 4 when it was not (refused, not tapped in time, locked).
+    """
+    from scanner.connectors.base import ScannerError
+    from scanner.connectors.ios import pair as pair_device
+    from scanner.formats.text import safe
+
+    try:
+        result = pair_device(None, udid, timeout=timeout, notify=notify)
+    except ScannerError as err:
+        echo_error(str(err))
+        sys.exit(EXIT_INCOMPLETE)
+    label = " ".join(safe(x) for x in (result.name, result.serial) if x)
+    if result.state == "ready":
+        click.echo(f"paired: {label}; `scanner scan --udid {safe(result.serial)}` can read it now")
+        sys.exit(0)
+    click.echo(f"not paired: {label}: {safe(result.message or result.state)}", err=True)
+    sys.exit(EXIT_INCOMPLETE)
 
 
 @main.group()

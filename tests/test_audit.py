@@ -135,3 +135,33 @@ def test_a_failed_part_of_a_device_read_elsewhere_makes_it_partial_not_failed(si
     assert a.status == "partial" and a.reason == "bad-lines" and a.app_count == 1
     both_failed = run([Fixed("f", [failed_part, failed_part])], sigs, Matcher(sigs)).results[0]
     assert both_failed.status == "failed"
+
+
+class Handshake:
+    """Yields its inventory only after the other connector has yielded: proves both run at once."""
+
+    def __init__(self, name: str, inv: Inventory, wait_for, then_set):
+        self.name, self._inv, self._wait, self._set = name, inv, wait_for, then_set
+
+    def inventories(self) -> Iterator[Inventory]:
+        if self._wait is not None:
+            assert self._wait.wait(timeout=20), "the other connector never ran"
+        yield self._inv
+        if self._set is not None:
+            self._set.set()
+
+
+def test_live_connectors_run_side_by_side_and_results_are_sorted(sigs):
+    import threading
+
+    android_done = threading.Event()
+    ios = Handshake("usbmux", Inventory(device=DeviceInfo("ios", "00008101-A", source="usbmux"), apps=(
+        App("ios", "com.tencent.xin"),)), wait_for=android_done, then_set=None)
+    android = Handshake("adb", phone("ZZ9"), wait_for=None, then_set=android_done)
+    crash = Fixed("adb-2", [], crash=RuntimeError("boom"))
+    # iOS is first and blocks until Android has yielded: sequential reading would dead-end.
+    report = run([ios, android, crash], sigs, Matcher(sigs), live=True)
+    keys = [(r.device.platform, r.device.serial) for r in report.results]
+    assert keys == [(None, None), ("android", "ZZ9"), ("ios", "00008101-A")]
+    assert report.results[0].status == "failed" and "boom" in report.results[0].message
+    assert report.results[2].findings and report.exit_code == 5

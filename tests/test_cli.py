@@ -86,7 +86,14 @@ def test_exit_5_findings_and_an_unreadable_input(files):
 
 
 def test_exit_2_usage_errors_scan_nothing(files, tmp_path):
-    assert run("scan", cwd=files).returncode == 2
+    proc = run("scan", "--input", "wechat.txt", "--serial", "X", "--timeout", "5", cwd=files)
+    assert proc.returncode == 2 and "--serial, --timeout select attached devices" in proc.err
+    proc = run("scan", "--platform", "ios", "--serial", "X", "--adb-server", "nohost", cwd=files)
+    assert proc.returncode == 2 and "--adb-server 'nohost': expected HOST:PORT" in proc.err
+    proc = run("scan", "--platform", "ios", "--serial", "X", cwd=files)
+    assert proc.returncode == 2 and "--serial selects Android devices" in proc.err
+    proc = run("devices", "--platform", "android", "--udid", "X", cwd=files)
+    assert proc.returncode == 2 and "--udid selects iPhones" in proc.err
     proc = run("scan", "--input", "wechat.txt", "--policy", "nope", cwd=files)
     assert proc.returncode == 2 and "unknown policy 'nope'" in proc.err and proc.out == ""
     proc = run("scan", "--input", "wechat.txt", "--output", "xml=out.xml", cwd=files)
