@@ -4,6 +4,7 @@ The library API is small::
 
     import scanner
     report = scanner.scan(["phone.txt"], policies=["us-eo-13971"])
+    report = scanner.scan_devices(platforms=("android", "ios"), timeout=60)
     report.exit_code, report.summary, report.results
 
 Imports are lazy so that importing the package (and starting the CLI) stays fast.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load_signatures", "scan"]
+__all__ = ["__version__", "load_signatures", "scan", "scan_devices"]
 
 if TYPE_CHECKING:
     from scanner.model import Report
@@ -51,3 +52,41 @@ def scan(
     sigs = load_signatures(signatures)
     matcher = Matcher(sigs, policies)
     return run((FileConnector(n) for n in names), sigs, matcher, inventory=inventory, fail_on=fail_on, inputs=names)
+
+
+def scan_devices(
+    *,
+    platforms: Iterable[str] = ("android", "ios"),
+    serials: Iterable[str] = (),
+    udids: Iterable[str] = (),
+    timeout: float = 60.0,
+    adb_server: str | None = None,
+    usbmux_address: str | None = None,
+    policies: Iterable[str] | None = None,
+    signatures: Iterable[str] = (),
+    inventory: bool = False,
+    fail_on: str = "prohibited",
+) -> "Report":
+    """Scan the attached devices of `platforms`, concurrently, each within `timeout` seconds.
+
+    Android goes through the adb server (`adb_server` "HOST:PORT", default the
+    one on $ANDROID_ADB_SERVER_PORT or 5037, started if none runs); iOS through
+    usbmuxd (`usbmux_address`, default $USBMUXD_SOCKET_ADDRESS or the OS's).
+    A platform that cannot be reached is a failed result, never a clean one.
+    """
+    from scanner.audit import run
+    from scanner.matcher import Matcher
+
+    sigs = load_signatures(signatures)
+    matcher = Matcher(sigs, policies)
+    connectors: list = []
+    chosen = set(platforms)
+    if "android" in chosen:
+        from scanner.connectors.android import AndroidConnector
+
+        connectors.append(AndroidConnector(adb_server, serials=tuple(serials), timeout=timeout, required=True))
+    if "ios" in chosen:
+        from scanner.connectors.ios import IOSConnector
+
+        connectors.append(IOSConnector(usbmux_address, udids=tuple(udids), timeout=timeout, required=True))
+    return run(connectors, sigs, matcher, inventory=inventory, fail_on=fail_on, live=True)
