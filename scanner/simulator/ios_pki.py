@@ -11,21 +11,25 @@ the device key is an emulator shortcut; no client checks it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import plistlib
+import ssl
+import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-__all__ = ["HostIdentity", "PairRecord", "device_key", "device_public_key_pem", "host_identity", "make_pair_record",
-           "sign_device_certificate"]
+__all__ = ["HostIdentity", "PairRecord", "ServerContexts", "device_key", "device_public_key_pem", "host_identity",
+           "make_pair_record", "matches_device_key"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _key(role: str) -> RSAPrivateKey:
     """One RSA key per role per process (role only keys the cache)."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -41,7 +45,7 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def _builder(public_key: RSAPublicKey) -> x509.CertificateBuilder:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     empty = x509.Name([])
     return (x509.CertificateBuilder().subject_name(empty).issuer_name(empty).public_key(public_key)
             .serial_number(1).not_valid_before(now - timedelta(minutes=5))
@@ -69,18 +73,24 @@ def device_key_pem() -> bytes:
     return _pkcs8(device_key())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def device_public_key_pem() -> bytes:
     """`DevicePublicKey` as lockdownd reports it: PKCS#1 "RSA PUBLIC KEY" PEM."""
     return device_key().public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
 
 
-def sign_device_certificate(device_public_pem: bytes, root_key_pem: bytes) -> bytes:
-    """A DeviceCertificate for `device_public_pem`, signed by a host root (as a pairing host makes it)."""
-    root_key = serialization.load_pem_private_key(root_key_pem, password=None)
-    public = serialization.load_pem_public_key(device_public_pem)
-    assert isinstance(root_key, RSAPrivateKey) and isinstance(public, RSAPublicKey)
-    return _cert_pem(_leaf(public, root_key, ski=True))
+def matches_device_key(certificate_pem: bytes) -> bool:
+    """Whether a DeviceCertificate a host sent in Pair was made for this device's key.
+
+    Looks for the key's modulus in the DER instead of parsing the certificate:
+    libimobiledevice issues serial number 0, which cryptography is deprecating.
+    """
+    try:
+        der = ssl.PEM_cert_to_DER_cert(certificate_pem.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    modulus = device_key().public_key().public_numbers().n
+    return modulus.to_bytes((modulus.bit_length() + 7) // 8, "big") in der
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,7 @@ class HostIdentity:
     device_cert: bytes
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def host_identity() -> HostIdentity:
     root_key, host_key = _key("root"), _key("host")
     root = (_builder(root_key.public_key())
@@ -133,3 +143,32 @@ class PairRecord:
 
 def make_pair_record(system_buid: str, wifi_mac: str, host_id: str | None = None) -> PairRecord:
     return PairRecord(host_id or str(uuid.uuid4()).upper(), system_buid, wifi_mac)
+
+
+class ServerContexts:
+    """The device side's TLS contexts, one per DeviceCertificate (the one from that host's pairing).
+
+    The stdlib can only load a certificate chain from a file, so the PEM goes
+    to `directory` (the simulator's temporary directory). No client
+    certificate is requested: OpenSSL cannot chain pairing certificates, whose
+    subject and issuer are both empty, and neither real client verifies the
+    device either.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._contexts: dict[bytes, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def get(self, device_cert_pem: bytes) -> ssl.SSLContext:
+        with self._lock:
+            context = self._contexts.get(device_cert_pem)
+            if context is None:
+                path = self._dir / f"device-{hashlib.sha256(device_cert_pem).hexdigest()[:16]}.pem"
+                path.write_bytes(device_cert_pem + b"\n" + device_key_pem())
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.verify_mode = ssl.CERT_NONE
+                context.num_tickets = 0
+                context.load_cert_chain(str(path))
+                self._contexts[device_cert_pem] = context
+            return context

@@ -1,0 +1,247 @@
+"""installation_proxy for the emulated iOS devices: app records, Lookup and Browse.
+
+An app record carries the keys installd serves (bundle keys, ApplicationType,
+Path, Container, SignerIdentity, Entitlements with the team id, and a realistic
+tail of Info.plist keys), so that asking for every attribute costs visibly more
+than asking for a few, as on a real device. Offloaded apps are placeholders
+(`IsPlaceholder`, `IsDemotedApp`) that only a request with `ShowPlaceholders`
+sees: that is the trap a naive scanner falls into.
+
+The serving side applies the device's faults: `delay` before every message,
+`drop_after_apps` (the connection dies after N apps), `no_complete` (the data
+arrives but `Status: Complete` never does, and the socket stays open).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import plistlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from scanner.simulator.ios_wire import Link, read_plist, write_plist
+from scanner.simulator.profile import AppProfile, DeviceProfile
+
+__all__ = ["BROWSE_CHUNK", "SERVICE_NAME", "AppCatalog", "serve_installation_proxy"]
+
+SERVICE_NAME = "com.apple.mobile.installation_proxy"
+BROWSE_CHUNK = 20  # apps per Browse message (emulator choice)
+APP_STORE_SIGNER = "Apple iPhone OS Application Signing"
+SIZE_KEYS = ("StaticDiskUsage", "DynamicDiskUsage")
+APP_TYPES = ("User", "System", "Hidden")
+
+
+def _digest(*parts: str) -> bytes:
+    return hashlib.sha256("/".join(parts).encode()).digest()
+
+
+def _uuid(*parts: str) -> str:
+    return str(uuid.UUID(bytes=_digest(*parts)[:16], version=4)).upper()
+
+
+def derived_team_id(bundle_id: str) -> str:
+    """A stable made-up team id for apps whose profile gives none (real App Store apps always have one)."""
+    alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "".join(alphabet[b % len(alphabet)] for b in _digest("team", bundle_id)[:10])
+
+
+def _executable(app: AppProfile) -> str:
+    base = (app.name or app.id.rsplit(".", 1)[-1]).replace(" ", "")
+    return "".join(c for c in base if c.isalnum()) or "App"
+
+
+def app_record(app: AppProfile, udid: str, sequence: int) -> dict[str, Any]:
+    """Every attribute installd would return for `app` (sizes excepted: those are asked for)."""
+    app_type = app.app_type
+    exe = _executable(app)
+    name = app.name or exe
+    is_system = app_type in ("System", "Hidden")
+    bundle_uuid, data_uuid, group_uuid = (_uuid(udid, app.id, k) for k in ("bundle", "data", "group"))
+    path = (f"/Applications/{exe}.app" if is_system
+            else f"/private/var/containers/Bundle/Application/{bundle_uuid}/{exe}.app")
+    container = f"/private/var/mobile/Containers/Data/Application/{data_uuid}"
+    group = f"group.{app.id}"
+    record: dict[str, Any] = {
+        "ApplicationType": app_type,
+        "CFBundleDevelopmentRegion": "en",
+        "CFBundleDisplayName": name,
+        "CFBundleExecutable": exe,
+        "CFBundleIdentifier": app.id,
+        "CFBundleInfoDictionaryVersion": "6.0",
+        "CFBundleName": name,
+        "CFBundleNumericVersion": 0,
+        "CFBundlePackageType": "APPL",
+        "CFBundleShortVersionString": app.version or "1.0",
+        "CFBundleSupportedPlatforms": ["iPhoneOS"],
+        "CFBundleVersion": app.build or app.version or "1",
+        "CFBundleURLTypes": [{"CFBundleURLName": app.id, "CFBundleURLSchemes": [exe.lower(), f"{exe.lower()}-auth"]}],
+        "CFBundleIcons": {"CFBundlePrimaryIcon": {"CFBundleIconFiles": ["AppIcon60x60", "AppIcon76x76"],
+                                                  "CFBundleIconName": "AppIcon"}},
+        "Container": container,
+        "DTCompiler": "com.apple.compilers.llvm.clang.1_0",
+        "DTPlatformBuild": "21A325",
+        "DTPlatformName": "iphoneos",
+        "DTPlatformVersion": "17.0",
+        "DTSDKBuild": "21A325",
+        "DTSDKName": "iphoneos17.0",
+        "DTXcode": "1500",
+        "DTXcodeBuild": "15A240d",
+        "EnvironmentVariables": {"CFFIXED_USER_HOME": container, "HOME": container, "TMPDIR": f"{container}/tmp"},
+        "IsAppClip": False,
+        "IsUpgradeable": not is_system,
+        "LSRequiresIPhoneOS": True,
+        "MinimumOSVersion": "15.0",
+        "NSCameraUsageDescription": f"{name} uses the camera to scan and share.",
+        "NSLocationWhenInUseUsageDescription": f"{name} uses your location to show nearby content.",
+        "NSPhotoLibraryUsageDescription": f"{name} saves and shares photos.",
+        "Path": path,
+        "SBAppTags": ["hidden"] if app_type == "Hidden" else [],
+        "SequenceNumber": sequence,
+        "UIBackgroundModes": ["audio", "fetch", "remote-notification"],
+        "UIDeviceFamily": [1, 2],
+        "UILaunchStoryboardName": "LaunchScreen",
+        "UIRequiredDeviceCapabilities": ["arm64"],
+        "UISupportedInterfaceOrientations": ["UIInterfaceOrientationPortrait",
+                                             "UIInterfaceOrientationLandscapeLeft",
+                                             "UIInterfaceOrientationLandscapeRight"],
+    }
+    if is_system:
+        # Apple's own apps: platform binaries, no team, no signer (emulator choice, as in the research).
+        record["Entitlements"] = {"application-identifier": app.id, "platform-application": True,
+                                  "com.apple.private.security.container-required": True}
+    else:
+        team = app.team_id or derived_team_id(app.id)
+        signer = app.signer or APP_STORE_SIGNER
+        record["SignerIdentity"] = signer
+        if signer != APP_STORE_SIGNER:
+            record["ProfileValidated"] = True
+        record["Entitlements"] = {
+            "application-identifier": f"{team}.{app.id}",
+            "com.apple.developer.team-identifier": team,
+            "keychain-access-groups": [f"{team}.{app.id}", f"{team}.com.example.shared"],
+            "aps-environment": "production",
+            "get-task-allow": signer.startswith(("Apple Development", "iPhone Developer")),
+            "com.apple.security.application-groups": [group],
+            "com.apple.developer.associated-domains": [f"applinks:{exe.lower()}.example.com"],
+        }
+        record["GroupContainers"] = {group: f"/private/var/mobile/Containers/Shared/AppGroup/{group_uuid}"}
+    if app.state == "offloaded":
+        record["IsPlaceholder"] = True
+        record["IsDemotedApp"] = True
+    return record
+
+
+def _sizes(app_id: str) -> dict[str, int]:
+    d = _digest("size", app_id)
+    return {"StaticDiskUsage": 4_000_000 + int.from_bytes(d[:3], "big") * 8,
+            "DynamicDiskUsage": int.from_bytes(d[3:6], "big") * 4}
+
+
+class AppCatalog:
+    """A device's apps as installd answers for them; records are built once, on first use."""
+
+    def __init__(self, device: DeviceProfile) -> None:
+        self._apps = device.apps
+        self._udid = device.serial
+        self._records: list[tuple[AppProfile, dict[str, Any]]] | None = None
+
+    def _all(self) -> list[tuple[AppProfile, dict[str, Any]]]:
+        if self._records is None:
+            self._records = [(a, app_record(a, self._udid, i + 1)) for i, a in enumerate(self._apps)]
+        return self._records
+
+    def select(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """(bundle id, attributes) for the apps a Lookup/Browse with these ClientOptions returns."""
+        app_type = options.get("ApplicationType", "Any")
+        wanted = options.get("BundleIDs")
+        wanted_ids = set(wanted) if isinstance(wanted, list) else None
+        placeholders = bool(options.get("ShowPlaceholders", False))
+        attributes = options.get("ReturnAttributes")
+        out = []
+        for app, record in self._all():
+            if app_type != "Any" and app.app_type != app_type:
+                continue
+            if wanted_ids is not None and app.id not in wanted_ids:
+                continue
+            if app.state == "offloaded" and not placeholders:
+                continue
+            if isinstance(attributes, list):
+                full = {**record, **_sizes(app.id)}
+                entry = {k: full[k] for k in attributes if isinstance(k, str) and k in full}
+            else:
+                entry = record
+            out.append((app.id, entry))
+        return out
+
+
+def serve_installation_proxy(link: Link, catalog: AppCatalog, device: DeviceProfile,
+                             pause: Callable[[], None]) -> None:
+    """Answer installation_proxy commands on `link` until the client closes it.
+
+    `pause` waits the device's `delay` before each message (and returns early
+    when the simulator stops).
+    """
+    faults = device.faults
+    while True:
+        request = read_plist(link.sock)
+        if request is None:
+            return
+        command = request.get("Command")
+        options = request.get("ClientOptions") or {}
+        if not isinstance(options, dict):
+            options = {}
+        if command == "Lookup":
+            if not _lookup(link, catalog.select(options), faults.drop_after_apps, faults.no_complete, pause):
+                return
+        elif command == "Browse":
+            if not _browse(link, catalog.select(options), faults.drop_after_apps, faults.no_complete, pause):
+                return
+        elif command == "CheckCapabilitiesMatch":
+            pause()
+            write_plist(link.sock, {"LookupResult": True, "Status": "Complete"})
+        else:
+            pause()
+            write_plist(link.sock, {"Error": "UnknownCommand",
+                                    "ErrorDescription": f"Unknown command {command!r} (this device is read-only)"})
+
+
+def _lookup(link: Link, apps: list[tuple[str, dict[str, Any]]], drop_after: int, no_complete: bool,
+            pause: Callable[[], None]) -> bool:
+    reply: dict[str, Any] = {"LookupResult": dict(apps)}
+    if not no_complete:
+        reply["Status"] = "Complete"
+    payload = plistlib.dumps(reply)
+    pause()
+    if drop_after:
+        # One message holds every app: cut it where the N-th app ends (roughly) and hang up.
+        shown = min(drop_after, len(apps))
+        cut = min(len(payload) - 16, len(payload) * shown // max(len(apps), 1))
+        link.sock.sendall(len(payload).to_bytes(4, "big") + payload[:max(cut, 0)])
+        link.close()
+        return False
+    link.sock.sendall(len(payload).to_bytes(4, "big") + payload)
+    if no_complete:
+        link.stall()
+        return False
+    return True
+
+
+def _browse(link: Link, apps: list[tuple[str, dict[str, Any]]], drop_after: int, no_complete: bool,
+            pause: Callable[[], None]) -> bool:
+    total = len(apps)
+    limit = min(drop_after, total) if drop_after else total
+    for start in range(0, limit, BROWSE_CHUNK):
+        chunk = [entry for _, entry in apps[start:min(start + BROWSE_CHUNK, limit)]]
+        pause()
+        write_plist(link.sock, {"Status": "BrowsingApplications", "CurrentIndex": start,
+                                "CurrentAmount": len(chunk), "Total": total, "CurrentList": chunk})
+    if drop_after:
+        link.close()
+        return False
+    if no_complete:
+        link.stall()
+        return False
+    pause()
+    write_plist(link.sock, {"Status": "Complete"})
+    return True
