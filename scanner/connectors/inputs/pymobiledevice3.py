@@ -57,8 +57,10 @@ def _pmd3_app(key: str, v: dict[str, Any]) -> App:
     team_id = text_of(entitlements, "com.apple.developer.team-identifier")
     if team_id is None:
         app_identifier = text_of(entitlements, "application-identifier")
-        if app_identifier and "." in app_identifier:
-            team_id = app_identifier.split(".", 1)[0]
+        prefix = app_identifier.split(".", 1)[0] if app_identifier and "." in app_identifier else ""
+        # A team id is 10 letters/digits; Apple's own apps have none ("com.apple.mobilesafari").
+        looks_like_team = len(prefix) == 10 and prefix.isascii() and prefix.isalnum() and prefix == prefix.upper()
+        team_id = prefix if looks_like_team else None
     return App(
         "ios", bundle_id, text_of(v, "CFBundleDisplayName") or text_of(v, "CFBundleName"),
         text_of(v, "CFBundleShortVersionString"), text_of(v, "CFBundleVersion"), None, None, state,
