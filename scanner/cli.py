@@ -391,6 +391,8 @@ def pair(udid: str | None, timeout: float) -> None:
         sys.exit(EXIT_INCOMPLETE)
     label = " ".join(safe(x) for x in (result.name, result.serial) if x)
     if result.state == "ready":
+        if result.message:
+            click.echo(safe(result.message, limit=400), err=True)
         click.echo(f"paired: {label}; `scanner scan --udid {safe(result.serial)}` can read it now")
         sys.exit(0)
     click.echo(f"not paired: {label}: {safe(result.message or result.state)}", err=True)
