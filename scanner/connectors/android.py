@@ -1,0 +1,409 @@
+"""Android phones through an adb server: which are attached, and every user's apps on each.
+
+Discovery is `host:devices-l` (adbutils `list(extended=True)`), which also
+shows unauthorized, offline and permission-less phones: each of those
+becomes a failed result that says what to do, never a silent skip.
+
+A ready phone is read in at most three shell round trips (the design is in
+scanner.connectors.adb_device): (1) all props, the users and a probe of the
+optional pm flags; (2) every user's package listings; (3) only when a listing
+rejected a flag after all, those listings again without the optional flags.
+`adb_device.round_trips` counts them per transport serial.
+
+Phones are read side by side, one thread each (a bounded pool), each bounded
+by `timeout` seconds as a whole: at its deadline the device's sockets are
+cut and it is reported `timeout`, while the others go on. Results are
+yielded as they complete.
+
+The adb server (scanner.connectors.adb_server): `server="HOST:PORT"` is used
+as given and never started. Otherwise the user's own server on 127.0.0.1 and
+$ANDROID_ADB_SERVER_PORT (default 5037); when nothing listens there, one is
+started on that same port with the adb adbutils finds, the person is told
+so and how to stop it, and its pid is kept in `started_server`. adbutils'
+own habit of running `adb start-server` on any failed connection is switched
+off, so no server ever appears on a port nobody asked for.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from adbutils import AdbDeviceInfo
+from adbutils.errors import AdbConnectionError, AdbError
+
+from scanner.connectors.adb_device import READ_ERRORS, DeviceReader, Head, round_trips
+from scanner.connectors.adb_errors import explain_error, explain_state
+from scanner.connectors.adb_server import (
+    Client,
+    ServerAddress,
+    ServerUnavailable,
+    StartedServer,
+    parse_server,
+    start_server,
+    user_server,
+)
+from scanner.connectors.base import Attached, Notify, Progress, ScannerError
+from scanner.model import DeviceInfo, Inventory, Scope
+
+__all__ = ["AndroidConnector", "round_trips"]
+
+PLATFORM = "android"
+MAX_THREADS = 32
+GRACE = 2.0  # seconds after a deadline before a device stuck outside a socket is given up
+DEVICES_TIMEOUT = 10.0  # `scanner devices`: per phone, for its model and Android version
+
+
+@dataclass
+class _Job:
+    """One attached, ready phone to read. `identify`: read only to learn its ro.serialno (for --serial), and
+    go on only if it is one of the serials asked for."""
+
+    info: AdbDeviceInfo
+    identify: bool = False
+    deadline: float | None = None
+    reader: DeviceReader | None = None
+    aborted: bool = False
+    finished: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class _Skip:
+    """An identify job that turned out not to be one of the serials asked for."""
+
+    transport: str
+    serialno: str | None
+    error: str | None = None
+
+
+class AndroidConnector:
+    """Every attached Android phone (or those in `serials`), read through an adb server."""
+
+    name = "adb"
+
+    def __init__(
+        self,
+        server: str | None = None,
+        *,
+        serials: Sequence[str] = (),
+        timeout: float = 60.0,
+        notify: Notify | None = None,
+        progress: Progress | None = None,
+        required: bool = False,
+    ) -> None:
+        self.address = parse_server(server) if server else user_server()  # ScannerError for a bad value
+        if timeout <= 0:
+            raise ScannerError(f"--timeout {timeout:g}: must be more than 0 seconds")
+        self.serials = list(dict.fromkeys(s.strip() for s in serials if s.strip()))
+        self.timeout = timeout
+        self.notify = notify or (lambda message: None)
+        self.progress = progress
+        self.required = required
+        self.started_server: StartedServer | None = None
+
+    # --- the server ---------------------------------------------------------------------------------
+
+    def _start(self, why: str | None) -> None:
+        """Nothing usable answered at the address: start the user's server there, or say why not."""
+        address = self.address
+        if address.explicit:
+            raise ServerUnavailable(
+                f"No adb server answers at {address} (--adb-server){f': {why}' if why else ''}; start one there "
+                f"(adb -P {address.port} start-server) or leave out --adb-server to use this computer's"
+            )
+        if why:
+            raise ServerUnavailable(
+                f"Something that is not an adb server answers on {address} ({why}): stop it, or point "
+                f"ANDROID_ADB_SERVER_PORT at the port your adb server uses"
+            )
+        started = start_server(address)  # ServerUnavailable when that fails too
+        if started is not None:
+            self.started_server = started
+            self.notify(
+                f"No adb server was running, so one was started on {address} (pid {started.pid}, {started.adb}); "
+                f"it keeps running for later scans: stop it with adb -P {address.port} kill-server"
+            )
+
+    def _unavailable(self, message: str) -> Iterator[Inventory]:
+        if not self.required:
+            self.notify(f"Android devices were not scanned: {message}")
+            return
+        yield Inventory(
+            device=DeviceInfo(platform=PLATFORM, serial=None, source=self.name),
+            apps=(),
+            coverage=(Scope("adb server", read=False, reason="adb-unavailable"),),
+            status="failed",
+            reason="adb-unavailable",
+            message=message,
+        )
+
+    def _list(self) -> list[AdbDeviceInfo]:
+        """`host:devices-l`; when nothing listens on the user's own port, a server is started there first.
+
+        The listing is also the probe: a refused connection means no server, without a round trip of its own.
+        """
+        def listing() -> list[AdbDeviceInfo]:
+            return Client(self.address, time.monotonic() + min(self.timeout, DEVICES_TIMEOUT)).list(extended=True)
+
+        try:
+            return listing()
+        except AdbConnectionError as err:
+            self._start(None if "refused" in str(err).lower() else _one_line(err))
+        except (AdbError, EOFError, OSError, ValueError) as err:
+            if not isinstance(err, AdbError) or "unknown data" in str(err).lower():
+                self._start(_one_line(err))  # something answered, but not as an adb server: never started over it
+            raise
+        return listing()
+
+    # --- `scanner devices` ----------------------------------------------------------------------
+
+    def devices(self) -> list[Attached]:
+        """Every phone adb sees, ready or not; for a ready one its model and Android version (one `getprop`).
+
+        Raises ScannerError when the server cannot be used and Android was asked for; otherwise notifies and
+        returns [].
+        """
+        try:
+            listed = self._list()
+        except (ServerUnavailable, *READ_ERRORS) as err:
+            message = str(err) if isinstance(err, ServerUnavailable) else _server_error(self.address, err)
+            if self.required:
+                raise ScannerError(message) from err
+            self.notify(f"Android devices were not listed: {message}")
+            return []
+        results: list[tuple[Attached, str | None] | None] = [None] * len(listed)
+
+        def describe(i: int, info: AdbDeviceInfo) -> None:
+            results[i] = self._describe(info)
+
+        threads = [threading.Thread(target=describe, args=(i, info), daemon=True) for i, info in enumerate(listed)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(min(self.timeout, DEVICES_TIMEOUT) + GRACE)
+        described = [r or (Attached(PLATFORM, info.serial, "timeout", message="The phone did not answer in time: "
+                                    "make sure it is unlocked, or replug it"), None)
+                     for r, info in zip(results, listed, strict=True)]
+        if not self.serials:
+            return [attached for attached, _ in described]
+        wanted = set(self.serials)
+        chosen = [(a, serialno) for a, serialno in described if a.serial in wanted or serialno in wanted]
+        seen = {a.serial for a, _ in chosen} | {serialno for _, serialno in chosen if serialno}
+        return [a for a, _ in chosen] + [
+            Attached(PLATFORM, serial, "not-found", message=f"No Android device with serial {serial} is attached "
+                                                            f"to the adb server at {self.address}")
+            for serial in self.serials if serial not in seen
+        ]
+
+    def _describe(self, info: AdbDeviceInfo) -> tuple[Attached, str | None]:
+        """The phone as `scanner devices` shows it, and its ro.serialno when it could be read."""
+        model = info.tags.get("model")
+        if info.state != "device":
+            reason, message = explain_state(info.state)
+            return Attached(PLATFORM, info.serial, info.state if reason == "not-ready" else reason, model=model,
+                            message=message), None
+        limit = min(self.timeout, DEVICES_TIMEOUT)
+        reader = DeviceReader(self.address, info.serial, info.transport_id, deadline=time.monotonic() + limit,
+                              timeout=limit, source=self.name)
+        try:
+            props = reader.read_props()
+        except READ_ERRORS as err:
+            reason, message = explain_error(err, timeout=limit, server=str(self.address))
+            return Attached(PLATFORM, info.serial, reason, model=model, message=message), None
+        return Attached(
+            PLATFORM, info.serial, "ready",
+            model=props.get("ro.product.model") or model,
+            name=props.get("persist.sys.device_name") or None,
+            os_version=props.get("ro.build.version.release") or None,
+        ), props.get("ro.serialno", "").strip() or None
+
+    # --- scanning -------------------------------------------------------------------------------
+
+    def inventories(self) -> Iterator[Inventory]:
+        try:
+            listed = self._list()
+        except ServerUnavailable as err:
+            yield from self._unavailable(str(err))
+            return
+        except READ_ERRORS as err:
+            yield from self._unavailable(_server_error(self.address, err))
+            return
+        jobs, not_ready, missing = self._select(listed)
+        for info in not_ready:
+            self._progress(info.serial, "failed", None)
+            yield self._not_ready(info)
+        skipped: list[_Skip] = []
+        found: set[str] = set()
+        for result in self._run(jobs):
+            if isinstance(result, _Skip):
+                skipped.append(result)
+                if result.serialno:
+                    found.add(result.serialno)
+                continue
+            if result.device.serial:
+                found.add(result.device.serial)
+            yield result
+        unknown = [s for s in skipped if s.serialno is None]
+        for serial in missing:
+            if serial not in found:
+                yield self._not_found(serial, unknown)
+
+    def _select(self, listed: list[AdbDeviceInfo]) -> tuple[list[_Job], list[AdbDeviceInfo], list[str]]:
+        """(phones to read, phones not ready that were asked for, serials not matched by a transport serial)."""
+        if not self.serials:
+            ready = [_Job(info) for info in listed if info.state == "device"]
+            return ready, [info for info in listed if info.state != "device"], []
+        by_transport = {info.serial: info for info in listed}
+        chosen = [by_transport[s] for s in self.serials if s in by_transport]
+        missing = [s for s in self.serials if s not in by_transport]
+        jobs = [_Job(info) for info in chosen if info.state == "device"]
+        if missing:
+            # ro.serialno is only known by asking: the other ready phones are read far enough to tell.
+            taken = {info.serial for info in chosen}
+            jobs += [_Job(info, identify=True) for info in listed if info.state == "device" and info.serial not in taken]
+        return jobs, [info for info in chosen if info.state != "device"], missing
+
+    def _run(self, jobs: list[_Job]) -> Iterator[Inventory | _Skip]:
+        """Read the jobs side by side; yield each result as it completes, a timeout at each deadline."""
+        if not jobs:
+            return
+        for job in jobs:
+            if not job.identify:
+                self._progress(job.info.serial, "waiting", None)
+        todo: queue.Queue[_Job] = queue.Queue()
+        for job in jobs:
+            todo.put(job)
+        done: queue.Queue[tuple[_Job, Inventory | _Skip]] = queue.Queue()
+
+        def worker() -> None:
+            while True:
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    result = self._read(job)
+                except Exception as err:
+                    result = self._failed(job, None, "error", f"internal error while reading the phone: "
+                                                              f"{type(err).__name__}: {err}; please report this")
+                done.put((job, result))
+
+        for _ in range(min(MAX_THREADS, len(jobs))):
+            threading.Thread(target=worker, name="scan-adb-device", daemon=True).start()
+        pending = {id(job): job for job in jobs}
+        while pending:
+            now = time.monotonic()
+            for job in list(pending.values()):
+                if job.deadline is None:
+                    continue
+                if now >= job.deadline and not job.aborted:
+                    with job.lock:
+                        job.aborted = True
+                        reader = job.reader
+                    if reader is not None:
+                        reader.abort()  # the worker's blocked read fails at once and reports the timeout
+                if now >= job.deadline + GRACE:
+                    del pending[id(job)]  # stuck outside any socket: give up on it
+                    yield _Skip(job.info.serial, None, "timeout") if job.identify else self._timeout(job)
+            wakeups = [j.deadline + (GRACE if j.aborted else 0) for j in pending.values() if j.deadline is not None]
+            wait = max(0.0, min(wakeups) - time.monotonic()) if wakeups else 0.5
+            try:
+                job, result = done.get(timeout=min(max(wait, 0.01), 0.5))
+            except queue.Empty:
+                continue
+            if pending.pop(id(job), None) is not None:
+                yield result
+
+    def _read(self, job: _Job) -> Inventory | _Skip:
+        info = job.info
+        deadline = time.monotonic() + self.timeout
+        reader = DeviceReader(self.address, info.serial, info.transport_id, deadline=deadline, timeout=self.timeout,
+                              source=self.name)
+        with job.lock:
+            job.deadline = deadline
+            job.reader = reader
+        if not job.identify:
+            self._progress(info.serial, "reading", None)
+        try:
+            head = reader.read_head()
+        except READ_ERRORS as err:
+            if job.identify:
+                return _Skip(info.serial, None, _one_line(err))
+            return self._error(job, reader, None, err)
+        if job.identify:
+            if head.serialno(info.serial) not in self.serials:
+                return _Skip(info.serial, head.serialno(info.serial))
+            job.identify = False  # one of those asked for: from here on it is a scan like any other
+            self._progress(info.serial, "reading", None)
+        try:
+            inventory = reader.read_inventory(head)
+        except READ_ERRORS as err:
+            return self._error(job, reader, head, err)
+        self._progress(info.serial, "failed" if inventory.status == "failed" else "done", len(inventory.apps))
+        return inventory
+
+    # --- results that are not a reading ---------------------------------------------------------
+
+    def _error(self, job: _Job, reader: DeviceReader, head: Head | None, err: BaseException) -> Inventory:
+        reason, message = explain_error(err, timeout=self.timeout, server=str(self.address),
+                                        timed_out=job.aborted or reader.client.aborted)
+        return self._failed(job, reader, reason, message, detail=_one_line(err))
+
+    def _failed(self, job: _Job, reader: DeviceReader | None, reason: str, message: str,
+                detail: str | None = None) -> Inventory:
+        self._progress(job.info.serial, "failed", None)
+        device = reader.device_info() if reader is not None else DeviceInfo(
+            platform=PLATFORM, serial=job.info.serial, model=job.info.tags.get("model"), source=self.name)
+        problems = (f"{job.info.serial}: {detail}",) if detail else ()
+        return Inventory(
+            device=device, apps=(), coverage=(Scope("all users", read=False, reason=reason),), status="failed",
+            reason=reason, message=message, problems=problems, problem_count=len(problems),
+        )
+
+    def _timeout(self, job: _Job) -> Inventory:
+        reason, message = explain_error(TimeoutError(), timeout=self.timeout, server=str(self.address), timed_out=True)
+        return self._failed(job, job.reader, reason, message)
+
+    def _not_ready(self, info: AdbDeviceInfo) -> Inventory:
+        reason, message = explain_state(info.state)
+        return Inventory(
+            device=DeviceInfo(platform=PLATFORM, serial=info.serial, model=info.tags.get("model"), source=self.name),
+            apps=(),
+            coverage=(Scope("all users", read=False, reason=reason),),
+            status="failed",
+            reason=reason,
+            message=message,
+        )
+
+    def _not_found(self, serial: str, unknown: list[_Skip]) -> Inventory:
+        message = (f"No Android device with serial {serial} is attached to the adb server at {self.address}: run "
+                   f"scanner devices to see the attached ones and their serials")
+        if unknown:
+            message += (f" ({len(unknown)} attached device(s) could not be asked for their serial: "
+                        f"{unknown[0].transport}: {unknown[0].error})")
+        return Inventory(
+            device=DeviceInfo(platform=PLATFORM, serial=serial, source=self.name),
+            apps=(),
+            coverage=(Scope("all users", read=False, reason="not-found"),),
+            status="failed",
+            reason="not-found",
+            message=message,
+        )
+
+    def _progress(self, serial: str, state: str, apps: int | None) -> None:
+        if self.progress is not None:
+            self.progress(PLATFORM, serial, state, apps)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _server_error(address: ServerAddress, err: BaseException) -> str:
+    return (f"The adb server at {address} could not list the devices ({_one_line(err)}); check that it runs "
+            f"(adb -P {address.port} devices) and run again")
