@@ -135,7 +135,8 @@ def merge(a: DeviceResult, b: DeviceResult) -> DeviceResult:
         reason=worse.reason if worse.status != "complete" else a.reason,
         message=worse.message if worse.status != "complete" else a.message,
         coverage=_merge_scopes(a.coverage, b.coverage),
-        findings=a.findings + b.findings,
+        # One app found twice (a phone on USB and on Wi-Fi, a line repeated in an export) is one finding.
+        findings=tuple(dict.fromkeys(a.findings + b.findings)),
         app_count=a.app_count + b.app_count,
         problems=(a.problems + b.problems)[:20],
         problem_count=a.problem_count + b.problem_count,

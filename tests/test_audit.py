@@ -165,3 +165,12 @@ def test_live_connectors_run_side_by_side_and_results_are_sorted(sigs):
     assert keys == [(None, None), ("android", "ZZ9"), ("ios", "00008101-A")]
     assert report.results[0].status == "failed" and "boom" in report.results[0].message
     assert report.results[2].findings and report.exit_code == 5
+
+
+def test_one_app_seen_twice_on_one_device_is_one_finding(sigs):
+    # The same phone through two transports (USB and adb over Wi-Fi) has one ro.serialno.
+    usb = Inventory(device=DeviceInfo("android", "R5CT", source="adb"), apps=(App("android", "com.intsig.camscanner"),))
+    report = run([Fixed("adb", [usb, usb])], sigs, Matcher(sigs), live=True)
+    (result,) = report.results
+    assert [f.app.id for f in result.findings] == ["com.intsig.camscanner"]
+    assert report.summary.findings == 1
