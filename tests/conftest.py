@@ -1,0 +1,58 @@
+"""Session-wide guard: no process the tests started outlives the test session.
+
+Every process started during the session (the simulators' adb servers, an adb
+server the connector started, `python -m scanner` runs) inherits a marker in
+its environment. When the session ends, any live process other than pytest
+itself that carries the marker is a leak: it is reported as a test error and
+then stopped by its PID, so one leak never spills into the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+MARKER = "SCANNER_TEST_SESSION"
+
+
+def _marked_processes(token: str) -> list[tuple[int, str]]:
+    needle = f"{MARKER}={token}".encode()
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            if needle not in environ.split(b"\0"):
+                continue
+            if (entry / "stat").read_text().split(") ")[-1].startswith("Z"):
+                continue  # a zombie is already dead; its parent reaps it
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found.append((int(entry.name), cmdline))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running():
+    token = uuid.uuid4().hex
+    os.environ[MARKER] = token
+    yield
+    deadline = time.monotonic() + 5  # servers being stopped right now get a moment to exit
+    left = _marked_processes(token)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = _marked_processes(token)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert not left, f"processes started by the tests were still running at the end: {left}"
+
