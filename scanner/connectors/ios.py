@@ -39,7 +39,7 @@ from scanner.connectors import ios_lazy  # noqa: F401 - before pymobiledevice3, 
 # isort: split
 
 from pymobiledevice3 import usbmux
-from pymobiledevice3.exceptions import FatalPairingError, MuxException
+from pymobiledevice3.exceptions import FatalPairingError, MuxException, PyMobileDevice3Exception
 from pymobiledevice3.lockdown import UsbmuxLockdownClient, create_using_usbmux
 from pymobiledevice3.osu.os_utils import get_os_utils
 from pymobiledevice3.pair_records import get_preferred_pair_record
@@ -47,10 +47,13 @@ from pymobiledevice3.pair_records import get_preferred_pair_record
 from scanner.connectors.base import Attached, Notify, Progress, ScannerError
 from scanner.connectors.ios_apps import SCOPE, SERVICE, build_inventory, read_lookup
 from scanner.connectors.ios_errors import (
+    DamagedPairRecord,
     Failure,
     NotTrusted,
+    damaged_pair_record,
     describe,
     not_found,
+    usbmuxd_garbled,
     usbmuxd_unavailable,
 )
 from scanner.model import DeviceInfo, Inventory, Scope
@@ -145,6 +148,10 @@ class _Usbmux:
                 found = await usbmux.list_devices(usbmux_address=self.address)
         except (MuxException, OSError, TimeoutError) as err:
             return usbmuxd_unavailable(self.where, err)
+        except Exception as err:  # noqa: BLE001 - an answer pymobiledevice3 could not parse (KeyError, plistlib...)
+            return usbmuxd_garbled(self.where, err)
+        if bad := next((d for d in found if not isinstance(d.serial, str) or not d.serial), None):
+            return usbmuxd_garbled(self.where, ValueError(f"a device listed with the UDID {bad.serial!r}"))
         unique: dict[str, usbmux.MuxDevice] = {}
         for device in found:
             key = device.serial.replace("-", "").lower()
@@ -155,10 +162,18 @@ class _Usbmux:
     async def lockdown(self, visit: _Visit) -> UsbmuxLockdownClient:
         """lockdownd of one device, with a session if this computer is trusted; never pairs."""
         visit.stage = "connecting"
-        client = await create_using_usbmux(
-            serial=visit.udid, label=LABEL, autopair=False, usbmux_address=self.address,
-            pairing_records_cache_folder=pair_record_folder(),
-        )
+        try:
+            client = await create_using_usbmux(
+                serial=visit.udid, label=LABEL, autopair=False, usbmux_address=self.address,
+                pairing_records_cache_folder=pair_record_folder(),
+            )
+        except (PyMobileDevice3Exception, TimeoutError):
+            raise
+        except Exception:  # pymobiledevice3 reads our pair record first and fails on a damaged one
+            damaged = damaged_pair_record(pair_record_folder(), visit.udid)
+            if damaged is None:
+                raise
+            raise DamagedPairRecord(damaged) from None
         visit.values = dict(client.all_values or {})
         return client
 
@@ -207,7 +222,8 @@ class IOSConnector:
         """Every attached device (or each selected UDID) and whether it is ready to scan.
 
         usbmuxd unreachable: ScannerError with what to do when this platform was
-        asked for (`required`), otherwise a note through `notify` and no devices.
+        asked for (`required`) or usbmuxd is there but broken (`Failure.reached`),
+        otherwise a note through `notify` and no devices.
         """
         return asyncio.run(self._devices())
 
@@ -232,7 +248,7 @@ class IOSConnector:
         try:
             found = await self._mux.discover()
             if isinstance(found, Failure):
-                if self.required:
+                if self.required or found.reached:
                     emit(_failed(DeviceInfo(platform=PLATFORM, serial=None, source=SOURCE), found))
                 else:
                     self._note(found.message)
@@ -279,7 +295,7 @@ class IOSConnector:
     async def _devices(self) -> list[Attached]:
         found = await self._mux.discover()
         if isinstance(found, Failure):
-            if self.required:
+            if self.required or found.reached:
                 raise ScannerError(found.message)
             self._note(found.message)
             return []

@@ -67,13 +67,15 @@ async def read_lookup(service: Any, entries: dict[str, Any]) -> None:
         reply = await service.recv_plist()
         if not isinstance(reply, dict):
             raise LookupRefused("not a dictionary", f"the reply was {type(reply).__name__}")
-        error = reply.get("Error")
-        if error:
-            description = reply.get("ErrorDescription")
-            raise LookupRefused(str(error), str(description) if description else None)
+        # Any Error at all, even an empty one beside `Status: Complete`, means the list cannot be trusted whole.
+        if reply.get("Error") is not None:
+            error, description = reply["Error"], reply.get("ErrorDescription")
+            raise LookupRefused(str(error) or "an empty Error", str(description) if description else None)
         result = reply.get("LookupResult")
         if isinstance(result, dict):
             entries.update(result)
+        elif result is not None:  # apps sent in a shape we cannot read are apps not checked
+            raise LookupRefused("LookupResult is not a dictionary", f"it was {type(result).__name__}")
         if reply.get("Status") == "Complete":
             return
 

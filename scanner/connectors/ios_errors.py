@@ -10,8 +10,11 @@ again", pairing says "run `scanner pair --udid U` again".
 from __future__ import annotations
 
 import asyncio
+import plistlib
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
+from xml.parsers.expat import ExpatError
 
 from pymobiledevice3.exceptions import (
     BadDevError,
@@ -38,7 +41,8 @@ from pymobiledevice3.exceptions import (
 )
 
 __all__ = [
-    "Failure", "LookupRefused", "NotTrusted", "describe", "not_found", "usbmuxd_unavailable",
+    "DamagedPairRecord", "Failure", "LookupRefused", "NotTrusted", "damaged_pair_record", "describe", "not_found",
+    "usbmuxd_garbled", "usbmuxd_unavailable",
 ]
 
 INSTALL_USBMUXD = "Install and start usbmuxd (Linux: apt install usbmuxd), or set USBMUXD_SOCKET_ADDRESS"
@@ -50,6 +54,9 @@ class Failure:
 
     reason: str
     message: str
+    #: usbmuxd is there (it accepted the connection) but cannot be used: iPhones may well be
+    #: attached, so even a scan that did not ask for iOS must not pass over it with a note.
+    reached: bool = False
 
 
 class NotTrusted(Exception):
@@ -63,6 +70,19 @@ class NotTrusted(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class DamagedPairRecord(Exception):
+    """A pair-record file pymobiledevice3 reads before it talks to the iPhone cannot be read.
+
+    pymobiledevice3 fails on it with whatever plistlib or a dict lookup raised,
+    and `scanner pair` reads it first too: without this the person is told to
+    pair, pairing fails the same way, and nothing says which file to remove.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
+        self.path = path
 
 
 class LookupRefused(Exception):
@@ -83,12 +103,50 @@ def usbmuxd_unavailable(where: str, err: BaseException | None = None) -> Failure
         return Failure("usbmuxd-unavailable", f"{err}: set USBMUXD_SOCKET_ADDRESS to HOST:PORT or a socket path")
     if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
         return Failure("usbmuxd-unavailable", f"usbmuxd at {where} accepted the connection but did not answer: "
-                                              f"restart usbmuxd, or set USBMUXD_SOCKET_ADDRESS to the right one")
+                                              f"restart usbmuxd, or set USBMUXD_SOCKET_ADDRESS to the right one",
+                       reached=True)
     if isinstance(err, MuxException) and not isinstance(err, ConnectionFailedToUsbmuxdError):
         return Failure("usbmuxd-unavailable", f"usbmuxd at {where} answered in a way the scanner does not understand "
                                               f"({_first_line(err)}): restart usbmuxd, or set USBMUXD_SOCKET_ADDRESS "
-                                              f"to the right one")
+                                              f"to the right one", reached=True)
     return Failure("usbmuxd-unavailable", f"usbmuxd is not running at {where}: {INSTALL_USBMUXD}")
+
+
+def usbmuxd_garbled(where: str, err: BaseException) -> Failure:
+    """usbmuxd answered, with something pymobiledevice3 could not read (not a plist, a device entry
+    without its properties, a UDID that is not text): it is there, so this is never only a note."""
+    return Failure("usbmuxd-unavailable", f"usbmuxd at {where} answered in a way the scanner does not understand "
+                                          f"({type(err).__name__}: {_first_line(err)}): restart usbmuxd, or set "
+                                          f"USBMUXD_SOCKET_ADDRESS to the right one", reached=True)
+
+
+_RECORD_KEYS = ("HostID", "HostCertificate", "HostPrivateKey")
+
+
+def damaged_pair_record(folder: Path, udid: str) -> Path | None:
+    """`<folder>/<udid>.plist` (pymobiledevice3's own record, the one `scanner pair` writes) when it
+    exists and is not a usable pair record.
+
+    Only called after connecting failed, so a healthy setup never pays for it.
+    A record the iPhone rejects is well-formed and not "damaged" here: that is
+    `pair-record-invalid` from the device, found by the trust check.
+    """
+    if not udid or any(c in udid for c in "/\\\0") or udid in (".", ".."):
+        return None
+    path = folder / f"{udid}.plist"
+    try:
+        data = path.read_bytes()
+    except PermissionError:  # left behind by another user (sudo): pymobiledevice3 fails on it too
+        return path
+    except OSError:  # absent: pymobiledevice3 looks no further
+        return None
+    try:
+        record = plistlib.loads(data)
+    except (ValueError, ExpatError):
+        return path
+    if not isinstance(record, dict) or not all(isinstance(record.get(k), (str, bytes)) for k in _RECORD_KEYS):
+        return path
+    return None
 
 
 def not_found(udid: str) -> Failure:
@@ -112,6 +170,9 @@ def describe(err: BaseException, udid: str, *, stage: str, timeout: float, pairi
     """
     again = _again(udid, pairing)
     pair_cmd = f"`scanner pair --udid {udid}`"
+    if isinstance(err, DamagedPairRecord):
+        return Failure("pair-record-invalid", f"The pair record {err.path} cannot be read (damaged, or another "
+                                              f"user's): delete that file, then run {pair_cmd}")
     if isinstance(err, NotTrusted):
         if err.reason == "pair-record-invalid":
             return Failure("pair-record-invalid", f"The pair record is out of date (the iPhone no longer accepts it): "
@@ -167,12 +228,12 @@ def describe(err: BaseException, udid: str, *, stage: str, timeout: float, pairi
         return Failure("error", f"The iPhone refused to start its app list service ({_detail(err)}): restart the "
                                 f"iPhone, then {again}")
     if isinstance(err, LookupRefused):
-        return Failure("error", f"The iPhone refused to list its apps ({err}): unlock it, restart it if this "
-                                f"repeats, and {again}")
+        return Failure("error", f"The iPhone refused to list its apps ({_one_line(str(err))}): unlock it, restart it "
+                                f"if this repeats, and {again}")
     if isinstance(err, LockdownError):
         return Failure("error", f"lockdownd on the iPhone refused a request while {stage} ({_detail(err)}): "
                                 f"unplug it, plug it back in, and {again}")
-    if isinstance(err, ProtocolError):
+    if isinstance(err, (ProtocolError, ExpatError)):
         return Failure("error", f"The iPhone sent a reply the scanner cannot read while {stage} ({_first_line(err)});"
                                 f" {again}, and report this if it repeats")
     if isinstance(err, OSError):
@@ -184,9 +245,18 @@ def describe(err: BaseException, udid: str, *, stage: str, timeout: float, pairi
 
 def _detail(err: BaseException) -> str:
     code = getattr(err, "error", None)
-    return str(code) if code else _first_line(err)
+    return _one_line(str(code)) if code else _first_line(err)
 
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
-    return text[0][:200] if text else type(err).__name__
+    return _one_line(text[0]) if text else type(err).__name__
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """Device-supplied text made fit for a one-line message: runs of whitespace (line breaks too)
+    become one space, any other control or format character (ESC, bidi overrides) a visible
+    escape, and the whole is cut short."""
+    flat = " ".join(text.split())[:limit]
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                   for ch in flat)
