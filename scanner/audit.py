@@ -54,14 +54,17 @@ def _inventories(connector: Connector) -> Iterator[Inventory]:
     try:
         yield from connector.inventories()
     except Exception as err:  # noqa: BLE001 - the last line of defence, reported, never hidden
-        source = getattr(connector, "name", type(connector).__name__)
-        yield Inventory(
-            device=DeviceInfo(platform=None, serial=None, source=str(source)),
-            apps=(),
-            status="failed",
-            reason="error",
-            message=f"internal error while reading {source}: {type(err).__name__}: {err}; please report this",
-        )
+        yield _failed(getattr(connector, "name", type(connector).__name__), err)
+
+
+def _failed(source: object, err: BaseException) -> Inventory:
+    return Inventory(
+        device=DeviceInfo(platform=None, serial=None, source=str(source)),
+        apps=(),
+        status="failed",
+        reason="error",
+        message=f"internal error while reading {source}: {type(err).__name__}: {err}; please report this",
+    )
 
 
 _DONE = object()
@@ -80,6 +83,8 @@ def _side_by_side(connectors: Iterable[Connector]) -> Iterator[Inventory]:
             try:
                 for inv in _inventories(c):
                     handoff.put(inv)
+            except BaseException as err:  # noqa: BLE001 - e.g. a CancelledError: the source still shows, failed
+                handoff.put(_failed(getattr(c, "name", type(c).__name__), err))
             finally:
                 handoff.put(_DONE)
 

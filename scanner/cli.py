@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import io
 import os
+import signal
 import sys
 import tempfile
 from typing import IO, Callable, Sequence
@@ -158,6 +159,17 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
+    # Ctrl-C: exit 130 as shells expect, never click's "Aborted!" with exit 1,
+    # which the contract reserves for "findings, every target read".
+    signal.signal(signal.SIGINT, interrupted)
+
+
+EXIT_INTERRUPTED = 130
+
+
+def interrupted(signum: int, frame: object) -> None:
+    click.echo("\nscanner: interrupted: nothing was reported", err=True)
+    raise SystemExit(EXIT_INTERRUPTED)
 
 
 PLATFORM_CHOICE = click.Choice(["android", "ios", "all"])
@@ -185,6 +197,8 @@ def pick_platforms(platform: str | None, serials: Sequence[str], udids: Sequence
     reached is a failed target; one only scanned by default is a note, so an
     admin with no iPhones and no usbmuxd still gets a clean exit.
     """
+    if any(not value.strip() for value in (*serials, *udids)):
+        fail_usage("--serial and --udid need a value; `scanner devices` lists the attached devices")
     if serials and platform == "ios":
         fail_usage("--serial selects Android devices; it cannot be used with --platform ios (use --udid)")
     if udids and platform == "android":
@@ -316,28 +330,34 @@ def scan(ctx: click.Context, inputs: tuple[str, ...], platform: str | None, seri
 
 def attached_devices(platforms: dict[str, bool], serials: Sequence[str], udids: Sequence[str],
                      adb_server: str | None, timeout: float) -> tuple[list, list[str]]:
-    """Every device the transports see, both platforms at once; and the transports that could not be asked."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Every device the transports see, both platforms at once; and the transports that could not be asked.
+
+    A connector raises ScannerError only when its failure must be reported
+    (the platform was asked for, or its transport answered but was broken);
+    otherwise it has already said so with notify(). Daemon threads, so that
+    Ctrl-C ends the command at once instead of waiting for a slow device.
+    """
+    import queue
+    import threading
 
     from scanner.connectors.base import ScannerError
 
-    def ask(connector) -> tuple[list, str | None]:
-        try:
-            return list(connector.devices()), None
-        except ScannerError as err:
-            return [], str(err)
-
     connectors = live_connectors(platforms, serials, udids, timeout, adb_server)
-    found: list = []
-    problems: list[str] = []
-    with ThreadPoolExecutor(max_workers=max(1, len(connectors))) as pool:
-        for connector, (devices, problem) in zip(connectors, pool.map(ask, connectors)):
-            found.extend(devices)
-            platform = "android" if connector.name == "adb" else "ios"
-            if problem and platforms.get(platform):
-                problems.append(problem)
-            elif problem:
-                notify(problem)
+    answers: queue.Queue = queue.Queue()
+
+    def ask(index: int, connector) -> None:
+        try:
+            answers.put((index, list(connector.devices()), None))
+        except ScannerError as err:
+            answers.put((index, [], str(err)))
+        except Exception as err:  # noqa: BLE001 - reported as a problem, never as "no device"
+            answers.put((index, [], f"{connector.name}: internal error: {type(err).__name__}: {err}; please report this"))
+
+    for index, connector in enumerate(connectors):
+        threading.Thread(target=ask, args=(index, connector), daemon=True).start()
+    results = sorted(answers.get() for _ in connectors)
+    found = [d for _, devices, _ in results for d in devices]
+    problems = [problem for _, _, problem in results if problem]
     return found, problems
 
 

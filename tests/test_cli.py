@@ -92,6 +92,8 @@ def test_exit_2_usage_errors_scan_nothing(files, tmp_path):
     assert proc.returncode == 2 and "--adb-server 'nohost': expected HOST:PORT" in proc.err
     proc = run("scan", "--platform", "ios", "--serial", "X", cwd=files)
     assert proc.returncode == 2 and "--serial selects Android devices" in proc.err
+    proc = run("scan", "--udid", " ", cwd=files)
+    assert proc.returncode == 2 and "--serial and --udid need a value" in proc.err
     proc = run("devices", "--platform", "android", "--udid", "X", cwd=files)
     assert proc.returncode == 2 and "--udid selects iPhones" in proc.err
     proc = run("scan", "--input", "wechat.txt", "--policy", "nope", cwd=files)

@@ -482,8 +482,6 @@ class Watch:
             s.close()
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: Ctrl-C ends in click's Abort, exit 1, which the exit-code "
-                                       "contract reserves for 'findings, every target read'; wanted 130")
 def test_ctrl_c_during_a_scan_exits_promptly_with_130_and_no_traceback(sim):
     watch = Watch(sim.address)
     env = {**os.environ, "USBMUXD_SOCKET_ADDRESS": watch.address}
