@@ -37,6 +37,7 @@ Exit codes:
      or the report could not be written
   4  some target could not be fully read (or none was found), no findings
   5  findings, and some target could not be fully read
+  130  interrupted (Ctrl-C): nothing was reported
 """
 
 
