@@ -176,11 +176,44 @@ def interrupted(signum: int, frame: object) -> None:
 PLATFORM_CHOICE = click.Choice(["android", "ios", "all"])
 
 
+class _Terminal:
+    """What the person at the terminal is shown besides the report: notes, and live progress."""
+
+    quiet = False  # --quiet: no notes, no progress (errors and the report still)
+    display = None  # the ProgressDisplay drawing now, if any
+
+
 def notify(message: str) -> None:
     """A note for the person at the terminal; never on stdout, which carries the report."""
+    if _Terminal.quiet:
+        return
     from scanner.formats.text import safe
 
-    click.echo(f"scanner: {safe(message, limit=1000)}", err=True)
+    line = f"scanner: {safe(message, limit=1000)}"
+    if _Terminal.display is not None:
+        _Terminal.display.note(line)  # above the live lines, never through them
+    else:
+        click.echo(line, err=True)
+
+
+@contextlib.contextmanager
+def live_progress(quiet: bool, *, draw: bool = True):
+    """Progress lines on stderr while devices are read, when stderr is a terminal and not --quiet.
+
+    Yields the Progress callback for the connectors (None when there is no
+    display); the lines are erased before the report is written.
+    """
+    from scanner.progress import progress_for
+
+    _Terminal.quiet = quiet
+    display = progress_for(sys.stderr, quiet=quiet) if draw else None
+    _Terminal.display = display
+    try:
+        yield display
+    finally:
+        _Terminal.display = None
+        if display is not None:
+            display.close()
 
 
 def check_adb_server(value: str | None) -> None:
@@ -212,7 +245,7 @@ def pick_platforms(platform: str | None, serials: Sequence[str], udids: Sequence
 
 
 def live_connectors(platforms: dict[str, bool], serials: Sequence[str], udids: Sequence[str],
-                    timeout: float, adb_server: str | None, progress=None) -> list:
+                    timeout: float, adb_server: str | None, progress=None, usbmuxd: str | None = None) -> list:
     connectors = []
     if "android" in platforms:
         from scanner.connectors.android import AndroidConnector
@@ -222,7 +255,7 @@ def live_connectors(platforms: dict[str, bool], serials: Sequence[str], udids: S
     if "ios" in platforms:
         from scanner.connectors.ios import IOSConnector
 
-        connectors.append(IOSConnector(None, udids=udids, timeout=timeout, notify=notify,
+        connectors.append(IOSConnector(usbmuxd, udids=udids, timeout=timeout, notify=notify,
                                        progress=progress, required=platforms["ios"]))
     return connectors
 
@@ -244,31 +277,70 @@ def device_options(command: Callable) -> Callable:
     return command
 
 
+def report_options(command: Callable) -> Callable:
+    """What to check against and how to report it, shared by `scan`, `demo` and `watch`'s cousins."""
+    for option in reversed((
+        click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=60, show_default=True,
+                     metavar="SECONDS",
+                     help="Time allowed for each device; a device not read in time is reported as such."),
+        click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
+                     help="Add your own catalog and policy files (a file or a folder). Repeatable."),
+        click.option("--policy", "policies", multiple=True, metavar="ID",
+                     help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy."),
+        click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
+                     help="Format written to stdout."),
+        click.option("--output", "-o", "outputs", multiple=True, metavar="FORMAT=PATH",
+                     help="Also write FORMAT to PATH (e.g. json=report.json). Repeatable."),
+        click.option("--inventory", is_flag=True,
+                     help="Include every app read, not only findings (off by default: reports about "
+                          "employees' phones should hold as little as they need)."),
+        click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
+                     help="Lowest severity that makes the exit code 1 (or 5)."),
+        click.option("--quiet", "-q", is_flag=True,
+                     help="No progress lines and no notes on stderr (errors and the report still). "
+                          "Progress is only ever drawn when stderr is a terminal."),
+    )):
+        command = option(command)
+    return command
+
+
+def make_matcher(signature_paths: Sequence[str], policies: Sequence[str]):
+    """Load the signatures and build the matcher, or exit 2 saying what is wrong."""
+    signatures = load_or_exit(signature_paths)
+    from scanner.matcher import Matcher
+    from scanner.signatures import SignatureError
+
+    try:
+        return signatures, Matcher(signatures, policies)
+    except SignatureError as err:
+        for problem in err.problems:
+            echo_error(problem)
+        sys.exit(EXIT_USAGE)
+
+
+def deliver(report, fmt: str, out_specs: list[tuple[str, str]]) -> None:
+    """Write the report files, then stdout, then exit with the report's code."""
+    for out_fmt, path in out_specs:
+        try:
+            write_file(lambda out, f=out_fmt: writer(f)(report, out), path)
+        except OSError as err:
+            fail_usage(f"--output {out_fmt}={path}: could not write the report: {err.strerror or err}")
+    write_stdout(lambda out: writer(fmt)(report, out))
+    sys.exit(report.exit_code)
+
+
 @main.command(epilog=EXIT_CODES_HELP)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="FILE",
               help="Scan a saved or exported app inventory instead of attached devices (pm list packages, "
                    "ideviceinstaller -l, pymobiledevice3 apps list, a scanner JSON report written with "
                    "--inventory, or a platform,device,app_id CSV). Repeatable; '-' reads stdin.")
 @device_options
-@click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=60, show_default=True,
-              metavar="SECONDS", help="Time allowed for each device; a device not read in time is reported as such.")
-@click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
-              help="Add your own catalog and policy files (a file or a folder). Repeatable.")
-@click.option("--policy", "policies", multiple=True, metavar="ID",
-              help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy.")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
-              help="Format written to stdout.")
-@click.option("--output", "-o", "outputs", multiple=True, metavar="FORMAT=PATH",
-              help="Also write FORMAT to PATH (e.g. json=report.json). Repeatable.")
-@click.option("--inventory", is_flag=True,
-              help="Include every app read, not only findings (off by default: reports about "
-                   "employees' phones should hold as little as they need).")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
-              help="Lowest severity that makes the exit code 1 (or 5).")
+@report_options
 @click.pass_context
 def scan(ctx: click.Context, inputs: tuple[str, ...], platform: str | None, serials: tuple[str, ...],
          udids: tuple[str, ...], adb_server: str | None, timeout: float, signature_paths: tuple[str, ...],
-         policies: tuple[str, ...], fmt: str, outputs: tuple[str, ...], inventory: bool, fail_on: str) -> None:
+         policies: tuple[str, ...], fmt: str, outputs: tuple[str, ...], inventory: bool, fail_on: str,
+         quiet: bool) -> None:
     """Scan every attached Android and iOS device (or saved inventories, with
     --input) and report prohibited apps.
 
@@ -296,37 +368,23 @@ def scan(ctx: click.Context, inputs: tuple[str, ...], platform: str | None, seri
     platforms = pick_platforms(platform, serials, udids) if not inputs else {}
     out_specs = parse_outputs(outputs)
     check_outputs(out_specs, inputs)
-    signatures = load_or_exit(signature_paths)
+    signatures, matcher = make_matcher(signature_paths, policies)
 
     from scanner.audit import run
-    from scanner.matcher import Matcher
-    from scanner.signatures import SignatureError
 
-    try:
-        matcher = Matcher(signatures, policies)
-    except SignatureError as err:
-        for problem in err.problems:
-            echo_error(problem)
-        sys.exit(EXIT_USAGE)
+    with live_progress(quiet, draw=not inputs) as progress:
+        if inputs:
+            from scanner.connectors.files import FileConnector
 
-    if inputs:
-        from scanner.connectors.files import FileConnector
-
-        connectors: Sequence = [FileConnector(name) for name in inputs]
-    else:
-        connectors = live_connectors(platforms, serials, udids, timeout, adb_server)
-    report = run(connectors, signatures, matcher, inventory=inventory, fail_on=fail_on, inputs=inputs,
-                 live=not inputs)
+            connectors: Sequence = [FileConnector(name) for name in inputs]
+        else:
+            connectors = live_connectors(platforms, serials, udids, timeout, adb_server, progress)
+        report = run(connectors, signatures, matcher, inventory=inventory, fail_on=fail_on, inputs=inputs,
+                     live=not inputs)
     if not report.results:
         notify("no device found: connect a device by USB (Android: enable USB debugging; iPhone: unlock it "
                "and tap Trust), then run again; `scanner devices` shows what is attached")
-    for out_fmt, path in out_specs:
-        try:
-            write_file(lambda out, f=out_fmt: writer(f)(report, out), path)
-        except OSError as err:
-            fail_usage(f"--output {out_fmt}={path}: could not write the report: {err.strerror or err}")
-    write_stdout(lambda out: writer(fmt)(report, out))
-    sys.exit(report.exit_code)
+    deliver(report, fmt, out_specs)
 
 
 def attached_devices(platforms: dict[str, bool], serials: Sequence[str], udids: Sequence[str],
@@ -463,3 +521,7 @@ def signatures_validate(paths: tuple[str, ...]) -> None:
     apps = sum(a.source and Path(a.source).resolve() in checked for a in sigs.apps.values())
     policies = sum(Path(p.source).resolve() in checked for p in sigs.policies.values())
     click.echo(f"ok: {len(checked)} file(s) valid: {apps} catalog app(s), {policies} polic{'y' if policies == 1 else 'ies'}")
+
+
+# Commands in modules of their own, registered on `main` when imported (light imports only).
+from scanner import cli_sim  # noqa: E402,F401
