@@ -38,8 +38,9 @@ def load_fleet_profile(path: str | None):
     from scanner.formats.text import safe
     from scanner.simulator.profile import ProfileError, default_profile_path, load_profile
 
+    path = path or str(default_profile_path())
     try:
-        profile = load_profile(path or default_profile_path())
+        profile = load_profile(path)
     except ProfileError as err:
         click.echo(f"scanner: error: the profile {safe(path)} cannot be used:", err=True)
         for problem in err.problems:
@@ -180,7 +181,8 @@ def _serve_commands(fleet, stop: threading.Event) -> None:
                 answer(f"error: unknown command {safe(raw.strip(), limit=200)}; "
                        "expected attach SERIAL, detach SERIAL, list or stop")
         except (KeyError, ValueError, RuntimeError, OSError) as err:
-            answer(f"error: {safe(str(err).strip(chr(39)), limit=400)}")
+            text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)  # KeyError quotes
+            answer(f"error: {safe(text, limit=400)}")
         except Exception as err:  # noqa: BLE001 - a simulator failure must not kill the command loop silently
             answer(f"error: {type(err).__name__}: {safe(str(err), limit=400)}")
 
