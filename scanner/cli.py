@@ -37,7 +37,7 @@ Exit codes:
      or the report could not be written
   4  some target could not be fully read (or none was found), no findings
   5  findings, and some target could not be fully read
-  130  interrupted (Ctrl-C): nothing was reported
+  130  interrupted (Ctrl-C); 143: terminated (SIGTERM): nothing was reported
 """
 
 
@@ -161,16 +161,19 @@ def main() -> None:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
     # Ctrl-C: exit 130 as shells expect, never click's "Aborted!" with exit 1,
-    # which the contract reserves for "findings, every target read".
+    # which the contract reserves for "findings, every target read". SIGTERM (an
+    # MDM agent's timeout): 143, after the same clean-up (emulated devices stopped).
     signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
 
 
 EXIT_INTERRUPTED = 130
 
 
 def interrupted(signum: int, frame: object) -> None:
-    click.echo("\nscanner: interrupted: nothing was reported", err=True)
-    raise SystemExit(EXIT_INTERRUPTED)
+    name = "interrupted" if signum == signal.SIGINT else "terminated"
+    click.echo(f"\nscanner: {name}: nothing was reported", err=True)
+    raise SystemExit(EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum)
 
 
 PLATFORM_CHOICE = click.Choice(["android", "ios", "all"])

@@ -434,3 +434,28 @@ def test_scan_draws_no_progress_when_stderr_is_not_a_terminal(served, tmp_path):
 def test_profile_file_is_the_demo_fleet():
     devices = load_profile(default_profile_path()).devices
     assert {d.serial for d in devices} == set(DEMO_FINDINGS)
+
+
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_demo_stopped_mid_scan_reports_nothing_and_stops_its_devices(tmp_path, signum, code, word):
+    profile = tmp_path / "slow.toml"
+    profile.write_text('schema = 1\n[[device]]\nplatform = "android"\nserial = "SLOWPHONE"\n'
+                       '[device.faults]\ndelay = 60\n[[device.app]]\nid = "com.intsig.camscanner"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "demo", "--profile", str(profile)],
+                            env=client_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        first = proc.stderr.readline()  # the demo's note: the devices are up, the scan has begun
+        assert "demo: scanning 1 emulated devices" in first
+        helpers = children(proc.pid)
+        assert helpers  # the private adb server
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == code, err
+    assert f"scanner: {word}: nothing was reported" in err and "Traceback" not in err
+    assert out == ""  # no report: a scan cut short is never a result
+    assert not [pid for pid in helpers if alive(pid)]
