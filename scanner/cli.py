@@ -527,4 +527,4 @@ def signatures_validate(paths: tuple[str, ...]) -> None:
 
 
 # Commands in modules of their own, registered on `main` when imported (light imports only).
-from scanner import cli_sim  # noqa: E402,F401
+from scanner import cli_intake, cli_sim  # noqa: E402,F401

@@ -18,11 +18,12 @@ scrolls cannot be redrawn in place).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
 import time
-from typing import Callable, TextIO
+from typing import Callable, Iterator, TextIO
 
 from scanner.formats.text import safe
 
@@ -93,6 +94,23 @@ class ProgressDisplay:
             self._write(text.rstrip("\n") + "\n")
             if not self._closed:
                 self._redraw()
+
+    def forget(self, platform: str, serial: str) -> None:
+        """Drop a device's line (`watch` prints its verdict instead)."""
+        with self._lock:
+            if self._devices.pop((platform, serial), None) is not None and not self._closed:
+                self._redraw()
+
+    @contextlib.contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Erase the block while the caller writes to the terminal (stdout too), then draw it again."""
+        with self._lock:
+            self._erase()
+            try:
+                yield
+            finally:
+                if not self._closed:
+                    self._redraw()
 
     def close(self) -> None:
         """Erase the block: what stays on the screen is the report. Idempotent."""

@@ -1,0 +1,216 @@
+"""`scanner watch`: the USB-hub intake station. Plug a phone in, read its verdict.
+
+Registered on the `scanner` group by scanner/cli.py; the engine is
+scanner/intake.py. stdout gets one verdict line per scanned device, flushed
+at once; notes (attached, unplugged, transport trouble) go to stderr.
+
+`--output jsonl=PATH` appends one JSON object per scanned device, one line
+each, written in one write and synced, to a file readable by its owner only.
+The object is the device's entry of the JSON report (device, status, reason,
+message, verdict, app_count, coverage, problems, problem_count, findings;
+see docs/json-report.md) plus:
+
+    scanned_at   when the scan finished (UTC, ISO 8601)
+    trigger      "attached", or "authorized" for a phone scanned again once its
+                 "Allow USB debugging?" prompt was accepted
+    exit_code    the code a scan of this device alone gives (0, 1, 4, 5)
+    policies     the ids of the policies checked
+    tool         {"name": "scanner", "version": ...}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from typing import IO
+
+import click
+
+from scanner.cli import (
+    EXIT_USAGE,
+    PLATFORM_CHOICE,
+    _Terminal,
+    check_adb_server,
+    echo_error,
+    fail_usage,
+    main,
+    make_matcher,
+    notify,
+    pick_platforms,
+)
+from scanner.model import EXIT_INCOMPLETE, FAIL_ON
+
+
+def open_jsonl(values: tuple[str, ...]) -> tuple[str, IO[bytes]] | None:
+    """The --output jsonl=PATH file, opened for appending now (a path that cannot be written fails before any scan)."""
+    if not values:
+        return None
+    if len(values) > 1:
+        fail_usage("--output can be given once for watch (jsonl=PATH)")
+    fmt, sep, path = values[0].partition("=")
+    if fmt != "jsonl" or not sep or not path:
+        fail_usage(f"--output {values[0]!r}: watch writes jsonl=PATH (one JSON object per scanned device)")
+    if path == "-":
+        fail_usage("--output jsonl=-: stdout gets the verdict lines; give a file name")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as err:
+        fail_usage(f"--output jsonl={path}: cannot write: {err.strerror or err}")
+    return path, os.fdopen(fd, "ab", buffering=0)
+
+
+def verdict_line(result, fail_on: str) -> str:
+    """One line an admin at the hub reads: when, which device, the verdict, what was found or what to do."""
+    from scanner.formats.text import safe
+    from scanner.model import device_verdict, severity_at_least
+
+    d = result.device
+    label = " ".join(safe(x, limit=60) for x in dict.fromkeys((d.name, d.model)) if x) or "-"
+    word = device_verdict(result, fail_on)
+    parts = [time.strftime("%H:%M:%S"), f"{d.platform or '?':<7}", safe(d.serial or d.source, limit=80), label,
+             word.upper()]
+    failing = [f for f in result.findings if severity_at_least(f.severity, fail_on)]
+    others = [f for f in result.findings if f not in failing]
+    details = []
+    if failing:
+        details.append(f"{failing[0].severity}: " + ", ".join(dict.fromkeys(safe(f.listed) for f in failing)))
+    if others:
+        details.append("review: " + ", ".join(dict.fromkeys(safe(f.listed) for f in others)))
+    if result.status != "complete":
+        details.append(safe(result.message or result.reason or result.status, limit=400))
+    elif not result.findings:
+        details.append(f"{result.app_count} apps read, nothing listed")
+    return "  ".join(parts) + ("  " + "; ".join(details) if details else "")
+
+
+def jsonl_record(result, report, why: str) -> bytes:
+    from scanner.formats.json_report import _device, timestamp
+
+    record = {
+        "scanned_at": timestamp(report.finished),
+        "trigger": why,
+        "exit_code": report.exit_code,
+        "policies": [p.id for p in report.policies],
+        "tool": {"name": report.tool, "version": report.version},
+        **_device(result, report),
+    }
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+@main.command()
+@click.option("--platform", type=PLATFORM_CHOICE, default=None,
+              help="Which devices to watch for: android, ios or all (default: all).")
+@click.option("--adb-server", metavar="HOST:PORT",
+              help="Use this adb server (default: 127.0.0.1 and $ANDROID_ADB_SERVER_PORT or 5037; started with "
+                   "the bundled adb if none runs there).")
+@click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=60, show_default=True,
+              metavar="SECONDS", help="Time allowed for each device's scan.")
+@click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
+              help="Add your own catalog and policy files (a file or a folder). Repeatable.")
+@click.option("--policy", "policies", multiple=True, metavar="ID",
+              help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
+              help="Lowest severity that counts as a finding in the verdicts and the exit code.")
+@click.option("--output", "-o", "outputs", multiple=True, metavar="jsonl=PATH",
+              help="Append one JSON object per scanned device to PATH.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the verdict lines (and errors): no notes, no progress.")
+def watch(platform: str | None, adb_server: str | None, timeout: float, signature_paths: tuple[str, ...],
+          policies: tuple[str, ...], fail_on: str, outputs: tuple[str, ...], quiet: bool) -> None:
+    """Scan each device as it is plugged in, until Ctrl-C: the USB-hub intake station.
+
+    Devices already attached are scanned at once, then every device plugged
+    in (adb track-devices, usbmuxd Listen) gets one verdict line on stdout.
+    A device plugged in again is scanned again; an Android phone shown as
+    unauthorized is scanned again once the prompt is accepted.
+
+    On Ctrl-C or SIGTERM: a summary on stderr, and the exit code over the
+    last verdict of every device seen (0 clean, 1 findings, 4 some device
+    not fully read or none scanned, 5 both; 2 usage). A scan cut short by
+    the stop is not reported.
+    """
+    check_adb_server(adb_server)
+    platforms = pick_platforms(platform, (), ())
+    jsonl = open_jsonl(outputs)
+    signatures, matcher = make_matcher(signature_paths, policies)
+    _Terminal.quiet = quiet
+
+    from scanner.intake import Intake
+    from scanner.progress import progress_for
+
+    display = progress_for(sys.stderr, quiet=quiet)
+    _Terminal.display = display
+    write_lock = threading.Lock()
+    failures: list[str] = []
+
+    def on_report(report, why: str, key: tuple[str, str]) -> None:
+        with write_lock:
+            if display is not None:
+                display.forget(*key)
+            for result in report.results:
+                line = verdict_line(result, fail_on)
+                try:
+                    if display is not None:
+                        with display.suspended():
+                            click.echo(line)
+                            sys.stdout.flush()
+                    else:
+                        click.echo(line)
+                        sys.stdout.flush()
+                except OSError:
+                    pass  # a reader that went away: the jsonl file and the exit code still count
+                if jsonl is not None:
+                    try:
+                        jsonl[1].write(jsonl_record(result, report, why))
+                        os.fsync(jsonl[1].fileno())
+                    except OSError as err:
+                        if not failures:
+                            echo_error(f"--output jsonl={jsonl[0]}: could not append: {err.strerror or err}")
+                        failures.append(str(err))
+
+    stop = threading.Event()
+    signals: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        signals.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    intake = Intake(platforms=platforms, adb_server=adb_server, usbmuxd=None, timeout=timeout, signatures=signatures,
+                    matcher=matcher, fail_on=fail_on, on_report=on_report, notify=notify,
+                    progress=display)
+    watching = " and ".join(p for p in ("android", "ios") if p in platforms)
+    notify(f"watching for {watching} devices; plug one in to scan it, Ctrl-C to stop")
+    intake.start()
+    try:
+        while not stop.wait(0.2):
+            pass
+    finally:
+        abandoned = sorted(intake.in_progress)
+        intake.close()
+        if display is not None:
+            display.close()
+        _Terminal.display = None
+        if jsonl is not None:
+            jsonl[1].close()
+    summary = intake.report()
+    if abandoned:
+        notify(f"stopped while reading {', '.join(f'{p} {s}' for p, s in abandoned)}: not reported")
+    if summary is None:
+        notify("watch stopped: no device was scanned")
+        sys.exit(EXIT_INCOMPLETE)
+    from collections import Counter
+
+    from scanner.model import device_verdict
+
+    words = Counter(device_verdict(r, fail_on) for r in summary.results)
+    notify(f"watch stopped: {intake.scans} scan(s) of {len(summary.results)} device(s): "
+           + ", ".join(f"{n} {w}" for w, n in sorted(words.items())) + f"; exit {summary.exit_code}")
+    if failures:
+        sys.exit(EXIT_USAGE)  # the evidence file is incomplete: the contract's "report not written"
+    sys.exit(summary.exit_code)
+

@@ -1,0 +1,236 @@
+"""`scanner watch`, the intake station, as a separate process against emulated devices plugged in and out.
+
+The devices run in this process (a Fleet: a private real adb server, an
+emulated usbmuxd); `scanner watch` runs as its own process with their
+addresses, and sees them through adb `track-devices` and usbmuxd `Listen`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from scanner.simulator.fleet import Fleet
+from scanner.simulator.profile import AppProfile, DeviceProfile, Faults, default_profile_path, load_profile
+
+PIXEL, GALAXY = "SIMPIXEL7A", "SIMGALAXYS23B"
+IPHONE_C, IPHONE_D = "00008110-00125C963A91801E", "00008030-001A35E11E05802E"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Watch:
+    """A running `scanner watch`: its verdict lines (stdout) and notes (stderr), read as they come."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
+        full = {k: v for k, v in os.environ.items() if not k.startswith(("ADB_", "ANDROID_", "USBMUXD_"))}
+        full.update({"HOME": str(cwd), "PYTHONIOENCODING": "utf-8"}, **env)
+        self.proc = subprocess.Popen([sys.executable, "-m", "scanner", "watch", *args], env=full, cwd=cwd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out: queue.Queue = queue.Queue()
+        self.err: queue.Queue = queue.Queue()
+        self.notes: list[str] = []
+        self.verdicts: list[str] = []
+        for stream, q in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._pump, args=(stream, q), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream, q: queue.Queue) -> None:
+        for line in stream:
+            q.put(line.rstrip("\n"))
+        q.put(None)
+
+    def verdict(self, serial: str, timeout: float = 60) -> str:
+        """The next verdict line, which must be about `serial`."""
+        try:
+            line = self.out.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"no verdict for {serial} in {timeout} s; notes: {self.drain_notes()}")
+        assert line is not None, f"watch ended; notes: {self.drain_notes()}"
+        self.verdicts.append(line)
+        assert line.split()[2] == serial, line
+        return line
+
+    def verdicts_for(self, serials: set[str], timeout: float = 60) -> dict[str, str]:
+        found: dict[str, str] = {}
+        while set(found) != serials:
+            try:
+                line = self.out.get(timeout=timeout)
+            except queue.Empty:
+                pytest.fail(f"verdicts seen {sorted(found)}, wanted {sorted(serials)}; notes: {self.drain_notes()}")
+            assert line is not None, f"watch ended; notes: {self.drain_notes()}"
+            self.verdicts.append(line)
+            serial = line.split()[2]
+            assert serial in serials and serial not in found, line
+            found[serial] = line
+        return found
+
+    def note(self, text: str, timeout: float = 60) -> str:
+        """Wait for a note containing `text`."""
+        while True:
+            try:
+                line = self.err.get(timeout=timeout)
+            except queue.Empty:
+                pytest.fail(f"no note with {text!r}; notes: {self.notes}")
+            assert line is not None, f"watch ended before {text!r}; notes: {self.notes}"
+            self.notes.append(line)
+            if text in line:
+                return line
+
+    def drain_notes(self) -> list[str]:
+        while True:
+            try:
+                line = self.err.get_nowait()
+            except queue.Empty:
+                return self.notes
+            if line is not None:
+                self.notes.append(line)
+
+    def stop(self, signum: int = signal.SIGINT) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise
+        while True:  # everything it wrote, up to the end of its stderr
+            line = self.err.get(timeout=10)
+            if line is None:
+                break
+            self.notes.append(line)
+        return code
+
+
+@pytest.fixture
+def watches(tmp_path):
+    started: list[Watch] = []
+
+    def start(env: dict[str, str], *args: str) -> Watch:
+        w = Watch(env, tmp_path, *args)
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        if w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait(10)
+
+
+def test_attach_detach_and_reattach_are_each_seen(watches, tmp_path):
+    jsonl = tmp_path / "intake.jsonl"
+    with Fleet(load_profile(default_profile_path()).devices) as fleet:
+        w = watches(fleet.env, "-o", f"jsonl={jsonl}")
+        first = w.verdicts_for({PIXEL, GALAXY, IPHONE_C, IPHONE_D})  # attached before watch started
+        assert "CLEAN" in first[PIXEL] and "4 apps read, nothing listed" in first[PIXEL]
+        assert "FINDINGS-INCOMPLETE" in first[GALAXY]
+        for name in ("CamScanner", "SHAREit", "WPS Office"):
+            assert name in first[GALAXY]
+        assert "User 10 (Work profile) could not be read" in first[GALAXY]
+        assert "FINDINGS" in first[IPHONE_C] and "WeChat Pay" in first[IPHONE_C] and "Alipay" in first[IPHONE_C]
+        assert "FAILED" in first[IPHONE_D] and "unlock it, then run again" in first[IPHONE_D]
+
+        fleet.detach(PIXEL)
+        w.note("unplugged")
+        fleet.detach(IPHONE_C)
+        w.note(f"ios {IPHONE_C}: unplugged")
+        assert w.out.empty()  # unplugging is a note, never a verdict
+
+        fleet.attach(PIXEL)  # plugged in again: scanned again
+        assert "CLEAN" in w.verdict(PIXEL)
+        fleet.attach(IPHONE_C)
+        assert "WeChat Pay" in w.verdict(IPHONE_C)
+
+        code = w.stop(signal.SIGINT)
+    assert code == 5  # the last verdict of each device: findings, and devices not fully read
+    summary = next(n for n in w.notes if "watch stopped" in n)
+    assert "6 scan(s) of 4 device(s)" in summary and "exit 5" in summary
+    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert [r["device"]["serial"] for r in records] == [v.split()[2] for v in w.verdicts]
+    by = {r["device"]["serial"]: r for r in records}
+    assert by[GALAXY]["exit_code"] == 5 and by[GALAXY]["status"] == "partial" and by[GALAXY]["reason"] == "user-refused"
+    assert by[PIXEL]["exit_code"] == 0 and by[PIXEL]["findings"] == []
+    assert by[IPHONE_D]["exit_code"] == 4 and by[IPHONE_D]["reason"] == "locked"
+    assert {f["listed"] for f in by[IPHONE_C]["findings"]} == {"WeChat Pay", "QQ Wallet", "Tencent QQ", "Alipay",
+                                                               "CamScanner"}
+    assert all(r["policies"] == ["us-eo-13971"] and r["scanned_at"].endswith("Z") for r in records)
+    assert [r["trigger"] for r in records] == ["attached"] * 6
+    assert (jsonl.stat().st_mode & 0o077) == 0  # evidence about people's phones: owner only
+
+
+def test_unauthorized_phone_and_sigterm(watches, tmp_path):
+    devices = [
+        DeviceProfile("android", "LOCKEDOUT1", model="Pixel 6", faults=Faults(unauthorized=True)),
+        DeviceProfile("android", "CLEANPHONE", model="Pixel 8", apps=(AppProfile("com.whatsapp"),)),
+    ]
+    with Fleet(devices) as fleet:
+        w = watches({**fleet.env, "USBMUXD_SOCKET_ADDRESS": f"127.0.0.1:{free_port()}"}, "--platform", "android")
+        found = w.verdicts_for({fleet.android.transport_serial("LOCKEDOUT1"), "CLEANPHONE"})
+        locked = found[fleet.android.transport_serial("LOCKEDOUT1")]
+        assert "FAILED" in locked and "Allow USB debugging" in locked
+        assert "CLEAN" in found["CLEANPHONE"]
+        code = w.stop(signal.SIGTERM)
+    assert code == 4  # a device not fully read is never a pass
+    assert any("1 clean, 1 failed" in n for n in w.notes), w.notes
+
+
+def test_nothing_attached_is_exit_4_and_one_transport_missing_does_not_stop_the_other(watches, tmp_path):
+    devices = [DeviceProfile("ios", "00008101-000000000000002E", model="iPhone 12",
+                             apps=(AppProfile("com.lenovo.anyshare"),))]
+    with Fleet(devices) as fleet:
+        w = watches({**fleet.env, "ANDROID_ADB_SERVER_PORT": str(free_port())}, "--adb-server",
+                    f"127.0.0.1:{free_port()}")
+        line = w.verdict("00008101-000000000000002E")
+        assert "FINDINGS" in line and "SHAREit" in line
+        w.note("no adb server answers on 127.0.0.1:")  # noted once, retried; iOS goes on
+        code = w.stop()
+    assert code == 1
+    with Fleet([DeviceProfile("android", "LONELY1")]) as fleet:
+        fleet.detach("LONELY1")
+        w = watches({**fleet.env, "USBMUXD_SOCKET_ADDRESS": f"127.0.0.1:{free_port()}"})
+        w.note("usbmuxd is not reachable")
+        code = w.stop()
+    assert code == 4
+    assert any("no device was scanned" in n for n in w.notes)
+
+
+def test_hostile_device_text_is_escaped_in_verdict_lines(watches, tmp_path):
+    evil = DeviceProfile("android", "EVIL0001", model="Pixel\x1b[2J\x1b[31m\rOK CLEAN",
+                         apps=(AppProfile("com.intsig.camscanner"),))
+    with Fleet([evil]) as fleet:
+        w = watches({**fleet.env, "USBMUXD_SOCKET_ADDRESS": f"127.0.0.1:{free_port()}"}, "--quiet")
+        line = w.verdict("EVIL0001")
+        w.stop()
+    assert "\x1b" not in line and "\r" not in line
+    assert "\\x1b[2J" in line and "FINDINGS" in line and "CamScanner" in line
+    assert w.notes == []  # --quiet: verdicts only; and stderr is a pipe: no progress lines
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--output", "json=r.json"], "watch writes jsonl=PATH"),
+    (["--output", "jsonl=-"], "stdout gets the verdict lines"),
+    (["--output", "jsonl=missing/dir/r.jsonl"], "cannot write"),
+    (["--adb-server", "nope"], "expected HOST:PORT"),
+])
+def test_usage_errors_exit_2_before_watching(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "scanner", "watch", *args], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, "ANDROID_ADB_SERVER_PORT": str(free_port()),
+                                 "USBMUXD_SOCKET_ADDRESS": f"127.0.0.1:{free_port()}"})
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and result.stdout == ""
