@@ -55,14 +55,7 @@ class Watch:
 
     def verdict(self, serial: str, timeout: float = 60) -> str:
         """The next verdict line, which must be about `serial`."""
-        try:
-            line = self.out.get(timeout=timeout)
-        except queue.Empty:
-            pytest.fail(f"no verdict for {serial} in {timeout} s; notes: {self.drain_notes()}")
-        assert line is not None, f"watch ended; notes: {self.drain_notes()}"
-        self.verdicts.append(line)
-        assert line.split()[2] == serial, line
-        return line
+        return self.verdicts_for({serial}, timeout)[serial]
 
     def verdicts_for(self, serials: set[str], timeout: float = 60) -> dict[str, str]:
         found: dict[str, str] = {}
