@@ -81,7 +81,8 @@ def start_fleet(devices: Sequence, adb_port: int | None = None, usbmuxd_port: in
 @click.option("--usbmuxd-port", type=click.IntRange(1024, 65535), metavar="PORT",
               help="Port for the emulated usbmuxd (default: a free one).")
 @click.option("--commands", is_flag=True,
-              help="Read commands on stdin, one per line: `detach SERIAL`, `attach SERIAL`, `list`, `stop`; "
+              help="Read commands on stdin, one per line: `detach SERIAL`, `attach SERIAL`, `authorize SERIAL` "
+                   "(an unauthorized phone's prompt accepted), `list`, `stop`; "
                    "each is answered on stdout with `ok ...` or `error: ...`.")
 @click.option("--print-profile", is_flag=True, help="Print the bundled demo profile (a template) and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the export lines and `ready` (and errors).")
@@ -174,12 +175,12 @@ def _serve_commands(fleet, stop: threading.Event) -> None:
                     state = "attached" if serial in fleet.attached else "detached"
                     answer(f"ok {fleet.profiles[serial].platform} {safe(serial)} {state}")
                 answer("ok")
-            elif verb in ("attach", "detach") and len(args) == 1:
-                (fleet.attach if verb == "attach" else fleet.detach)(args[0])
-                answer(f"ok {verb}ed {safe(args[0])}")
+            elif verb in ("attach", "detach", "authorize") and len(args) == 1:
+                getattr(fleet, verb)(args[0])
+                answer(f"ok {verb}{'d' if verb.endswith('e') else 'ed'} {safe(args[0])}")
             else:
                 answer(f"error: unknown command {safe(raw.strip(), limit=200)}; "
-                       "expected attach SERIAL, detach SERIAL, list or stop")
+                       "expected attach SERIAL, detach SERIAL, authorize SERIAL, list or stop")
         except (KeyError, ValueError, RuntimeError, OSError) as err:
             text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)  # KeyError quotes
             answer(f"error: {safe(text, limit=400)}")

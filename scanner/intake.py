@@ -64,7 +64,7 @@ class Intake:
         self.notify = notify
         self.progress = progress
         self.stop = threading.Event()
-        self.latest: dict[tuple, DeviceResult] = {}  # the last result of every device, by device key
+        self.latest: dict[tuple, DeviceResult] = {}  # the last result of every device, by (platform, transport serial)
         self.first: Report | None = None
         self.scans = 0
         self.in_progress: set[tuple[str, str]] = set()
@@ -144,7 +144,12 @@ class Intake:
                 if self.first is None:
                     self.first = report
                 for result in report.results:
-                    self.latest[result.device.key] = result
+                    # The last result of a device replaces its earlier ones, whether it is known by the
+                    # transport it was scanned through (an unauthorized phone has no hardware serial yet)
+                    # or by its hardware serial (the same phone plugged into another port).
+                    for key in [k for k, r in self.latest.items() if r.device.key == result.device.key]:
+                        del self.latest[key]
+                    self.latest[(platform, serial)] = result
                 self.on_report(report, why, (platform, serial))
         finally:
             with self._lock:
@@ -212,6 +217,7 @@ class Intake:
 
     def _follow_android(self, sock: socket.socket) -> None:
         states: dict[str, str] = {}
+        refused: set[str] = set()  # listed unauthorized / no permissions since it was plugged in
         sock.settimeout(0.5)
         reader = _Blocks(sock)
         while not self.stop.is_set():
@@ -224,14 +230,18 @@ class Intake:
                 if sep and serial:
                     now[serial] = state.strip()
             for serial in states.keys() - now.keys():
+                refused.discard(serial)
                 self.notify(f"android {_safe(serial)}: unplugged")
             for serial, state in now.items():
                 if states.get(serial) == state:
                     continue
                 if state in SCAN_STATES:
-                    before = states.get(serial)
-                    # a phone first listed unauthorized (or without permissions) and now readable was let in
-                    why = "authorized" if before in ("unauthorized", "no permissions") and state == "device" else "attached"
+                    # a phone listed unauthorized (or without permissions) while plugged in, now readable, was let in
+                    why = "authorized" if state == "device" and serial in refused else "attached"
+                    if state == "device":
+                        refused.discard(serial)
+                    else:
+                        refused.add(serial)
                     self.scan("android", serial, why)
                 elif state in PASSING_STATES:
                     if serial in states:  # it was there: a cable pulled, or adb lost it

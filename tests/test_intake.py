@@ -182,6 +182,25 @@ def test_unauthorized_phone_and_sigterm(watches, tmp_path):
     assert any("1 clean, 1 failed" in n for n in w.notes), w.notes
 
 
+def test_an_unauthorized_phone_is_scanned_again_once_its_prompt_is_accepted(watches, tmp_path):
+    jsonl = tmp_path / "intake.jsonl"
+    phone = DeviceProfile("android", "PROMPTED1", model="Pixel 6", faults=Faults(unauthorized=True),
+                          apps=(AppProfile("com.intsig.camscanner"),))
+    with Fleet([phone]) as fleet:
+        transport = fleet.android.transport_serial("PROMPTED1")
+        w = watches({**fleet.env, "USBMUXD_SOCKET_ADDRESS": f"127.0.0.1:{free_port()}"}, "--platform", "android",
+                    "-o", f"jsonl={jsonl}")
+        assert "FAILED" in w.verdict(transport)  # before: what to do
+        fleet.authorize("PROMPTED1")  # the person taps "Allow"
+        after = w.verdict("PROMPTED1")  # read now, under its hardware serial
+        assert "FINDINGS" in after and "CamScanner" in after
+        code = w.stop()
+    assert code == 1  # the last verdict counts: the phone was read in full after all
+    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert [(r["trigger"], r["status"], r["reason"]) for r in records] == [
+        ("attached", "failed", "unauthorized"), ("authorized", "complete", None)]
+
+
 def test_nothing_attached_is_exit_4_and_one_transport_missing_does_not_stop_the_other(watches, tmp_path):
     devices = [DeviceProfile("ios", "00008101-000000000000002E", model="iPhone 12",
                              apps=(AppProfile("com.lenovo.anyshare"),))]

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +35,7 @@ DEMO_STATUS = {
     "00008110-00125C963A91801E": ("complete", None),
     "00008030-001A35E11E05802E": ("failed", "locked"),
 }
+IPHONE_D = "00008030-001A35E11E05802E"
 DECOYS = ("com.nemo.vidmate", "com.UCMobile.intl", "com.tencent.soter.soterserver", "com.tencent.mttlite",
           "com.intsig.camscanner.lite.fake")
 
@@ -254,6 +254,8 @@ def test_simulate_commands_plug_and_unplug_devices(served, tmp_path):
     assert sim.command("attach SIMPIXEL7A")[0].startswith("error: SIMPIXEL7A is already attached")
     assert sim.command("detach NOPE")[0].startswith("error: no device 'NOPE' in the profile")
     assert sim.command("explode \x1b[31m")[0].startswith("error: unknown command explode \\x1b[31m")
+    assert sim.command(f"authorize {IPHONE_D}")[0] == f"error: {IPHONE_D} is not an attached Android device"
+    assert sim.command("authorize SIMPIXEL7A") == ["ok authorized SIMPIXEL7A"]  # already allowed: nothing changes
     assert sim.command("stop") == ["ok stopping"]
     assert sim.proc.wait(30) == 0
 

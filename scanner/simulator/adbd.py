@@ -353,6 +353,19 @@ class FakeAdbd:
         with self._lock:
             self._connections.discard(conn)
 
+    def authorize(self) -> None:
+        """The person taps "Allow" on the "Allow USB debugging?" dialog: from now on the phone is
+        authorized, and every connection waiting in AUTH gets the CNXN a real adbd then sends."""
+        self.device.unauthorized = False
+        with self._lock:
+            waiting = [c for c in self._connections if not c.online]
+        for conn in waiting:
+            conn.online = True
+            try:
+                conn.send(A_CNXN, A_VERSION, MAX_PAYLOAD, self.device.banner())
+            except OSError:
+                pass  # that connection is going away; the server's reconnect is authorized now
+
     @property
     def connections(self) -> int:
         """Open connections from the host (0 after a drop until the server reconnects)."""

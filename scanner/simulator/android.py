@@ -893,6 +893,14 @@ class AndroidSimulator:
             raise SimulatorError("the simulator is not running")
         return self._attach_all([device])[0]
 
+    def authorize(self, serial: str) -> None:
+        """Accept the "Allow USB debugging?" prompt of an unauthorized phone; returns once adb lists it `device`."""
+        with self._lock:
+            hw = self._hardware_serial(serial)
+            _, adbd = self._phones[hw]
+        adbd.authorize()
+        self._wait_states({f"127.0.0.1:{adbd.port}": "device"})
+
     def detach(self, serial: str) -> None:
         """Unplug a phone (hardware or transport serial): adb disconnect, then close its adbd."""
         with self._lock:

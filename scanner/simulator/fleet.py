@@ -6,6 +6,7 @@ start devices the same way through this class:
     with Fleet(load_profile(default_profile_path()).devices) as fleet:
         fleet.env            # {"ANDROID_ADB_SERVER_PORT": ..., "USBMUXD_SOCKET_ADDRESS": ...}
         fleet.detach("SIMPIXEL7A"); fleet.attach("SIMPIXEL7A")   # unplug, plug back in
+        fleet.authorize("R5CT123")  # an unauthorized phone's prompt accepted
 
 A transport is started only for a platform the profile has devices of. The
 Android side (a real adb server process) and the iOS side (threads) start
@@ -135,6 +136,14 @@ class Fleet:
                 raise ValueError(f"{serial} is not attached")
             self._simulator(device).detach(serial)
             self.attached.discard(serial)
+
+    def authorize(self, serial: str) -> None:
+        """Accept an unauthorized Android phone's "Allow USB debugging?" prompt."""
+        with self._lock:
+            device = self._known(serial)
+            if device.platform != "android" or serial not in self.attached:
+                raise ValueError(f"{serial} is not an attached Android device")
+            self._simulator(device).authorize(serial)
 
     def _known(self, serial: str) -> DeviceProfile:
         if serial not in self.profiles:
