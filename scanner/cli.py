@@ -263,6 +263,32 @@ def live_connectors(platforms: dict[str, bool], serials: Sequence[str], udids: S
     return connectors
 
 
+ADB_SERVER_OPTION = click.option(
+    "--adb-server", metavar="HOST:PORT",
+    help="Use this adb server (default: 127.0.0.1 and $ANDROID_ADB_SERVER_PORT or 5037; "
+         "started with the bundled adb if none runs there).")
+SIGNATURES_OPTION = click.option(
+    "--signatures", "signature_paths", multiple=True, metavar="PATH",
+    help="Add your own catalog and policy files (a file or a folder). Repeatable.")
+POLICY_OPTION = click.option(
+    "--policy", "policies", multiple=True, metavar="ID",
+    help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy.")
+
+
+def timeout_option(help_text: str) -> Callable:
+    return click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=60, show_default=True,
+                        metavar="SECONDS", help=help_text)
+
+
+def fail_on_option(help_text: str) -> Callable:
+    return click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
+                        help=help_text)
+
+
+def quiet_option(help_text: str) -> Callable:
+    return click.option("--quiet", "-q", is_flag=True, help=help_text)
+
+
 def device_options(command: Callable) -> Callable:
     """The options that pick attached devices, shared by `scan` and `devices`."""
     for option in reversed((
@@ -272,24 +298,18 @@ def device_options(command: Callable) -> Callable:
                      help="Only this Android device (adb serial or ro.serialno). Repeatable."),
         click.option("--udid", "udids", multiple=True, metavar="UDID",
                      help="Only this iPhone or iPad. Repeatable."),
-        click.option("--adb-server", metavar="HOST:PORT",
-                     help="Use this adb server (default: 127.0.0.1 and $ANDROID_ADB_SERVER_PORT or 5037; "
-                          "started with the bundled adb if none runs there)."),
+        ADB_SERVER_OPTION,
     )):
         command = option(command)
     return command
 
 
 def report_options(command: Callable) -> Callable:
-    """What to check against and how to report it, shared by `scan`, `demo` and `watch`'s cousins."""
+    """What to check against and how to report it, shared by `scan` and `demo`."""
     for option in reversed((
-        click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=60, show_default=True,
-                     metavar="SECONDS",
-                     help="Time allowed for each device; a device not read in time is reported as such."),
-        click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
-                     help="Add your own catalog and policy files (a file or a folder). Repeatable."),
-        click.option("--policy", "policies", multiple=True, metavar="ID",
-                     help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy."),
+        timeout_option("Time allowed for each device; a device not read in time is reported as such."),
+        SIGNATURES_OPTION,
+        POLICY_OPTION,
         click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
                      help="Format written to stdout."),
         click.option("--output", "-o", "outputs", multiple=True, metavar="FORMAT=PATH",
@@ -297,11 +317,9 @@ def report_options(command: Callable) -> Callable:
         click.option("--inventory", is_flag=True,
                      help="Include every app read, not only findings (off by default: reports about "
                           "employees' phones should hold as little as they need)."),
-        click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
-                     help="Lowest severity that makes the exit code 1 (or 5)."),
-        click.option("--quiet", "-q", is_flag=True,
-                     help="No progress lines and no notes on stderr (errors and the report still). "
-                          "Progress is only ever drawn when stderr is a terminal."),
+        fail_on_option("Lowest severity that makes the exit code 1 (or 5)."),
+        quiet_option("No progress lines and no notes on stderr (errors and the report still). "
+                     "Progress is only ever drawn when stderr is a terminal."),
     )):
         command = option(command)
     return command

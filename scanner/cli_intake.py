@@ -20,6 +20,7 @@ see docs/json-report.md) plus:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -31,18 +32,24 @@ from typing import IO
 import click
 
 from scanner.cli import (
+    ADB_SERVER_OPTION,
     EXIT_USAGE,
     PLATFORM_CHOICE,
-    _Terminal,
+    POLICY_OPTION,
+    SIGNATURES_OPTION,
     check_adb_server,
     echo_error,
+    fail_on_option,
     fail_usage,
+    live_progress,
     main,
     make_matcher,
     notify,
     pick_platforms,
+    quiet_option,
+    timeout_option,
 )
-from scanner.model import EXIT_INCOMPLETE, FAIL_ON
+from scanner.model import EXIT_INCOMPLETE
 
 
 def open_jsonl(values: tuple[str, ...]) -> tuple[str, IO[bytes]] | None:
@@ -66,20 +73,18 @@ def open_jsonl(values: tuple[str, ...]) -> tuple[str, IO[bytes]] | None:
 def verdict_line(result, fail_on: str) -> str:
     """One line an admin at the hub reads: when, which device, the verdict, what was found or what to do."""
     from scanner.formats.text import safe
-    from scanner.model import device_verdict, severity_at_least
+    from scanner.model import SEVERITIES, device_verdict
 
     d = result.device
     label = " ".join(safe(x, limit=60) for x in dict.fromkeys((d.name, d.model)) if x) or "-"
     word = device_verdict(result, fail_on)
     parts = [time.strftime("%H:%M:%S"), f"{d.platform or '?':<7}", safe(d.serial or d.source, limit=80), label,
              word.upper()]
-    failing = [f for f in result.findings if severity_at_least(f.severity, fail_on)]
-    others = [f for f in result.findings if f not in failing]
     details = []
-    if failing:
-        details.append(f"{failing[0].severity}: " + ", ".join(dict.fromkeys(safe(f.listed) for f in failing)))
-    if others:
-        details.append("review: " + ", ".join(dict.fromkeys(safe(f.listed) for f in others)))
+    for severity in SEVERITIES:
+        names = dict.fromkeys(safe(f.listed) for f in result.findings if f.severity == severity)
+        if names:
+            details.append(f"{severity}: " + ", ".join(names))
     if result.status != "complete":
         details.append(safe(result.message or result.reason or result.status, limit=400))
     elif not result.findings:
@@ -104,20 +109,14 @@ def jsonl_record(result, report, why: str) -> bytes:
 @main.command()
 @click.option("--platform", type=PLATFORM_CHOICE, default=None,
               help="Which devices to watch for: android, ios or all (default: all).")
-@click.option("--adb-server", metavar="HOST:PORT",
-              help="Use this adb server (default: 127.0.0.1 and $ANDROID_ADB_SERVER_PORT or 5037; started with "
-                   "the bundled adb if none runs there).")
-@click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=60, show_default=True,
-              metavar="SECONDS", help="Time allowed for each device's scan.")
-@click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
-              help="Add your own catalog and policy files (a file or a folder). Repeatable.")
-@click.option("--policy", "policies", multiple=True, metavar="ID",
-              help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="prohibited", show_default=True,
-              help="Lowest severity that counts as a finding in the verdicts and the exit code.")
+@ADB_SERVER_OPTION
+@timeout_option("Time allowed for each device's scan.")
+@SIGNATURES_OPTION
+@POLICY_OPTION
+@fail_on_option("Lowest severity that counts as a finding in the verdicts and the exit code.")
 @click.option("--output", "-o", "outputs", multiple=True, metavar="jsonl=PATH",
               help="Append one JSON object per scanned device to PATH.")
-@click.option("--quiet", "-q", is_flag=True, help="Only the verdict lines (and errors): no notes, no progress.")
+@quiet_option("Only the verdict lines (and errors): no notes, no progress.")
 def watch(platform: str | None, adb_server: str | None, timeout: float, signature_paths: tuple[str, ...],
           policies: tuple[str, ...], fail_on: str, outputs: tuple[str, ...], quiet: bool) -> None:
     """Scan each device as it is plugged in, until Ctrl-C: the USB-hub intake station.
@@ -136,67 +135,54 @@ def watch(platform: str | None, adb_server: str | None, timeout: float, signatur
     platforms = pick_platforms(platform, (), ())
     jsonl = open_jsonl(outputs)
     signatures, matcher = make_matcher(signature_paths, policies)
-    _Terminal.quiet = quiet
 
     from scanner.intake import Intake
-    from scanner.progress import progress_for
 
-    display = progress_for(sys.stderr, quiet=quiet)
-    _Terminal.display = display
     write_lock = threading.Lock()
     failures: list[str] = []
-
-    def on_report(report, why: str, key: tuple[str, str]) -> None:
-        with write_lock:
-            if display is not None:
-                display.forget(*key)
-            for result in report.results:
-                line = verdict_line(result, fail_on)
-                try:
-                    if display is not None:
-                        with display.suspended():
-                            click.echo(line)
-                            sys.stdout.flush()
-                    else:
-                        click.echo(line)
-                        sys.stdout.flush()
-                except OSError:
-                    pass  # a reader that went away: the jsonl file and the exit code still count
-                if jsonl is not None:
-                    try:
-                        jsonl[1].write(jsonl_record(result, report, why))
-                        os.fsync(jsonl[1].fileno())
-                    except OSError as err:
-                        if not failures:
-                            echo_error(f"--output jsonl={jsonl[0]}: could not append: {err.strerror or err}")
-                        failures.append(str(err))
-
     stop = threading.Event()
-    signals: list[int] = []
 
     def on_signal(signum: int, frame: object) -> None:
-        signals.append(signum)
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    intake = Intake(platforms=platforms, adb_server=adb_server, usbmuxd=None, timeout=timeout, signatures=signatures,
-                    matcher=matcher, fail_on=fail_on, on_report=on_report, notify=notify,
-                    progress=display)
-    watching = " and ".join(p for p in ("android", "ios") if p in platforms)
-    notify(f"watching for {watching} devices; plug one in to scan it, Ctrl-C to stop")
-    intake.start()
-    try:
-        while not stop.wait(0.2):
-            pass
-    finally:
-        abandoned = sorted(intake.in_progress)
-        intake.close()
-        if display is not None:
-            display.close()
-        _Terminal.display = None
-        if jsonl is not None:
-            jsonl[1].close()
+    with live_progress(quiet) as display:
+
+        def on_report(report, why: str, key: tuple[str, str]) -> None:
+            with write_lock:
+                if display is not None:
+                    display.forget(*key)
+                for result in report.results:
+                    try:
+                        with display.suspended() if display is not None else contextlib.nullcontext():
+                            click.echo(verdict_line(result, fail_on))
+                            sys.stdout.flush()
+                    except OSError:
+                        pass  # a reader that went away: the jsonl file and the exit code still count
+                    if jsonl is not None:
+                        try:
+                            jsonl[1].write(jsonl_record(result, report, why))
+                            os.fsync(jsonl[1].fileno())
+                        except OSError as err:
+                            if not failures:
+                                echo_error(f"--output jsonl={jsonl[0]}: could not append: {err.strerror or err}")
+                            failures.append(str(err))
+
+        intake = Intake(platforms=platforms, adb_server=adb_server, usbmuxd=None, timeout=timeout,
+                        signatures=signatures, matcher=matcher, fail_on=fail_on, on_report=on_report,
+                        notify=notify, progress=display)
+        watching = " and ".join(p for p in ("android", "ios") if p in platforms)
+        notify(f"watching for {watching} devices; plug one in to scan it, Ctrl-C to stop")
+        intake.start()
+        try:
+            while not stop.wait(0.2):
+                pass
+        finally:
+            abandoned = sorted(intake.in_progress)
+            intake.close()
+            if jsonl is not None:
+                jsonl[1].close()
     summary = intake.report()
     if abandoned:
         notify(f"stopped while reading {', '.join(f'{p} {s}' for p, s in abandoned)}: not reported")

@@ -109,7 +109,9 @@ def simulate(profile_path: str | None, adb_port: int | None, usbmuxd_port: int |
 
         click.echo(default_profile_path().read_text(encoding="utf-8"), nl=False)
         return
-    if adb_port is not None and (adb_port == 5037 or 5554 <= adb_port <= 5585):
+    from scanner.simulator.adbd import FORBIDDEN_PORTS
+
+    if adb_port in FORBIDDEN_PORTS:
         echo_error(f"--adb-port {adb_port}: that port belongs to a real adb server or emulator; pick another")
         sys.exit(EXIT_USAGE)
     _Terminal.quiet = quiet

@@ -72,15 +72,15 @@ class Intake:
         self._slots = threading.Semaphore(MAX_SCANS)
         self._ios_loop: asyncio.AbstractEventLoop | None = None
         self._ios_task: asyncio.Task | None = None
-        self.threads: list[threading.Thread] = []
+        self.trackers: list[threading.Thread] = []  # scan threads are daemons nobody waits for
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
         if "android" in self.platforms:
-            self._thread(self._track_android, "watch-adb")
+            self.trackers.append(self._thread(self._track_android, "watch-adb"))
         if "ios" in self.platforms:
-            self._thread(self._track_ios, "watch-usbmux")
+            self.trackers.append(self._thread(self._track_ios, "watch-usbmux"))
 
     def close(self) -> None:
         """Stop following the transports; scans still running are abandoned (never reported)."""
@@ -91,9 +91,8 @@ class Intake:
                 loop.call_soon_threadsafe(task.cancel)
             except RuntimeError:  # the loop has already ended
                 pass
-        for thread in self.threads:
-            if thread.name.startswith("watch-"):
-                thread.join(5)
+        for thread in self.trackers:
+            thread.join(5)
 
     def report(self) -> Report | None:
         """The session as one report: the last result of every device seen (None when nothing was scanned)."""
@@ -104,10 +103,10 @@ class Intake:
                              key=lambda r: (r.device.platform or "", r.device.serial or "", r.device.source))
             return replace(self.first, results=tuple(ordered))
 
-    def _thread(self, target: Callable, name: str, *args: object) -> None:
+    def _thread(self, target: Callable, name: str, *args: object) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self.threads.append(thread)
         thread.start()
+        return thread
 
     # -- scanning one device -----------------------------------------------------------------------
 
@@ -157,48 +156,48 @@ class Intake:
 
     # -- Android: host:track-devices -----------------------------------------------------------------
 
-    def _android_address(self) -> tuple[str, int, bool]:
-        from scanner.connectors.adb_server import parse_server, user_server
-
-        address = parse_server(self.adb_server) if self.adb_server else user_server()
-        return address.host, address.port, address.explicit
-
     def _track_android(self) -> None:
+        from adbutils import AdbError
+
+        from scanner.connectors.adb_server import Client, parse_server, user_server
         from scanner.connectors.base import ScannerError
 
         try:
-            host, port, explicit = self._android_address()
+            address = parse_server(self.adb_server) if self.adb_server else user_server()
         except ScannerError as err:
             self.notify(str(err))
             return
-        tried_start = explicit
+        where = f"{address.host}:{address.port}"
+        tried_start = address.explicit
         outage = False
         while not self.stop.is_set():
-            try:
-                sock = _track_devices(host, port)
-            except OSError as err:
+            try:  # a smart-socket connection with `host:track-devices` accepted
+                conn = Client(address).make_connection(timeout=5)
+            except (AdbError, OSError) as err:
                 if not tried_start:
                     tried_start = True
                     if self._start_adb_server():
                         continue
                 if not outage:
-                    self.notify(f"no adb server answers on {host}:{port} ({_why(err)}); Android devices will be "
+                    self.notify(f"no adb server answers on {where} ({_why(err)}); Android devices will be "
                                 f"scanned once one runs (`adb start-server`), retrying every {RETRY:.0f} s")
                     outage = True
                 self.stop.wait(RETRY)
                 continue
-            if outage:
-                self.notify(f"the adb server on {host}:{port} answers again")
-                outage = False
             try:
-                self._follow_android(sock)
-            except (OSError, ValueError) as err:
+                conn.send_command("host:track-devices")
+                conn.check_okay()
+                if outage:
+                    self.notify(f"the adb server on {where} answers again")
+                    outage = False
+                self._follow_android(conn.conn)
+            except (AdbError, OSError, ValueError) as err:
                 if not self.stop.is_set():
-                    self.notify(f"lost the adb server on {host}:{port} ({_why(err)}); retrying every {RETRY:.0f} s")
+                    self.notify(f"lost the adb server on {where} ({_why(err)}); retrying every {RETRY:.0f} s")
                     outage = True
                     self.stop.wait(RETRY)
             finally:
-                sock.close()
+                conn.close()
 
     def _start_adb_server(self) -> bool:
         """The default path starts the bundled adb on the user's port, as `scan` does; never for --adb-server."""
@@ -315,21 +314,6 @@ class Intake:
                 await mux.close()
 
 
-def _track_devices(host: str, port: int) -> socket.socket:
-    """A smart-socket connection to the adb server with `host:track-devices` accepted."""
-    sock = socket.create_connection((host, port), timeout=5)
-    try:
-        request = b"host:track-devices"
-        sock.sendall(b"%04x" % len(request) + request)
-        status = _recv_exact(sock, 4)
-        if status != b"OKAY":
-            raise ValueError(f"the adb server refused track-devices: {status!r}")
-        return sock
-    except BaseException:
-        sock.close()
-        raise
-
-
 class _Blocks:
     """Length-prefixed blocks (`%04x` + payload) from a socket with a short timeout, kept whole across timeouts."""
 
@@ -355,16 +339,6 @@ class _Blocks:
             if not chunk:
                 raise ConnectionError("the adb server closed the connection")
             self.buffer += chunk
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("the adb server closed the connection")
-        data += chunk
-    return data
 
 
 def _why(err: BaseException) -> str:

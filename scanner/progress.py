@@ -147,7 +147,7 @@ class ProgressDisplay:
             width = max(20, size.columns - 1)  # never wrap: a wrapped line breaks the redraw
             room = max(3, size.lines - 2)
             now = self._clock()
-            rows = [(key, entry) for key, entry in self._devices.items()]
+            rows = list(self._devices.items())
             if len(rows) > room:
                 active = [(k, e) for k, e in rows if e[0] in ("waiting", "reading")]
                 finished = [e for _, e in rows if e[0] in ("done", "failed")]

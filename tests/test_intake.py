@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -60,11 +61,8 @@ class Watch:
     def verdicts_for(self, serials: set[str], timeout: float = 60) -> dict[str, str]:
         found: dict[str, str] = {}
         while set(found) != serials:
-            try:
-                line = self.out.get(timeout=timeout)
-            except queue.Empty:
-                pytest.fail(f"verdicts seen {sorted(found)}, wanted {sorted(serials)}; notes: {self.drain_notes()}")
-            assert line is not None, f"watch ended; notes: {self.drain_notes()}"
+            line = self._next(self.out, timeout, lambda: f"verdicts seen {sorted(found)}, wanted {sorted(serials)}; "
+                                                         f"notes: {self.drain_notes()}")
             self.verdicts.append(line)
             serial = line.split()[2]
             assert serial in serials and serial not in found, line
@@ -74,14 +72,21 @@ class Watch:
     def note(self, text: str, timeout: float = 60) -> str:
         """Wait for a note containing `text`."""
         while True:
-            try:
-                line = self.err.get(timeout=timeout)
-            except queue.Empty:
-                pytest.fail(f"no note with {text!r}; notes: {self.notes}")
-            assert line is not None, f"watch ended before {text!r}; notes: {self.notes}"
+            line = self._next(self.err, timeout, lambda: f"no note with {text!r}; notes: {self.notes}")
             self.notes.append(line)
             if text in line:
                 return line
+
+    @staticmethod
+    def _next(q: queue.Queue, timeout: float, missing: Callable[[], str]) -> str:
+        """The next line of a stream; fails the test (saying `missing()`) if none comes or the stream ended."""
+        try:
+            line = q.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(missing())
+        if line is None:
+            pytest.fail(f"watch ended; {missing()}")
+        return line
 
     def drain_notes(self) -> list[str]:
         while True:
