@@ -103,13 +103,24 @@ def _side_by_side(connectors: Iterable[Connector]) -> Iterator[Inventory]:
 
 
 def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
+    findings = matcher.match(inv.apps)
+    status, reason, message, coverage = inv.status, inv.reason, inv.message, inv.coverage
+    if inv.residue:
+        # Text that could not be parsed is still searched for whole catalog ids (DESIGN.md, rule 5).
+        parsed = {(a.platform, a.id.lower()) for a in inv.apps}
+        recovered = matcher.recover(inv.residue, inv.device.platform, parsed)
+        findings.extend(recovered)
+        if recovered and status == "complete":  # a reader kept evidence but called itself complete: never clean
+            status, reason = "partial", "bad-lines"
+            message = "prohibited app ids were found in text that could not be read; export the list again"
+            coverage = (*coverage, Scope("records", read=False, reason="text that could not be read"))
     return DeviceResult(
         device=inv.device,
-        status=inv.status,
-        reason=inv.reason,
-        message=inv.message,
-        coverage=inv.coverage,
-        findings=tuple(matcher.match(inv.apps)),
+        status=status,
+        reason=reason,
+        message=message,
+        coverage=coverage,
+        findings=tuple(findings),
         app_count=len(inv.apps),
         problems=inv.problems,
         problem_count=inv.problem_count,

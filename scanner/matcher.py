@@ -139,6 +139,33 @@ class Matcher:
                     findings.extend(self._ios_inexact(app, key))
         return findings
 
+    def recover(self, tokens: Iterable[str], platform: str | None,
+                parsed: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> list[Finding]:
+        """Findings for the whole catalog ids among `tokens`, the id-like words
+        of text that could not be parsed (DESIGN.md, matching rule 5).
+
+        Each token is compared as an app id is (exact, case-insensitive; on iOS
+        also as an app extension), never as a substring. On a device whose
+        platform is unknown, both platforms' ids are tried. (platform, lower-
+        cased id) pairs in `parsed` were read as apps already and are skipped.
+        """
+        findings: list[Finding] = []
+        platforms = (platform,) if platform in self._exact else tuple(self._exact)
+        for token in tokens:
+            key = token.lower()
+            for plat in platforms:
+                if (plat, key) in parsed:
+                    continue
+                rules = self._exact[plat].get(key)
+                if not rules and plat == "ios" and key.startswith(self._extensions):
+                    end = len(key)
+                    while not rules and (end := key.rfind(".", 0, end)) > 0:
+                        rules = self._exact["ios"].get(key[:end])
+                if rules:
+                    app = App(plat, token)
+                    findings.extend(r.finding(app, "recovered") for r in rules)
+        return findings
+
     def _ios_inexact(self, app: App, key: str) -> list[Finding]:
         """App extensions (the longest catalogued prefix ending at a dot), then the team id."""
         ios = self._exact["ios"]

@@ -6,7 +6,7 @@ output formats without one of them changing what another sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -15,7 +15,11 @@ APP_STATES = ("installed", "disabled", "hidden", "uninstalled-data-kept", "offlo
 STATUSES = ("complete", "partial", "failed")
 SEVERITIES = ("prohibited", "review")  # most severe first
 RELATIONS = ("app", "feature-of", "related")
-MATCH_KINDS = ("exact", "extension", "team-id")
+MATCH_KINDS = ("exact", "extension", "team-id", "recovered")
+# What a finding rests on: the app's id as parsed ("exact", "extension"), its developer team, or a whole
+# catalog id found in text that could not be parsed ("recovered").
+EVIDENCE_OF_MATCH = {"exact": "identifier", "extension": "identifier", "team-id": "team-id",
+                     "recovered": "recovered"}
 CONFIDENCES = ("confirmed", "reported")
 FAIL_ON = ("prohibited", "review", "never")
 
@@ -61,6 +65,10 @@ class DeviceInfo:
     os_version: str | None = None
     name: str | None = None
     source: str = ""  # "adb", "usbmux", or the input file ("-" is stdin)
+    # What tells two attached devices apart when their hardware serials are the same (cheap clones ship
+    # ro.serialno 0123456789ABCDEF): the adb transport serial or USB path. None for files and iOS (the
+    # UDID is unique).
+    transport: str | None = None
 
     @property
     def label(self) -> str:
@@ -68,8 +76,8 @@ class DeviceInfo:
         return self.serial or self.name or self.source or "unknown"
 
     @property
-    def key(self) -> tuple[str, str | None, str | None]:
-        return (self.source, self.platform, self.serial)
+    def key(self) -> tuple[str, str | None, str | None, str | None]:
+        return (self.source, self.platform, self.serial, self.transport)
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,9 @@ class Inventory:
     message: str | None = None  # one line for a person: what happened and what to do
     problems: tuple[str, ...] = ()  # details, e.g. "line 7: not valid UTF-8" (capped)
     problem_count: int = 0  # all problems, including those not kept in `problems`
+    # Id-like tokens of the text that could not be parsed (damaged lines, a file of unknown format). The
+    # matcher searches them for whole catalog ids: evidence is never dropped with the line that held it.
+    residue: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,15 +124,26 @@ class Finding:
     relation: str  # "app" | "feature-of" | "related"
     catalog_app: str  # catalog key of the app that matched: "wechat"
     catalog_name: str  # its name: "WeChat"
-    match: str  # "exact" | "extension" | "team-id"
+    match: str  # "exact" | "extension" | "team-id" | "recovered"
     identifier: str  # the catalog identifier (or team id) that matched
     confidence: str  # "confirmed" | "reported"
     severity: str  # "prohibited" | "review"
     edition: str | None = None
 
     @property
+    def matched_by(self) -> str:
+        """The evidence: "identifier", "team-id" or "recovered"."""
+        return EVIDENCE_OF_MATCH[self.match]
+
+    @property
     def explanation(self) -> str:
         """One phrase that says why this app meets the listed name."""
+        if self.match == "recovered":
+            what = self.listed if self.relation == "app" else replace(self, match="exact").explanation
+            return f"{what} (recovered: {self.identifier} is in text that could not be read as a list)"
+        return self._why
+    @property
+    def _why(self) -> str:
         if self.match == "team-id":
             return f"same developer ({self.identifier}) as {self.catalog_name}"
         if self.relation == "feature-of":
@@ -208,6 +230,21 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class Transport:
+    """A device transport a live scan asked for its devices (the adb server, usbmuxd), and whether it answered.
+
+    One that did not answer may hide attached devices: the report is then never complete, even when every
+    device it does list was read (an iPhone behind a stopped usbmuxd is not "clean", it is unseen).
+    """
+
+    platform: str  # "android" | "ios"
+    transport: str  # "adb" | "usbmux"
+    address: str | None  # "127.0.0.1:5037", "/var/run/usbmuxd"
+    answered: bool
+    message: str | None = None  # when it did not answer: what happened and what to do
+
+
+@dataclass(frozen=True)
 class Report:
     tool: str
     version: str
@@ -219,6 +256,7 @@ class Report:
     fail_on: str = "prohibited"
     inventory_included: bool = False
     inputs: tuple[str, ...] = field(default=())
+    transports: tuple[Transport, ...] = ()  # live scans: every transport asked; () for files
 
     @property
     def summary(self) -> Summary:
@@ -237,8 +275,9 @@ class Report:
 
     @property
     def complete(self) -> bool:
-        """Every target fully read, and there was at least one target."""
-        return bool(self.results) and all(r.status == "complete" for r in self.results)
+        """Every target fully read, there was at least one target, and every transport asked answered."""
+        return (bool(self.results) and all(r.status == "complete" for r in self.results)
+                and all(t.answered for t in self.transports))
 
     @property
     def failing_findings(self) -> int:

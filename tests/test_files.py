@@ -68,9 +68,11 @@ def test_pm_sample_with_paths_installers_and_uids():
 
 
 def test_pm_crlf_bom_blank_lines_and_no_final_newline(tmp_path):
+    # CRLF, a BOM and blank lines cannot hide an app; a last line without its line break may be cut.
     data = b"\xef\xbb\xbf" + f"{FRAMEWORK_PM}\r\n\r\n   \r\n{WECHAT_PM}\r\npackage:com.whatsapp".encode()
     inv = one(read_bytes(tmp_path, data))
-    assert inv.status == "complete"
+    assert inv.status == "partial" and inv.reason == "truncated"
+    assert one(read_bytes(tmp_path, data + b"\r\n")).status == "complete"
     assert ids(inv) == ["android", "com.tencent.mm", "com.whatsapp"]
     assert inv.apps[1].uid == 10234 and inv.apps[1].installer == "com.android.vending"
     assert inv.apps[2] == App("android", "com.whatsapp")
@@ -884,9 +886,11 @@ def test_pm_nul_after_the_package_is_a_bad_line():
     assert inv.problems[0].startswith("line 2: package 'com.tencent.mm\\x00' holds whitespace or a control")
 
 
-def test_pm_without_final_newline_is_still_normal(tmp_path):
-    inv = one(read_bytes(tmp_path, b"package:com.a\npackage:com.tencent.mm"))
-    assert inv.status == "complete" and ids(inv) == ["com.a", "com.tencent.mm"]
+def test_pm_without_final_newline_may_be_cut(tmp_path):
+    # pm ends every line it prints: "package:com.tencent.m" may be what is left of com.tencent.mm.
+    inv = one(read_bytes(tmp_path, b"package:com.a\npackage:com.tencent.m"))
+    assert inv.status == "partial" and inv.reason == "truncated" and ids(inv) == ["com.a", "com.tencent.m"]
+    assert "line 2" in inv.message and "line break" in inv.message
 
 
 def test_ideviceinstaller_ids_are_stripped_and_control_characters_are_bad_lines(tmp_path):

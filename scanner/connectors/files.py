@@ -31,11 +31,13 @@ module opens the input, asks which format it is and hands it to its parser.
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
+from dataclasses import replace
 from typing import BinaryIO, Iterator
 
-from scanner.connectors.inputs.common import ACCEPTED_FORMATS, error_text, failure, label_of
+from scanner.connectors.inputs.common import ACCEPTED_FORMATS, error_text, failure, label_of, residue_of
 from scanner.connectors.inputs.detect import Failed, sniff, tool_error
 from scanner.connectors.inputs.fleet_csv import read_fleet_csv
 from scanner.connectors.inputs.ideviceinstaller import read_idevice_csv, read_idevice_list
@@ -43,7 +45,7 @@ from scanner.connectors.inputs.json_values import Repeats, json_object, json_typ
 from scanner.connectors.inputs.pm import read_pm
 from scanner.connectors.inputs.pymobiledevice3 import read_pmd3
 from scanner.connectors.inputs.report import read_report
-from scanner.connectors.inputs.source import MAX_PROBLEMS, Source
+from scanner.connectors.inputs.source import MAX_PROBLEMS, Problems, Source
 from scanner.model import Inventory
 
 __all__ = ["ACCEPTED_FORMATS", "FileConnector", "MAX_PROBLEMS", "read_input"]
@@ -100,7 +102,7 @@ def _read(name: str, stream: BinaryIO) -> Iterator[Inventory]:
         kind, at, total, first_error = sniff(name, src)
         src.complete_head()
     except Failed as failed:
-        yield failed.inventory
+        yield _searched(failed.inventory, src)
         return
     except OSError as err:
         yield _unreadable(name, err)
@@ -116,7 +118,51 @@ def _read(name: str, stream: BinaryIO) -> Iterator[Inventory]:
     elif kind == "csv":
         yield from read_fleet_csv(name, src, at)
     else:  # only error messages from the tool that wrote the file
-        yield tool_error(name, src, first_error)
+        yield _searched(tool_error(name, src, first_error), src)
+
+
+_CHUNK = 1 << 20
+_ID_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def _searched(inv: Inventory, src: Source) -> Inventory:
+    """An input that could not be read as a list, with the id-like words of
+    all its text kept for the matcher: a WeChat id in a file of unknown
+    format is still found (as "recovered"), and the file is still failed.
+
+    Read in chunks, so a large file of unknown format costs no more memory
+    than its distinct id-like words; UTF-16 text is decoded first, since its
+    ids are spelled with a NUL after every letter."""
+    evidence = Problems()
+    head = b"".join(src.head)
+    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")
+    decoder = codecs.getincrementaldecoder("utf-16")("replace") if utf16 else None
+    pending = b""  # the end of the last chunk: an id may go on in the next one
+    chunk = head
+    try:
+        while chunk:
+            if decoder is not None:
+                evidence.search(decoder.decode(chunk))
+            else:
+                data = pending + chunk
+                cut = len(data)
+                while cut and data[cut - 1] in _ID_BYTES:
+                    cut -= 1
+                if cut == 0 and len(data) > 4096:  # one endless run of id characters: no id is that long
+                    cut = len(data)
+                evidence.search(data[:cut])
+                pending = data[cut:]
+            chunk = src.stream.read(_CHUNK)
+    except OSError as err:
+        evidence.kept.append(f"reading stopped ({error_text(err)}), so the rest was not searched")
+    if pending:
+        evidence.search(pending)
+    if decoder is not None:
+        evidence.search(decoder.decode(b"", final=True))
+    if not evidence.evidence:
+        return inv
+    return replace(inv, residue=residue_of(evidence),
+                   problems=(*inv.problems, *evidence.kept)[:MAX_PROBLEMS])
 
 
 def _read_json(name: str, src: Source) -> Iterator[Inventory]:
@@ -126,6 +172,20 @@ def _read_json(name: str, src: Source) -> Iterator[Inventory]:
     except OSError as err:
         yield _unreadable(name, err)
         return
+    for inv in _json_inventories(name, label, data):
+        if inv.reason in _WHOLE_JSON_FAILURES and inv.device.source == name and not inv.residue:
+            evidence = Problems()
+            evidence.search(data)  # JSON that cannot be read is still searched for whole catalog ids
+            inv = replace(inv, residue=residue_of(evidence))
+        yield inv
+
+
+# Reasons a JSON input as a whole could not be read: its text is searched. (A device of a saved report that
+# failed when it was scanned is not: the report's other devices are no evidence about it.)
+_WHOLE_JSON_FAILURES = frozenset({"bad-json", "unknown-format", "unsupported-schema", "no-inventory"})
+
+
+def _json_inventories(name: str, label: str, data: bytes) -> Iterator[Inventory]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -90,6 +90,7 @@ def _finding(result: DeviceResult, finding: Finding) -> dict[str, Any]:
         "catalog_app": finding.catalog_app,
         "catalog_name": finding.catalog_name,
         "match": finding.match,
+        "matched_by": finding.matched_by,
         "identifier": finding.identifier,
         "confidence": finding.confidence,
         "severity": finding.severity,

@@ -99,6 +99,8 @@ def _header(index: int, total: int, result: DeviceResult, paint: _Painter) -> li
 def _relation(f: Finding) -> str:
     if f.relation == "app" and f.match == "exact":
         text = "app: the listed app"
+    elif f.relation == "app" and f.match == "recovered":
+        text = f"app: the listed app, recovered: {safe(f.identifier)} is in text that could not be read as a list"
     else:
         text = f"{f.relation}: {safe(f.explanation)}"
     if f.confidence != "confirmed":

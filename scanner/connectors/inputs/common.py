@@ -45,6 +45,19 @@ def make_inventory(
     unread; partial when some apps were read; failed when none were."""
     label = label_of(name) + (f", {what}" if what else "")
     coverage = [Scope("records", read=True, apps=len(apps)), *scopes]
+    cut = bool(src is not None and src.unterminated and src.error is None)
+    if cut:
+        # pm and ideviceinstaller end every line they print: a last line without one may have been cut
+        # ("package:com.tencent.m" of com.tencent.mm), and what followed it is lost.
+        n = src.unterminated
+        problems.add(f"line {n}: the last line does not end with a line break, so the file may have been cut "
+                     f"inside it")
+        coverage.append(Scope("records", read=False, reason=f"the file may be cut short at line {n}"))
+        if reason is None:
+            reason = "truncated"
+            message = (f"{label}: the last line (line {n}) does not end with a line break, so the file may have "
+                       f"been cut short there and the apps after it were not checked; export or copy the list "
+                       f"again and rescan")
     if src is not None and src.error is not None:
         problems.add(f"line {src.error_line}: {error_text(src.error)}")
         coverage.append(Scope("records", read=False, reason=f"reading stopped at line {src.error_line}"))
@@ -60,8 +73,8 @@ def make_inventory(
         else:
             message = (f"{label}: no app could be read, {problems.count} {unit} were not understood "
                        f"({problems.kept[0]}); export the list again and rescan")
-    elif problems.count:
-        coverage.append(Scope("records", read=False, reason=f"{problems.count} {unit} could not be read"))
+    elif problems.count > cut:
+        coverage.append(Scope("records", read=False, reason=f"{problems.count - cut} {unit} could not be read"))
     if not apps and all(s.read for s in coverage):
         # A phone always has apps: a list with none is an empty or cut export, never a clean device.
         coverage.append(Scope("records", read=False, reason="no apps listed"))
@@ -74,13 +87,26 @@ def make_inventory(
         status = "partial" if apps else "failed"
     return Inventory(
         device=device, apps=tuple(apps), coverage=tuple(coverage), status=status, reason=reason, message=message,
-        problems=tuple(problems.kept), problem_count=problems.count,
+        problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems),
     )
 
 
+def residue_of(problems: Problems) -> tuple[str, ...]:
+    """The tokens of what could not be read, for the matcher to search; a
+    note among the problems if there was more than could be kept."""
+    if problems.evidence_overflow:
+        problems.kept.append(f"{problems.evidence_overflow} more id-like words in the unreadable text were not "
+                             f"searched for prohibited apps (more than {len(problems.evidence)} distinct ones)")
+        problems.evidence_overflow = 0
+    return tuple(problems.evidence)
+
+
 def failure(
-    name: str, reason: str, message: str, *, platform: str | None = None, problems: tuple[str, ...] = ()
+    name: str, reason: str, message: str, *, platform: str | None = None, problems: tuple[str, ...] = (),
+    evidence: Problems | None = None,
 ) -> Inventory:
+    """An input none of which could be read; `evidence` holds the tokens of
+    its text, which the matcher still searches for whole catalog ids."""
     return Inventory(
         device=DeviceInfo(platform=platform, serial=None, source=name),
         apps=(),
@@ -90,6 +116,7 @@ def failure(
         message=message,
         problems=problems,
         problem_count=len(problems),
+        residue=residue_of(evidence) if evidence is not None else (),
     )
 
 

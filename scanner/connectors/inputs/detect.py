@@ -53,6 +53,7 @@ def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
             if raw.startswith(_BOM):
                 raw = raw[3:]
             elif raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                src.head.append(raw)  # kept: the text is still searched for app ids
                 raise Failed(failure(name, "not-text", (
                     f"{label} is UTF-16 text (what Windows PowerShell writes with '>'); save it as UTF-8, e.g. "
                     f"adb shell pm list packages -f -U | Out-File -Encoding utf8 apps.txt, and scan that file"

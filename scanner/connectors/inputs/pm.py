@@ -34,7 +34,8 @@ def read_pm(name: str, src: Source) -> Inventory:
             if denied:
                 refused.setdefault(denied.group(1), text.strip())
             problems.add(
-                f"line {n}: expected 'package:<name>' (adb shell pm list packages output), got {snippet(text)}"
+                f"line {n}: expected 'package:<name>' (adb shell pm list packages output), got {snippet(text)}",
+                evidence=text,
             )
             continue
         path, pkg, code, installer, uid = m.group("path", "pkg", "code", "installer", "uid")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from scanner.connectors.inputs.common import BadRecord, clean_id, make_inventory, snippet
@@ -19,14 +20,15 @@ def read_pmd3(name: str, doc: dict[str, Any]) -> Inventory:
     pairs = doc.pairs if isinstance(doc, Repeats) else doc.items()
     for key in doc.repeated if isinstance(doc, Repeats) else ():
         problems.add(f"app {snippet(key)}: listed more than once (the same JSON key twice), so the file was "
-                     f"edited or damaged")
+                     f"edited or damaged", evidence=key)
     for key, value in pairs:
         try:
             if not isinstance(value, dict):
                 raise BadRecord(f"expected an object of app attributes, got {json_type(value)}")
             apps.append(_pmd3_app(key, value))
         except BadRecord as err:
-            problems.add(f"app {snippet(key)}: {err}")
+            # The record is not trusted, but its ids are still searched (its key, CFBundleIdentifier, ...).
+            problems.add(f"app {snippet(key)}: {err}", evidence=f"{key} {json.dumps(value, ensure_ascii=False)}")
     device = DeviceInfo(platform="ios", serial=None, source=name)
     return make_inventory(name, device, apps, problems, None, unit="records", reason_bad="bad-records")
 

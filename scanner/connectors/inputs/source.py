@@ -7,27 +7,69 @@ reported with its line number instead of aborting the whole file.
 
 from __future__ import annotations
 
+import re
 from itertools import chain
 from typing import BinaryIO, Iterator
 
-__all__ = ["MAX_PROBLEMS", "Problems", "Source"]
+__all__ = ["MAX_EVIDENCE", "MAX_PROBLEMS", "Problems", "Source", "id_tokens"]
 
 MAX_PROBLEMS = 20  # problem details kept per inventory; all are counted
+MAX_EVIDENCE = 1 << 18  # distinct id-like tokens kept from the unreadable text of one inventory
+
+# A run of the characters an app id is made of (letters, digits, "_", "-", "."): an app id inside text
+# that could not be parsed is one whole such run, never part of one. "com.tencent.mm-y" is not WeChat.
+# Two dots in a row are no part of an id either, so they end a token.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+_TOKEN_BYTES = re.compile(rb"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+
+
+def id_tokens(text: str | bytes) -> Iterator[str]:
+    """The whole tokens of `text` that could be an app id: dot-separated
+    labels, at least two of them (every package name and bundle id has a
+    dot). A dot at either end is punctuation, not part of the id."""
+    if isinstance(text, bytes):  # bytes that are not UTF-8: ids are ASCII, so any other byte is a delimiter
+        tokens: Iterator[str] = (t.decode("ascii") for t in _TOKEN_BYTES.findall(text))
+    else:
+        tokens = iter(_TOKEN.findall(text))
+    for token in tokens:
+        if "." in token and len(token) <= 255:
+            yield token
 
 
 class Problems:
-    """Problems of one inventory: all counted, the first MAX_PROBLEMS kept as text."""
+    """Problems of one inventory: all counted, the first MAX_PROBLEMS kept as
+    text, and the id-like tokens of every record that could not be read.
 
-    __slots__ = ("kept", "count")
+    Evidence is never dropped: the text of a line that cannot be parsed is
+    kept as its tokens (`evidence`), which the matcher searches for whole
+    catalog identifiers. A prohibited app on a damaged line is still found.
+    """
+
+    __slots__ = ("kept", "count", "evidence", "evidence_overflow")
 
     def __init__(self) -> None:
         self.kept: list[str] = []
         self.count = 0
+        self.evidence: dict[str, None] = {}  # insertion-ordered set of tokens, as written
+        self.evidence_overflow = 0  # tokens not kept once MAX_EVIDENCE was reached
 
-    def add(self, text: str, count: int = 1) -> None:
+    def add(self, text: str, count: int = 1, *, evidence: str | bytes | None = None) -> None:
+        """Count a problem; `evidence` is the raw text of what could not be read."""
         self.count += count
         if len(self.kept) < MAX_PROBLEMS:
             self.kept.append(text)
+        if evidence:
+            self.search(evidence)
+
+    def search(self, text: str | bytes) -> None:
+        """Keep the id-like tokens of text that could not be read."""
+        kept = self.evidence
+        for token in id_tokens(text):
+            if token not in kept:
+                if len(kept) >= MAX_EVIDENCE:
+                    self.evidence_overflow += 1
+                    continue
+                kept[token] = None
 
 
 class Source:
@@ -39,6 +81,9 @@ class Source:
         self.head: list[bytes] = []  # raw lines 1..n, BOM removed
         self.error: OSError | None = None
         self.error_line = 0
+        # The number of the last line when it does not end with a line break. pm and ideviceinstaller end
+        # every line, so such a line may have been cut: a crash, a full disk, a copy stopped half-way.
+        self.unterminated = 0
 
     def complete_head(self) -> None:
         """Read the rest of the last head line if it was cut at detect.HEAD_LINE_BYTES."""
@@ -49,6 +94,7 @@ class Source:
         """(line number, text without its line end) from head line `start`
         (0-based) on; text is None for a line that is not valid UTF-8."""
         n = start
+        raw = b""
         try:
             self.complete_head()
             for n, raw in enumerate(self._raw(start), start + 1):
@@ -58,6 +104,8 @@ class Source:
                     yield n, None
         except OSError as err:
             self.error, self.error_line = err, n + 1
+        else:
+            self._ended(n, raw)
 
     def nonblank_lines(self, problems: Problems) -> Iterator[tuple[int, str]]:
         """(line number, text) of every line with something on it; a line that
@@ -80,6 +128,7 @@ class Source:
         one line, and otherwise began on quoted[0] (csv keeps nothing of a
         record it rejects, so that is the only way to know whose it was)."""
         n = start
+        raw = b""
         try:
             self.complete_head()
             for n, raw in enumerate(self._raw(start), start + 1):
@@ -93,6 +142,13 @@ class Source:
                 yield text
         except OSError as err:
             self.error, self.error_line = err, n + 1
+        else:
+            self._ended(n, raw)
+
+    def _ended(self, n: int, raw: bytes) -> None:
+        """Reading reached the end: remember a last line without a line break."""
+        if raw and not raw.endswith(b"\n") and raw.strip(b" \t\r"):
+            self.unterminated = n
 
     def _raw(self, start: int) -> Iterator[bytes]:
         return chain(self.head[start:], self.stream)  # C-level: no extra generator per line

@@ -1,0 +1,246 @@
+"""Evidence is never dropped: text that cannot be parsed is still searched for
+whole catalog ids, and what is found there is a `recovered` finding on a
+device that is never complete.
+
+The reader-specific cases (joined lines, curly quotes, narrow consoles) are in
+tests/test_readers_trust.py and tests/test_fleet_trust.py; this file covers
+the shared mechanism: the tokens, the matcher's rule, the audit, the whole-file
+search of inputs of unknown format, and how the reports show it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scanner import scan
+from scanner.audit import run
+from scanner.connectors.inputs.source import Problems, id_tokens
+from scanner.matcher import Matcher
+from scanner.model import EXIT_FINDINGS_INCOMPLETE, EXIT_INCOMPLETE, App, DeviceInfo, Inventory, Scope
+from scanner.signatures import load_signatures
+
+SCHEMA = Path(__file__).parent.parent / "docs" / "report-schema.json"
+
+
+@pytest.fixture(scope="module")
+def sigs():
+    return load_signatures()
+
+
+@pytest.fixture(scope="module")
+def matcher(sigs):
+    return Matcher(sigs, ["all"])
+
+
+# --- the tokens ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "tokens"), [
+    ("foo package:com.tencent.mm bar", ["com.tencent.mm"]),
+    ("com.tencent.mm-y==/base.apk", ["com.tencent.mm-y", "base.apk"]),  # never a part of a longer id
+    ("“com.alipay.iphoneclient”, 1", ["com.alipay.iphoneclient"]),  # curly quotes delimit
+    ("see com.tencent.xin.", ["com.tencent.xin"]),  # a sentence's full stop is not part of the id
+    ("a..com.tencent.mm", ["com.tencent.mm"]),  # two dots are no part of an id
+    ("com.tencent.mm\x00\x00\x00", ["com.tencent.mm"]),
+    ("plain words only", []),
+    ("x" * 300 + ".y", []),  # longer than any id
+])
+def test_id_tokens_are_whole_words_with_a_dot(text, tokens):
+    assert list(id_tokens(text)) == tokens
+
+
+def test_id_tokens_of_bytes_that_are_not_utf8():
+    assert list(id_tokens(b"\xff\xfecom.tencent.mm\x80com.lenovo.anyshare.gps")) == [
+        "com.tencent.mm", "com.lenovo.anyshare.gps"]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.text(max_size=200))
+def test_every_token_is_an_id_that_is_really_in_the_text(text):
+    for token in id_tokens(text):
+        assert "." in token and token in text
+        start = text.index(token)
+        before = text[start - 1] if start else " "
+        assert not (before.isascii() and (before.isalnum() or before in "_-"))
+
+
+def test_problems_keep_evidence_only_when_given_and_once():
+    problems = Problems()
+    problems.add("line 1: bad", evidence="com.tencent.mm com.tencent.mm")
+    problems.add("line 2: bad")
+    problems.add("line 3: bad", evidence=b"com.tencent.xin")
+    assert list(problems.evidence) == ["com.tencent.mm", "com.tencent.xin"] and problems.count == 3
+
+
+# --- the matcher ---------------------------------------------------------------------------------
+
+
+def test_recover_matches_whole_ids_as_the_matcher_does(matcher):
+    found = matcher.recover(["COM.TENCENT.MM", "com.tencent.mmx", "com.tencent", "com.tencent.xin.share"], None)
+    pairs = {(f.app.platform, f.app.id, f.identifier, f.match) for f in found}
+    assert ("android", "COM.TENCENT.MM", "com.tencent.mm", "recovered") in pairs
+    # an iOS app extension is recognised the way the matcher recognises it
+    assert ("ios", "com.tencent.xin.share", "com.tencent.xin", "recovered") in pairs
+    assert not any(f.app.id in ("com.tencent.mmx", "com.tencent") for f in found)
+    assert all(f.matched_by == "recovered" for f in found)
+
+
+def test_recover_uses_the_device_platform_when_known(matcher):
+    assert matcher.recover(["com.tencent.mm"], "ios") == []
+    assert {f.app.platform for f in matcher.recover(["com.tencent.mm"], "android")} == {"android"}
+
+
+def test_recover_skips_ids_that_were_read_as_apps(matcher):
+    assert matcher.recover(["com.tencent.mm"], "android", {("android", "com.tencent.mm")}) == []
+
+
+# --- the audit -----------------------------------------------------------------------------------
+
+
+class Fixed:
+    name = "fixed"
+
+    def __init__(self, *inventories: Inventory) -> None:
+        self._inventories = inventories
+
+    def inventories(self):
+        yield from self._inventories
+
+
+def test_a_device_with_a_recovered_finding_is_never_complete(sigs, matcher):
+    # A reader that kept evidence but still said complete: the audit does not believe it.
+    inv = Inventory(DeviceInfo("android", "A1", source="f"), (App("android", "com.google.android.gm"),),
+                    (Scope("records", True, apps=1),), residue=("com.tencent.mm",))
+    report = run([Fixed(inv)], sigs, matcher)
+    (result,) = report.results
+    assert result.status == "partial" and [f.match for f in result.findings] == ["recovered"]
+    assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
+
+
+def test_residue_without_a_catalog_id_changes_nothing(sigs, matcher):
+    inv = Inventory(DeviceInfo("android", "A1", source="f"), (App("android", "com.google.android.gm"),),
+                    (Scope("records", True, apps=1), Scope("records", False, reason="1 lines could not be read")),
+                    status="partial", reason="bad-lines", residue=("com.example.app",))
+    (result,) = run([Fixed(inv)], sigs, matcher).results
+    assert result.findings == () and result.status == "partial"
+
+
+# --- inputs that cannot be read as a list are searched whole ------------------------------------
+
+
+def findings_of(report):
+    return [(f.app.platform, f.app.id, f.match) for r in report.results for f in r.findings]
+
+
+@pytest.mark.parametrize(("name", "data", "reason", "expected"), [
+    ("notes.txt", b"hello\nthe phone has com.tencent.mm and com.tencent.mmx\n", "unknown-format",
+     [("android", "com.tencent.mm", "recovered")]),
+    ("utf16.txt", "\ufeffpackage:com.tencent.mm\r\n".encode("utf-16-le"), "not-text",
+     [("android", "com.tencent.mm", "recovered")]),
+    ("cut.json", b'{"com.tencent.xin": {"CFBundleIdentifier": "com.tencent.xin"', "bad-json",
+     [("ios", "com.tencent.xin", "recovered")]),
+    ("other.json", b'[{"bundle": "com.alipay.iphoneclient"}]\n', "unknown-format",
+     [("ios", "com.alipay.iphoneclient", "recovered")]),
+    ("crash.txt", b"Error: device offline com.intsig.camscanner\n", "tool-error",
+     [("android", "com.intsig.camscanner", "recovered")]),
+])
+def test_an_input_of_unknown_format_is_still_searched(tmp_path, name, data, reason, expected):
+    path = tmp_path / name
+    path.write_bytes(data)
+    report = scan([str(path)], policies=["us-eo-13971"])
+    (result,) = report.results
+    assert result.status == "failed" and result.reason == reason
+    assert sorted(set(findings_of(report))) == expected
+    assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
+
+
+def test_a_binary_file_is_searched_to_its_end_in_chunks(tmp_path):
+    import random
+
+    rng = random.Random(7)
+    blob = bytes(rng.getrandbits(8) for _ in range(3_000_000))
+    path = tmp_path / "dump.bin"
+    # the id sits across the 1 MiB chunk boundary the search reads in
+    path.write_bytes(blob[: (1 << 20) - 8] + b"\ncom.intsig.camscanner\n" + blob[:1000])
+    report = scan([str(path)], policies=["us-eo-13971"])
+    assert ("android", "com.intsig.camscanner", "recovered") in findings_of(report)
+
+
+def test_a_file_without_an_id_is_failed_without_findings(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"nothing to see here\n")
+    report = scan([str(path)])
+    assert findings_of(report) == [] and report.exit_code == EXIT_INCOMPLETE
+
+
+def test_a_saved_report_device_that_failed_is_not_charged_with_other_devices_ids(tmp_path):
+    # The whole-file search is for inputs that cannot be read at all, never for one failed device of a
+    # report whose other devices hold prohibited apps.
+    pm = tmp_path / "a.txt"
+    pm.write_bytes(b"package:com.tencent.mm\npackage:com.google.android.gm\n")
+    bad = tmp_path / "b.txt"
+    bad.write_bytes(b"")
+    from scanner.formats.json_report import write_json
+
+    out = io.StringIO()
+    write_json(scan([str(pm), str(bad)], inventory=True), out)
+    saved = tmp_path / "saved.json"
+    saved.write_text(out.getvalue())
+    report = scan([str(saved)])
+    by_source = {r.device.source: r for r in report.results}
+    failed = [r for r in by_source.values() if r.status == "failed"]
+    assert failed and all(r.findings == () for r in failed)
+
+
+def test_a_damaged_pymobiledevice3_record_is_searched(tmp_path):
+    path = tmp_path / "apps.json"
+    path.write_text(json.dumps({
+        "com.tencent.xin": {"CFBundleIdentifier": "com.tencent.xin", "Entitlements": 5},
+        "com.apple.mobilesafari": {"CFBundleIdentifier": "com.apple.mobilesafari"},
+    }))
+    report = scan([str(path)])
+    (result,) = report.results
+    assert result.status == "partial" and [f.match for f in result.findings] == ["recovered"]
+
+
+# --- how the reports show a recovered finding ----------------------------------------------------
+
+
+@pytest.fixture()
+def recovered_report(tmp_path):
+    path = tmp_path / "pm.txt"
+    path.write_bytes(b"package:com.google.android.gm\nfoo package:com.tencent.mm bar\n")
+    return scan([str(path)])
+
+
+def test_json_says_matched_by_recovered_and_validates(recovered_report):
+    from jsonschema import validate
+
+    from scanner.formats.json_report import write_json
+
+    out = io.StringIO()
+    write_json(recovered_report, out)
+    doc = json.loads(out.getvalue())
+    validate(doc, json.loads(SCHEMA.read_text()))
+    (finding,) = doc["devices"][0]["findings"]
+    assert finding["match"] == "recovered" and finding["matched_by"] == "recovered"
+    assert "could not be read" in finding["explanation"] and doc["exit_code"] == EXIT_FINDINGS_INCOMPLETE
+
+
+def test_table_and_sarif_say_the_finding_was_recovered(recovered_report):
+    from scanner.formats.sarif import write_sarif
+    from scanner.formats.table import write_table
+
+    table = io.StringIO()
+    write_table(recovered_report, table)
+    assert "recovered" in table.getvalue() and "com.tencent.mm" in table.getvalue()
+    sarif = io.StringIO()
+    write_sarif(recovered_report, sarif)
+    (result,) = json.loads(sarif.getvalue())["runs"][0]["results"]
+    assert result["properties"]["match"] == "recovered" and "could not be read" in result["message"]["text"]
