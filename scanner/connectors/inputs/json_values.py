@@ -6,13 +6,13 @@ the saved scanner report.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterator
 
 from scanner.connectors.inputs.common import BadRecord, decodable, snippet
 
 __all__ = [
     "Repeats", "check_text", "flag_of", "int_of", "json_object", "json_text", "json_type", "keys_text",
-    "no_repeats", "text_of", "text_or_none",
+    "no_repeats", "strings_in", "text_of", "text_or_none",
 ]
 
 
@@ -98,6 +98,23 @@ def flag_of(obj: dict[str, Any], key: str) -> bool:
     if value is None or isinstance(value, bool):
         return bool(value)
     raise BadRecord(f"{key} is {json_type(value)}, expected true or false")
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included, and every value of a key
+    given twice (which a dict keeps only the last of): the text of a record
+    that cannot be trusted, to be searched for whole catalog ids."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            for key, inner in reversed(item.pairs if isinstance(item, Repeats) else list(item.items())):
+                stack.append(inner)
+                stack.append(key)
 
 
 def text_or_none(value: Any) -> str | None:
