@@ -151,7 +151,8 @@ def merge(a: DeviceResult, b: DeviceResult) -> DeviceResult:
         reason=worse.reason if worse.status != "complete" else a.reason,
         message=worse.message if worse.status != "complete" else a.message,
         coverage=_merge_scopes(a.coverage, b.coverage),
-        # One app found twice (a phone on USB and on Wi-Fi, a line repeated in an export) is one finding.
+        # One app found twice (a device listed twice in an export, a line repeated) is one finding. Live
+        # devices never merge across transports: two clones with one ro.serialno stay two devices.
         findings=tuple(dict.fromkeys(a.findings + b.findings)),
         app_count=a.app_count + b.app_count,
         problems=(a.problems + b.problems)[:20],
@@ -173,10 +174,14 @@ def run(
     """Read every connector, match, and build the report.
 
     `live`: the connectors are device transports; they run side by side, and
-    the results are sorted by platform and serial, since devices finish in
-    no particular order. Files are read one after the other, in the order given.
+    the results are sorted by platform, serial and transport, since devices
+    finish in no particular order. Each live connector then says in `asked`
+    (a model.Transport) whether its transport answered: one that did not
+    makes the report incomplete. Files are read one after the other, in the
+    order given.
     """
     started = datetime.now(timezone.utc)
+    connectors = list(connectors)
     results: dict[tuple, DeviceResult] = {}
     stream = _side_by_side(connectors) if live else (i for c in connectors for i in _inventories(c))
     for inv in stream:
@@ -185,7 +190,10 @@ def run(
         results[key] = merge(results[key], result) if key in results else result
     ordered = list(results.values())
     if live:
-        ordered.sort(key=lambda r: (r.device.platform or "", r.device.serial or "", r.device.source))
+        ordered.sort(key=lambda r: (r.device.platform or "", r.device.serial or "", r.device.transport or "",
+                                    r.device.source))
+    transports = tuple(sorted((t for c in connectors if (t := getattr(c, "asked", None)) is not None),
+                              key=lambda t: (t.platform, t.transport)))
     return Report(
         tool="scanner",
         version=__version__,
@@ -197,4 +205,5 @@ def run(
         fail_on=fail_on,
         inventory_included=inventory,
         inputs=inputs,
+        transports=transports,
     )

@@ -614,7 +614,7 @@ def test_cli_scan_finds_the_apps_and_exits_1(ten):
     assert doc["summary"]["devices"] == 10 and doc["summary"]["complete"] == 10
     assert {d["device"]["serial"] for d in doc["devices"]} == {d.serial for d in TEN}
     device = next(d for d in doc["devices"] if d["device"]["serial"] == TEN[3].serial)
-    assert device["device"] == {"platform": "ios", "serial": TEN[3].serial, "model": "iPhone14,5",
+    assert device["device"] == {"platform": "ios", "serial": TEN[3].serial, "transport": None, "model": "iPhone14,5",
                                 "os_version": "16.7.8", "name": "Pool iPhone 3", "source": "usbmux"}
     assert {(f["app"]["id"], f["listed"]) for f in device["findings"]} == {("com.tencent.xin", "WeChat Pay")}
 

@@ -53,11 +53,14 @@ __all__ = ["OPTIONAL_FLAGS", "READ_ERRORS", "DeviceReader", "Head", "round_trips
 #: Optional `pm list packages` flags and the field each adds; an old Android may reject any of them.
 OPTIONAL_FLAGS = {"-i": "installer", "-U": "uid", "--show-versioncode": "versionCode"}
 
+#: Scope reason of a user whose listing had no package at all (never complete: see _Build.user).
+EMPTY_LISTING = "the listing was empty"
+
 #: Errors that mean the phone or the server stopped answering (adbutils raises EOFError, outside AdbError,
 #: when a v2 shell stream is cut).
 READ_ERRORS = (AdbError, EOFError, OSError, BadAnswer)
 
-#: Shell round trips per transport serial, for tests and benchmarks to check the budget.
+#: Shell round trips per transport (DeviceInfo.transport), for tests and benchmarks to check the budget.
 round_trips: Counter[str] = Counter()
 _count_lock = threading.Lock()
 
@@ -81,9 +84,10 @@ class DeviceReader:
     """One phone's reading, bounded by the client's deadline."""
 
     def __init__(self, address: ServerAddress, transport: str, transport_id: int | None, *,
-                 deadline: float | None, timeout: float, source: str) -> None:
+                 deadline: float | None, timeout: float, source: str, label: str | None = None) -> None:
         self.client = Client(address, deadline)
-        self.transport = transport
+        self.transport = transport  # the transport serial adb lists
+        self.label = label or transport  # what tells this phone apart from every other attached (clones)
         self.timeout = timeout
         self.source = source
         self.device = (AdbDevice(self.client, transport_id=transport_id) if transport_id
@@ -99,7 +103,7 @@ class DeviceReader:
             # Asked here rather than left to shell2, which logs a warning and falls back itself.
             self._v2 = "shell_v2" in self.device.get_features().split(",")
         with _count_lock:
-            round_trips[self.transport] += 1
+            round_trips[self.label] += 1
         result = self.device.shell2(script.command_line(), timeout=self.timeout, encoding=None, v2=self._v2)
         return script.split(result.stdout if self._v2 else result.output)
 
@@ -193,6 +197,7 @@ class DeviceReader:
             os_version=props.get("ro.build.version.release") or None,
             name=props.get("persist.sys.device_name") or None,
             source=self.source,
+            transport=self.label,
         )
 
 
@@ -255,7 +260,16 @@ class _Build:
                 "android", pkg, None, None, e.code, e.installer, user.id, state,
                 None if system is None else pkg in system, e.path, None, None, e.uid,
             ))
-        self.scopes.append(Scope(user.label, read=True, apps=len(listing.entries)))
+        if listing.entries or bad:
+            self.scopes.append(Scope(user.label, read=True, apps=len(listing.entries)))
+        else:
+            # Every real user has at least the system packages: an empty listing is a profile not really read
+            # (switched off, being set up, or a pm that answered for nobody), never a user with no apps.
+            self.scopes.append(Scope(user.label, read=False, reason=EMPTY_LISTING, apps=0))
+            self.issues.append(("user-empty", (
+                f"The app list of {user.label} came back empty, which a real user's never is (every user has the "
+                f"system apps): {_whose(user)} apps may be missing from this report; unlock the phone (and turn a "
+                f"paused work profile on), then run again")))
         if bad:
             self.problems.extend(bad)
             self.scopes.append(Scope(user.label, read=False, reason=f"{len(bad)} lines not understood"))
@@ -274,8 +288,9 @@ class _Build:
         return names
 
     def inventory(self, device: DeviceInfo, transport: str) -> Inventory:
-        empty = not self.apps and all(s.read for s in self.scopes)
+        empty = not self.apps and all(s.read or s.reason == EMPTY_LISTING for s in self.scopes)
         if empty:
+            self.issues = [issue for issue in self.issues if issue[0] != "user-empty"]  # said once, for the phone
             self.scopes.append(Scope("apps", read=False, reason="no apps listed"))
             self.issues.insert(0, ("empty", (
                 "The phone listed no apps at all, which a working phone never does: reconnect it and run again")))

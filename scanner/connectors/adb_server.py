@@ -16,6 +16,7 @@ a device that trickles bytes forever still ends at the deadline.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import tempfile
@@ -23,14 +24,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from adbutils import AdbClient, AdbConnection, adb_path
+from adbutils import AdbClient, AdbConnection, AdbDeviceInfo, adb_path
 from adbutils.errors import AdbConnectionError, AdbError, AdbTimeout
 
 from scanner.connectors.base import ScannerError
 
 __all__ = [
-    "DEFAULT_PORT", "Client", "ServerAddress", "ServerUnavailable", "StartedServer", "parse_server", "start_server",
-    "user_server",
+    "DEFAULT_PORT", "Client", "CutAnswer", "ServerAddress", "ServerUnavailable", "StartedServer", "parse_server",
+    "read_block", "start_server", "user_server",
 ]
 
 DEFAULT_PORT = 5037
@@ -58,9 +59,40 @@ class StartedServer:
     log: str
     proc: subprocess.Popen | None = field(default=None, compare=False, repr=False)  # to reap it if stopped here
 
+    @property
+    def stop_command(self) -> str:
+        """The command that stops it, runnable as written: the full path of the adb that started it (often the
+        one inside the adbutils wheel, which is on nobody's PATH)."""
+        adb = subprocess.list2cmdline([self.adb]) if os.name == "nt" else shlex.quote(self.adb)
+        return f"{adb} -P {self.port} kill-server"
+
 
 class ServerUnavailable(Exception):
     """No adb server can be used; `str()` says what to do."""
+
+
+class CutAnswer(AdbError):
+    """The server's answer ended before the length its prefix announced (or the prefix is not a length)."""
+
+
+def read_block(conn: AdbConnection, what: str) -> str:
+    """A length-prefixed answer (`XXXX` hex, then that many bytes), checked to be whole.
+
+    adbutils' `read_string_block` returns whatever arrived before the connection closed, so a device list cut
+    in transit reads as a shorter list, and the phones after the cut vanish without a trace.
+    """
+    prefix = conn.read(4)
+    if len(prefix) < 4:
+        raise CutAnswer(f"the adb server closed the connection before {what} ({len(prefix)} of 4 length bytes)")
+    try:
+        size = int(prefix.decode("ascii"), 16)
+    except (UnicodeDecodeError, ValueError):
+        raise CutAnswer(f"the adb server's {what} does not start with a length ({prefix!r})") from None
+    body = conn.read(size)
+    if len(body) < size:
+        raise CutAnswer(f"the adb server's {what} was cut short: {len(body)} of the {size} bytes it announced "
+                        f"arrived")
+    return body.decode("utf-8", errors="replace")
 
 
 def parse_server(value: str) -> ServerAddress:
@@ -159,6 +191,21 @@ class Client(AdbClient):
                 conn.conn.shutdown(socket.SHUT_RDWR)
             except (OSError, AdbError):
                 pass
+
+    def list(self, extended: bool = False) -> list[AdbDeviceInfo]:
+        """`host:devices(-l)` as adbutils parses it, but refused when the answer is shorter than announced."""
+        with self.make_connection() as c:
+            c.send_command("host:devices-l" if extended else "host:devices")
+            c.check_okay()
+            text = read_block(c, "device list")
+        infos = []
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            tags = dict(part.split(":", 1) for part in parts[2:] if ":" in part) if extended else {}
+            infos.append(AdbDeviceInfo(serial=parts[0], state=parts[1], tags=tags))
+        return infos
 
     def ping(self, timeout: float = 3.0) -> int:
         """The server's version; raises AdbError (or OSError) when nothing usable answers."""

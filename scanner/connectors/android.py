@@ -2,7 +2,12 @@
 
 Discovery is `host:devices-l` (adbutils `list(extended=True)`), which also
 shows unauthorized, offline and permission-less phones: each of those
-becomes a failed result that says what to do, never a silent skip.
+becomes a failed result that says what to do, never a silent skip. The
+answer's length is checked against its prefix (adb_server.Client.list):
+a list cut in transit is a server that did not answer, never a shorter
+list. Each phone's `DeviceInfo.transport` is its transport serial, or its
+USB path when adb lists several phones under one serial (clones, see
+_Listed); `asked` records whether the server answered at all.
 
 A ready phone is read in at most three shell round trips (the design is in
 scanner.connectors.adb_device): (1) all props, the users and a probe of the
@@ -29,6 +34,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -47,7 +53,7 @@ from scanner.connectors.adb_server import (
     user_server,
 )
 from scanner.connectors.base import Attached, Notify, Progress, ScannerError
-from scanner.model import DeviceInfo, Inventory, Scope
+from scanner.model import DeviceInfo, Inventory, Scope, Transport
 
 __all__ = ["AndroidConnector", "round_trips"]
 
@@ -57,12 +63,41 @@ GRACE = 2.0  # seconds after a deadline before a device stuck outside a socket i
 DEVICES_TIMEOUT = 10.0  # `scanner devices`: per phone, for its model and Android version
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """One line of `adb devices -l`, and what tells that phone apart from every other one attached.
+
+    `transport` (DeviceInfo.transport) is the transport serial adb lists, which is unique for network
+    transports (host:port) and for USB phones with distinct serials. Cheap clones all report the same USB
+    serial (ro.serialno 0123456789ABCDEF), so adb lists two phones under one serial: those get the USB path
+    adb gives for each instead (`usb:1-1.2`, which `adb -s` and `--serial` also accept). A phone keeps its
+    transport serial whenever it is the only one with it, so its identity (and its finding ids) do not
+    depend on the hub port it is plugged into.
+    """
+
+    info: AdbDeviceInfo
+    transport: str
+
+
+def _identify(listed: list[AdbDeviceInfo]) -> list[_Listed]:
+    shared = Counter(info.serial for info in listed)
+    out = []
+    for info in listed:
+        transport = info.serial
+        if shared[info.serial] > 1:
+            usb = info.tags.get("usb")
+            transport = f"usb:{usb}" if usb else f"transport_id:{info.transport_id}"
+        out.append(_Listed(info, transport))
+    return out
+
+
 @dataclass
 class _Job:
     """One attached, ready phone to read. `identify`: read only to learn its ro.serialno (for --serial), and
     go on only if it is one of the serials asked for."""
 
     info: AdbDeviceInfo
+    transport: str
     identify: bool = False
     deadline: float | None = None
     reader: DeviceReader | None = None
@@ -104,6 +139,9 @@ class AndroidConnector:
         self.progress = progress
         self.required = required
         self.started_server: StartedServer | None = None
+        #: The adb server this connector asked for its phones, and whether it answered (None until asked):
+        #: one that did not may hide attached phones, so the report is then never complete.
+        self.asked: Transport | None = None
 
     # --- the server ---------------------------------------------------------------------------------
 
@@ -125,12 +163,25 @@ class AndroidConnector:
             self.started_server = started
             self.notify(
                 f"No adb server was running, so one was started on {address} (pid {started.pid}, {started.adb}); "
-                f"it keeps running for later scans: stop it with adb -P {address.port} kill-server"
+                f"it keeps running for later scans: stop it with {started.stop_command}"
             )
 
-    def _unavailable(self, message: str) -> Iterator[Inventory]:
+    def _answered(self, answered: bool, message: str | None = None) -> None:
+        self.asked = Transport(PLATFORM, self.name, str(self.address), answered, message)
+
+    def _unreachable(self, message: str, verb: str) -> str:
+        """Record that the server did not answer; the message, with how to leave Android out on purpose
+        when Android was not asked for by name."""
         if not self.required:
-            self.notify(f"Android devices were not scanned: {message}")
+            message += ("; Android phones attached here may be missing from this report (to scan only iPhones "
+                        "and iPads, on purpose, use --platform ios)")
+            self.notify(f"Android devices were not {verb}: {message}")
+        self._answered(False, message)
+        return message
+
+    def _unavailable(self, message: str) -> Iterator[Inventory]:
+        message = self._unreachable(message, "scanned")
+        if not self.required:
             return
         yield Inventory(
             device=DeviceInfo(platform=PLATFORM, serial=None, source=self.name),
@@ -141,13 +192,15 @@ class AndroidConnector:
             message=message,
         )
 
-    def _list(self) -> list[AdbDeviceInfo]:
-        """`host:devices-l`; when nothing listens on the user's own port, a server is started there first.
+    def _list(self) -> list[_Listed]:
+        """`host:devices-l` (its length checked: a cut list raises CutAnswer); when nothing listens on the
+        user's own port, a server is started there first.
 
         The listing is also the probe: a refused connection means no server, without a round trip of its own.
         """
-        def listing() -> list[AdbDeviceInfo]:
-            return Client(self.address, time.monotonic() + min(self.timeout, DEVICES_TIMEOUT)).list(extended=True)
+        def listing() -> list[_Listed]:
+            client = Client(self.address, time.monotonic() + min(self.timeout, DEVICES_TIMEOUT))
+            return _identify(client.list(extended=True))
 
         try:
             return listing()
@@ -170,52 +223,57 @@ class AndroidConnector:
         try:
             listed = self._list()
         except (ServerUnavailable, *READ_ERRORS) as err:
-            message = str(err) if isinstance(err, ServerUnavailable) else _server_error(self.address, err)
+            message = self._unreachable(
+                str(err) if isinstance(err, ServerUnavailable) else _server_error(self.address, err), "listed")
             if self.required:
                 raise ScannerError(message) from err
-            self.notify(f"Android devices were not listed: {message}")
             return []
+        self._answered(True)
         results: list[tuple[Attached, str | None] | None] = [None] * len(listed)
 
-        def describe(i: int, info: AdbDeviceInfo) -> None:
-            results[i] = self._describe(info)
+        def describe(i: int, seen: _Listed) -> None:
+            results[i] = self._describe(seen)
 
-        threads = [threading.Thread(target=describe, args=(i, info), daemon=True) for i, info in enumerate(listed)]
+        threads = [threading.Thread(target=describe, args=(i, seen), daemon=True) for i, seen in enumerate(listed)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(min(self.timeout, DEVICES_TIMEOUT) + GRACE)
-        described = [r or (Attached(PLATFORM, info.serial, "timeout", message="The phone did not answer in time: "
-                                    "make sure it is unlocked, or replug it"), None)
-                     for r, info in zip(results, listed, strict=True)]
+        described = [r or (Attached(PLATFORM, seen.transport, "timeout", message="The phone did not answer in "
+                                    "time: make sure it is unlocked, or replug it"), None)
+                     for r, seen in zip(results, listed, strict=True)]
         if not self.serials:
             return [attached for attached, _ in described]
         wanted = set(self.serials)
-        chosen = [(a, serialno) for a, serialno in described if a.serial in wanted or serialno in wanted]
-        seen = {a.serial for a, _ in chosen} | {serialno for _, serialno in chosen if serialno}
-        return [a for a, _ in chosen] + [
+        # A phone answers to its transport (or USB path), the transport serial adb lists, and its ro.serialno.
+        names = [{a.serial, seen.info.serial, serialno} - {None}
+                 for (a, serialno), seen in zip(described, listed, strict=True)]
+        chosen = [a for (a, _), known in zip(described, names, strict=True) if known & wanted]
+        seen = set().union(*(known for known in names if known & wanted))
+        return chosen + [
             Attached(PLATFORM, serial, "not-found", message=f"No Android device with serial {serial} is attached "
                                                             f"to the adb server at {self.address}")
             for serial in self.serials if serial not in seen
         ]
 
-    def _describe(self, info: AdbDeviceInfo) -> tuple[Attached, str | None]:
+    def _describe(self, seen: _Listed) -> tuple[Attached, str | None]:
         """The phone as `scanner devices` shows it, and its ro.serialno when it could be read."""
+        info = seen.info
         model = info.tags.get("model")
         if info.state != "device":
             reason, message = explain_state(info.state)
-            return Attached(PLATFORM, info.serial, info.state if reason == "not-ready" else reason, model=model,
+            return Attached(PLATFORM, seen.transport, info.state if reason == "not-ready" else reason, model=model,
                             message=message), None
         limit = min(self.timeout, DEVICES_TIMEOUT)
         reader = DeviceReader(self.address, info.serial, info.transport_id, deadline=time.monotonic() + limit,
-                              timeout=limit, source=self.name)
+                              timeout=limit, source=self.name, label=seen.transport)
         try:
             props = reader.read_props()
         except READ_ERRORS as err:
             reason, message = explain_error(err, timeout=limit, server=str(self.address))
-            return Attached(PLATFORM, info.serial, reason, model=model, message=message), None
+            return Attached(PLATFORM, seen.transport, reason, model=model, message=message), None
         return Attached(
-            PLATFORM, info.serial, "ready",
+            PLATFORM, seen.transport, "ready",
             model=props.get("ro.product.model") or model,
             name=props.get("persist.sys.device_name") or None,
             os_version=props.get("ro.build.version.release") or None,
@@ -232,10 +290,11 @@ class AndroidConnector:
         except READ_ERRORS as err:
             yield from self._unavailable(_server_error(self.address, err))
             return
+        self._answered(True)
         jobs, not_ready, missing = self._select(listed)
-        for info in not_ready:
-            self._progress(info.serial, "failed", None)
-            yield self._not_ready(info)
+        for seen in not_ready:
+            self._progress(seen.transport, "failed", None)
+            yield self._not_ready(seen)
         skipped: list[_Skip] = []
         found: set[str] = set()
         for result in self._run(jobs):
@@ -252,20 +311,25 @@ class AndroidConnector:
             if serial not in found:
                 yield self._not_found(serial, unknown)
 
-    def _select(self, listed: list[AdbDeviceInfo]) -> tuple[list[_Job], list[AdbDeviceInfo], list[str]]:
-        """(phones to read, phones not ready that were asked for, serials not matched by a transport serial)."""
+    def _select(self, listed: list[_Listed]) -> tuple[list[_Job], list[_Listed], list[str]]:
+        """(phones to read, phones not ready that were asked for, serials not matched by a transport serial).
+
+        A serial names every phone adb lists under it (two clones share one), or one by its USB path.
+        """
         if not self.serials:
-            ready = [_Job(info) for info in listed if info.state == "device"]
-            return ready, [info for info in listed if info.state != "device"], []
-        by_transport = {info.serial: info for info in listed}
-        chosen = [by_transport[s] for s in self.serials if s in by_transport]
-        missing = [s for s in self.serials if s not in by_transport]
-        jobs = [_Job(info) for info in chosen if info.state == "device"]
+            ready = [_Job(seen.info, seen.transport) for seen in listed if seen.info.state == "device"]
+            return ready, [seen for seen in listed if seen.info.state != "device"], []
+        wanted = set(self.serials)
+        chosen = [seen for seen in listed if seen.info.serial in wanted or seen.transport in wanted]
+        named = {seen.info.serial for seen in chosen} | {seen.transport for seen in chosen}
+        missing = [s for s in self.serials if s not in named]
+        jobs = [_Job(seen.info, seen.transport) for seen in chosen if seen.info.state == "device"]
         if missing:
             # ro.serialno is only known by asking: the other ready phones are read far enough to tell.
-            taken = {info.serial for info in chosen}
-            jobs += [_Job(info, identify=True) for info in listed if info.state == "device" and info.serial not in taken]
-        return jobs, [info for info in chosen if info.state != "device"], missing
+            taken = {seen.transport for seen in chosen}
+            jobs += [_Job(seen.info, seen.transport, identify=True) for seen in listed
+                     if seen.info.state == "device" and seen.transport not in taken]
+        return jobs, [seen for seen in chosen if seen.info.state != "device"], missing
 
     def _run(self, jobs: list[_Job]) -> Iterator[Inventory | _Skip]:
         """Read the jobs side by side; yield each result as it completes, a timeout at each deadline."""
@@ -273,7 +337,7 @@ class AndroidConnector:
             return
         for job in jobs:
             if not job.identify:
-                self._progress(job.info.serial, "waiting", None)
+                self._progress(job.transport, "waiting", None)
         todo: queue.Queue[_Job] = queue.Queue()
         for job in jobs:
             todo.put(job)
@@ -308,7 +372,7 @@ class AndroidConnector:
                         reader.abort()  # the worker's blocked read fails at once and reports the timeout
                 if now >= job.deadline + GRACE:
                     del pending[id(job)]  # stuck outside any socket: give up on it
-                    yield _Skip(job.info.serial, None, "timeout") if job.identify else self._timeout(job)
+                    yield _Skip(job.transport, None, "timeout") if job.identify else self._timeout(job)
             wakeups = [j.deadline + (GRACE if j.aborted else 0) for j in pending.values() if j.deadline is not None]
             wait = max(0.0, min(wakeups) - time.monotonic()) if wakeups else 0.5
             try:
@@ -322,28 +386,28 @@ class AndroidConnector:
         info = job.info
         deadline = time.monotonic() + self.timeout
         reader = DeviceReader(self.address, info.serial, info.transport_id, deadline=deadline, timeout=self.timeout,
-                              source=self.name)
+                              source=self.name, label=job.transport)
         with job.lock:
             job.deadline = deadline
             job.reader = reader
         if not job.identify:
-            self._progress(info.serial, "reading", None)
+            self._progress(job.transport, "reading", None)
         try:
             head = reader.read_head()
         except READ_ERRORS as err:
             if job.identify:
-                return _Skip(info.serial, None, _one_line(err))
+                return _Skip(job.transport, None, _one_line(err))
             return self._error(job, reader, None, err)
         if job.identify:
             if head.serialno(info.serial) not in self.serials:
-                return _Skip(info.serial, head.serialno(info.serial))
+                return _Skip(job.transport, head.serialno(info.serial))
             job.identify = False  # one of those asked for: from here on it is a scan like any other
-            self._progress(info.serial, "reading", None)
+            self._progress(job.transport, "reading", None)
         try:
             inventory = reader.read_inventory(head)
         except READ_ERRORS as err:
             return self._error(job, reader, head, err)
-        self._progress(info.serial, "failed" if inventory.status == "failed" else "done", len(inventory.apps))
+        self._progress(job.transport, "failed" if inventory.status == "failed" else "done", len(inventory.apps))
         return inventory
 
     # --- results that are not a reading ---------------------------------------------------------
@@ -355,10 +419,11 @@ class AndroidConnector:
 
     def _failed(self, job: _Job, reader: DeviceReader | None, reason: str, message: str,
                 detail: str | None = None) -> Inventory:
-        self._progress(job.info.serial, "failed", None)
+        self._progress(job.transport, "failed", None)
         device = reader.device_info() if reader is not None else DeviceInfo(
-            platform=PLATFORM, serial=job.info.serial, model=job.info.tags.get("model"), source=self.name)
-        problems = (f"{job.info.serial}: {detail}",) if detail else ()
+            platform=PLATFORM, serial=job.info.serial, model=job.info.tags.get("model"), source=self.name,
+            transport=job.transport)
+        problems = (f"{job.transport}: {detail}",) if detail else ()
         return Inventory(
             device=device, apps=(), coverage=(Scope("all users", read=False, reason=reason),), status="failed",
             reason=reason, message=message, problems=problems, problem_count=len(problems),
@@ -368,10 +433,12 @@ class AndroidConnector:
         reason, message = explain_error(TimeoutError(), timeout=self.timeout, server=str(self.address), timed_out=True)
         return self._failed(job, job.reader, reason, message)
 
-    def _not_ready(self, info: AdbDeviceInfo) -> Inventory:
+    def _not_ready(self, seen: _Listed) -> Inventory:
+        info = seen.info
         reason, message = explain_state(info.state)
         return Inventory(
-            device=DeviceInfo(platform=PLATFORM, serial=info.serial, model=info.tags.get("model"), source=self.name),
+            device=DeviceInfo(platform=PLATFORM, serial=info.serial, model=info.tags.get("model"), source=self.name,
+                              transport=seen.transport),
             apps=(),
             coverage=(Scope("all users", read=False, reason=reason),),
             status="failed",

@@ -20,8 +20,12 @@ connector runs beside it in another thread).
 Pair records are where pymobiledevice3 keeps them: usbmuxd (ReadPairRecord /
 SavePairRecord; the system usbmuxd stores them in /var/lib/lockdown), then
 /var/lib/lockdown/<UDID>.plist, then pymobiledevice3's own folder
-(~/.pymobiledevice3 if it exists, else $XDG_DATA_HOME/pymobiledevice3). The
-folder is worked out on every call, not at import, so a changed HOME applies.
+(~/.pymobiledevice3 if it exists, else $XDG_DATA_HOME/pymobiledevice3, by
+default ~/.local/share/pymobiledevice3). The folder is worked out on every
+call, not at import, so a changed HOME applies. A pair record holds this
+computer's private key for the device: `scanner pair` keeps the folder 0700
+and the record 0600. Scans of emulated devices (`scanner demo`) use a private
+temporary folder instead (private_pair_records()), never the user's.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +48,7 @@ from pymobiledevice3.exceptions import FatalPairingError, MuxException, PyMobile
 from pymobiledevice3.lockdown import UsbmuxLockdownClient, create_using_usbmux
 from pymobiledevice3.osu.os_utils import get_os_utils
 from pymobiledevice3.pair_records import get_preferred_pair_record
+from pymobiledevice3.safe_paths import device_file_path
 
 from scanner.connectors.base import Attached, Notify, Progress, ScannerError
 from scanner.connectors.ios_apps import SCOPE, SERVICE, build_inventory, read_lookup
@@ -56,9 +62,9 @@ from scanner.connectors.ios_errors import (
     usbmuxd_garbled,
     usbmuxd_unavailable,
 )
-from scanner.model import DeviceInfo, Inventory, Scope
+from scanner.model import DeviceInfo, Inventory, Scope, Transport
 
-__all__ = ["ENV_ADDRESS", "IOSConnector", "pair", "pair_record_folder", "resolve_address"]
+__all__ = ["ENV_ADDRESS", "IOSConnector", "pair", "pair_record_folder", "private_pair_records", "resolve_address"]
 
 ENV_ADDRESS = "USBMUXD_SOCKET_ADDRESS"
 PLATFORM = "ios"
@@ -84,9 +90,31 @@ def resolve_address(address: str | None) -> str | None:
     return value
 
 
+_PRIVATE_FOLDER: list[Path] = []  # set by private_pair_records(): scans of emulated devices only
+
+
 def pair_record_folder() -> Path:
     """pymobiledevice3's own pair-record folder, worked out now (its module caches it at import)."""
+    if _PRIVATE_FOLDER:
+        return _PRIVATE_FOLDER[-1]
     return get_os_utils().get_home_folder_path()
+
+
+@contextlib.contextmanager
+def private_pair_records() -> Iterator[Path]:
+    """pair_record_folder() is a new, empty temporary folder for the duration.
+
+    For scans of emulated iPhones (`scanner demo`): pymobiledevice3 creates
+    the folder it is given and looks for records in it, and neither may
+    happen in the user's real one. Process-wide: not for use beside a scan of
+    real devices.
+    """
+    with tempfile.TemporaryDirectory(prefix="scanner-pair-records-") as folder:
+        _PRIVATE_FOLDER.append(Path(folder))
+        try:
+            yield Path(folder)
+        finally:
+            _PRIVATE_FOLDER.pop()
 
 
 def _where(address: str | None) -> str:
@@ -215,6 +243,9 @@ class IOSConnector:
         self._notify = notify
         self._progress = progress
         self._mux = _Usbmux(address, timeout)
+        #: usbmuxd as this connector asked it for its devices, and whether it answered (None until asked):
+        #: one that did not may hide attached iPhones, so the report is then never complete.
+        self.asked: Transport | None = None
 
     # -- public --------------------------------------------------------------------------------
 
@@ -246,12 +277,10 @@ class IOSConnector:
 
     async def _produce(self, emit: Callable[[Inventory | None], None]) -> None:
         try:
-            found = await self._mux.discover()
+            found = await self._discover()
             if isinstance(found, Failure):
                 if self.required or found.reached:
                     emit(_failed(DeviceInfo(platform=PLATFORM, serial=None, source=SOURCE), found))
-                else:
-                    self._note(found.message)
                 return
             targets, missing = self._select(found)
             for udid in missing:
@@ -293,11 +322,10 @@ class IOSConnector:
     # -- devices -------------------------------------------------------------------------------
 
     async def _devices(self) -> list[Attached]:
-        found = await self._mux.discover()
+        found = await self._discover()
         if isinstance(found, Failure):
             if self.required or found.reached:
                 raise ScannerError(found.message)
-            self._note(found.message)
             return []
         targets, missing = self._select(found)
         ready = await asyncio.gather(*(self._check(device.serial) for device in targets))
@@ -314,6 +342,21 @@ class IOSConnector:
         return visit.attached("ready", None)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    async def _discover(self) -> list[usbmux.MuxDevice] | Failure:
+        """The attached devices, recorded in `asked`; usbmuxd not there and iOS not asked for by name: a note
+        that says how to leave iOS out on purpose, since attached iPhones may be missing."""
+        found = await self._mux.discover()
+        if not isinstance(found, Failure):
+            self.asked = Transport(PLATFORM, SOURCE, self._mux.where, True)
+            return found
+        if not (self.required or found.reached):
+            found = replace(found, message=f"{found.message}; iPhones and iPads attached here may be missing from "
+                                           f"this report (to scan only Android devices, on purpose, use "
+                                           f"--platform android)")
+            self._note(found.message)
+        self.asked = Transport(PLATFORM, SOURCE, self._mux.where, False, found.message)
+        return found
 
     def _select(self, found: list[usbmux.MuxDevice]) -> tuple[list[usbmux.MuxDevice], list[str]]:
         """(devices to read, selected UDIDs not attached); every device when none was selected."""
@@ -367,6 +410,33 @@ def _address_in_env(address: str | None) -> Iterator[None]:
             os.environ[ENV_ADDRESS] = old
 
 
+@contextlib.contextmanager
+def _owner_only(folder: Path) -> Iterator[None]:
+    """Pair records readable by their owner only, while pairing: a record holds a host private key.
+
+    pymobiledevice3 writes the record with write_bytes() (mode 0666 less the
+    umask: 0644 by default) into a folder made with mkdir() (0755). The folder
+    is made, or narrowed, to 0700 first, and the umask is 077 until the record
+    is written, so it is never readable by anyone else, not even for a moment.
+    Process-wide, like _address_in_env: only `scanner pair` pairs.
+    """
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # not ours to change (another user's home under sudo): the umask still holds
+        folder.chmod(0o700)
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _narrow_record(folder: Path, udid: str) -> None:
+    """A record written before (by an older scanner or pymobiledevice3, 0644) is narrowed to 0600 too:
+    write_bytes() over an existing file keeps that file's mode."""
+    with contextlib.suppress(OSError, ValueError):  # no record (not paired), or a UDID no file can be named after
+        device_file_path(folder, udid, ".plist").chmod(0o600)
+
+
 def pair(address: str | None, udid: str | None, *, timeout: float = 60.0, notify: Notify | None = None) -> Attached:
     """Pair this computer with one iPhone: the only code in the scanner that may.
 
@@ -375,15 +445,19 @@ def pair(address: str | None, udid: str | None, *, timeout: float = 60.0, notify
     show it afterwards: "ready" when paired and readable, or why not
     ("trust-pending", "trust-denied", "locked", ...) with what to do. An
     already-paired device is left alone and says so. pymobiledevice3 saves the
-    new record in its folder (pair_record_folder()) and hands it to usbmuxd
-    (SavePairRecord), where the next scan, in any process, finds it.
+    new record in its folder (pair_record_folder(): 0700, the record 0600)
+    and hands it to usbmuxd (SavePairRecord), where the next scan, in any
+    process, finds it.
 
     Raises ScannerError when there is nothing to pair: usbmuxd unreachable, no
     device attached, or several attached and no `udid` to choose one.
     """
     mux = _Usbmux(address, timeout)
-    with _address_in_env(mux.address):
-        return asyncio.run(_pair(mux, udid, notify))
+    folder = pair_record_folder()
+    with _address_in_env(mux.address), _owner_only(folder):
+        result = asyncio.run(_pair(mux, udid, notify))
+    _narrow_record(folder, result.serial)
+    return result
 
 
 async def _pair(mux: _Usbmux, udid: str | None, notify: Notify | None) -> Attached:

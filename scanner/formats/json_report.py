@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from scanner.model import App, DeviceResult, Finding, Report, device_verdict
 
-__all__ = ["SCHEMA_VERSION", "app_to_dict", "finding_id", "report_to_dict", "timestamp", "write_json"]
+__all__ = ["SCHEMA_VERSION", "app_to_dict", "clone_serials", "finding_id", "report_to_dict", "timestamp", "write_json"]
 
 SCHEMA_VERSION = "1.0"
 
@@ -36,12 +36,34 @@ def _id_part(value: object) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def finding_id(result: DeviceResult, finding: Finding) -> str:
+def clone_serials(report: Report) -> frozenset[tuple[str | None, str]]:
+    """(platform, serial) of the devices whose serial another device of the
+    report, on another transport, shares."""
+    seen: dict[tuple[str | None, str], str | None] = {}
+    clones = set()
+    for r in report.results:
+        d = r.device
+        if d.serial is None:
+            continue
+        key = (d.platform, d.serial)
+        if key in seen and seen[key] != d.transport:
+            clones.add(key)
+        seen.setdefault(key, d.transport)
+    return frozenset(clones)
+
+
+def finding_id(result: DeviceResult, finding: Finding,
+               clones: frozenset[tuple[str | None, str]] = frozenset()) -> str:
     """A stable id for one finding, so that re-runs and merged reports dedupe.
 
     The first 16 hex characters of sha256 over
     `source|platform|serial|rule|app id|user` (UTF-8; None as ""; "\\" and "|"
-    inside a part escaped with a backslash). The source is left empty when the
+    inside a part escaped with a backslash), and `|transport` after it when
+    the report holds another device of the same platform with the same
+    serial (`clones`, from clone_serials): two cheap clones that both report
+    ro.serialno 0123456789ABCDEF get ids of their own, while every other
+    device keeps the id it always had, even a phone reached over the network
+    whose address changes from run to run. The source is left empty when the
     device has a serial: the serial names the device, wherever it was read
     (live, or from a saved report). The platform is the device's, or the
     app's when the device's is unknown. Nothing time- or order-dependent goes
@@ -49,7 +71,7 @@ def finding_id(result: DeviceResult, finding: Finding) -> str:
     id in every report.
     """
     device = result.device
-    parts = (
+    parts: tuple[object, ...] = (
         None if device.serial else device.source,
         device.platform or finding.app.platform,
         device.serial,
@@ -57,6 +79,8 @@ def finding_id(result: DeviceResult, finding: Finding) -> str:
         finding.app.id,
         finding.app.user,
     )
+    if device.transport and (device.platform, device.serial) in clones:
+        parts += (device.transport,)
     text = "|".join(_id_part(p) for p in parts)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
@@ -79,9 +103,9 @@ def app_to_dict(app: App) -> dict[str, Any]:
     }
 
 
-def _finding(result: DeviceResult, finding: Finding) -> dict[str, Any]:
+def _finding(result: DeviceResult, finding: Finding, clones: frozenset) -> dict[str, Any]:
     return {
-        "id": finding_id(result, finding),
+        "id": finding_id(result, finding, clones),
         "policy": finding.policy,
         "policy_status": finding.policy_status,
         "rule": finding.rule,
@@ -100,12 +124,13 @@ def _finding(result: DeviceResult, finding: Finding) -> dict[str, Any]:
     }
 
 
-def _device(result: DeviceResult, report: Report) -> dict[str, Any]:
+def _device(result: DeviceResult, report: Report, clones: frozenset = frozenset()) -> dict[str, Any]:
     d = result.device
     out: dict[str, Any] = {
         "device": {
             "platform": d.platform,
             "serial": d.serial,
+            "transport": d.transport,
             "model": d.model,
             "os_version": d.os_version,
             "name": d.name,
@@ -121,7 +146,7 @@ def _device(result: DeviceResult, report: Report) -> dict[str, Any]:
         ],
         "problems": list(result.problems),
         "problem_count": max(result.problem_count, len(result.problems)),
-        "findings": [_finding(result, f) for f in result.findings],
+        "findings": [_finding(result, f, clones) for f in result.findings],
     }
     if report.inventory_included:
         out["inventory"] = [app_to_dict(a) for a in result.apps or ()]
@@ -131,6 +156,7 @@ def _device(result: DeviceResult, report: Report) -> dict[str, Any]:
 def report_to_dict(report: Report) -> dict[str, Any]:
     """The report as plain JSON-ready data, in the documented key order."""
     summary = report.summary
+    clones = clone_serials(report)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": report.tool, "version": report.version},
@@ -141,6 +167,11 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "exit_code": report.exit_code,
         "inventory_included": report.inventory_included,
         "inputs": list(report.inputs),
+        "transports": [
+            {"platform": t.platform, "transport": t.transport, "address": t.address, "answered": t.answered,
+             "message": t.message}
+            for t in report.transports
+        ],
         "policies": [
             {
                 "id": p.id,
@@ -166,7 +197,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "devices_with_findings": summary.devices_with_findings,
             "apps_read": summary.apps_read,
         },
-        "devices": [_device(r, report) for r in report.results],
+        "devices": [_device(r, report, clones) for r in report.results],
     }
 
 

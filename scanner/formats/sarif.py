@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, TextIO
 
-from scanner.formats.json_report import finding_id, timestamp
+from scanner.formats.json_report import clone_serials, finding_id, timestamp
 from scanner.model import SEVERITIES, DeviceResult, Finding, PolicyRef, Report, RuleRef
 
 __all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "report_to_sarif", "write_sarif"]
@@ -87,7 +87,7 @@ def _qualified_name(result: DeviceResult, finding: Finding) -> str:
     return f"{result.device.label}{middle}/{finding.app.id}"
 
 
-def _result(result: DeviceResult, finding: Finding, rule_index: int) -> dict[str, Any]:
+def _result(result: DeviceResult, finding: Finding, rule_index: int, clones: frozenset) -> dict[str, Any]:
     device, app = result.device, finding.app
     return {
         "ruleId": finding.rule,
@@ -108,7 +108,7 @@ def _result(result: DeviceResult, finding: Finding, rule_index: int) -> dict[str
                 ]
             }
         ],
-        "partialFingerprints": {FINGERPRINT: finding_id(result, finding)},
+        "partialFingerprints": {FINGERPRINT: finding_id(result, finding, clones)},
         "properties": {
             "policy": finding.policy,
             "policy_status": finding.policy_status,
@@ -121,6 +121,7 @@ def _result(result: DeviceResult, finding: Finding, rule_index: int) -> dict[str
             "user": app.user,
             "state": app.state,
             "device_serial": device.serial,
+            "device_transport": device.transport,
             "device_source": device.source,
             "device_status": result.status,
         },
@@ -164,8 +165,9 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
     for rule_id, findings in by_rule.items():
         index[rule_id] = len(rules)
         rules.append(_rule(findings))
+    clones = clone_serials(report)
     results = [
-        _result(device_result, finding, index[finding.rule])
+        _result(device_result, finding, index[finding.rule], clones)
         for device_result in report.results
         for finding in device_result.findings
     ]
@@ -175,6 +177,14 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
         notifications.append(
             {"level": "error", "message": {"text": "no device or input was scanned"}}
         )
+    for t in report.transports:
+        if not t.answered:  # devices attached there were not seen: the run did not succeed
+            notifications.append({
+                "level": "error",
+                "message": {"text": f"{t.platform} devices were not scanned: {t.transport} at {t.address} did not "
+                                    f"answer: {t.message}"},
+                "properties": {"platform": t.platform, "transport": t.transport, "address": t.address},
+            })
     invocation: dict[str, Any] = {
         "executionSuccessful": report.complete,
         "exitCode": report.exit_code,

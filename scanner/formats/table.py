@@ -8,6 +8,7 @@ asked for, is applied only to words this module writes itself.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TextIO
 
 from scanner.formats.text import safe
@@ -60,9 +61,12 @@ def _by_severity(findings: tuple[Finding, ...] | list[Finding]) -> str:
     return ", ".join(f"{sum(f.severity == s for f in findings)} {s}" for s in SEVERITIES)
 
 
-def _header(index: int, total: int, result: DeviceResult, paint: _Painter) -> list[str]:
+def _header(index: int, total: int, result: DeviceResult, paint: _Painter,
+            shared: frozenset = frozenset()) -> list[str]:
     d = result.device
     parts = [_PLATFORM.get(d.platform or "", safe(d.platform) or "unknown platform")]
+    if d.transport and (d.transport != d.serial or (d.platform, d.serial) in shared):
+        parts.append(f"via {safe(d.transport)}")  # what tells it from a clone with the same serial
     if d.model:
         parts.append(safe(d.model))
     if d.os_version:
@@ -189,6 +193,11 @@ def _summary(report: Report, paint: _Painter) -> list[str]:
     )
     if not report.results:
         lines.append("  nothing was scanned: no device or input produced a result")
+    for t in report.transports:
+        if not t.answered:
+            where = f" at {safe(t.address)}" if t.address else ""
+            lines.append(f"  {paint.word('not scanned', 'failed')}: {_PLATFORM.get(t.platform, safe(t.platform))} "
+                         f"devices ({safe(t.transport)}{where} did not answer): {safe(t.message or '', limit=400)}")
     return lines
 
 
@@ -198,8 +207,10 @@ def write_table(report: Report, out: TextIO, *, color: bool = False) -> None:
 
     paint = _Painter(color)
     total = len(report.results)
+    serials = Counter((r.device.platform, r.device.serial) for r in report.results if r.device.serial)
+    shared = frozenset(s for s, n in serials.items() if n > 1)
     for index, result in enumerate(report.results, 1):
-        lines = _header(index, total, result, paint)
+        lines = _header(index, total, result, paint, shared)
         findings = sorted(result.findings, key=lambda f: SEVERITIES.index(f.severity))
         if findings:
             lines.append("")

@@ -26,6 +26,8 @@ threads of this process. One real adb server (the binary in the adbutils wheel,
 ADB_EMU=0 / ADB_USB=0 / ADB_MDNS=0 so it sees no emulator ports, USB phones or
 mDNS devices) is told `host:connect:127.0.0.1:<port>` for each. `stop()` sends
 `host:kill`, waits for the PID to exit and kills it by PID if it does not.
+On Linux the server is also forked with a parent-death signal (`_Spawner`), so
+it dies with this process even when that is SIGKILLed and no clean-up runs.
 
 Why this shape: the real server supplies what a scanner meets in the field
 (states, AUTH, reconnects, error strings); only the phone is made up. What the
@@ -79,15 +81,18 @@ import atexit
 import base64
 import hashlib
 import os
+import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -682,6 +687,74 @@ def _expected_state(profile: DeviceProfile) -> str:
     return "device"
 
 
+class _Spawner:
+    """Starts the private adb servers so that they die with this process, even when it is SIGKILLed.
+
+    Linux: each server gets PR_SET_PDEATHSIG = SIGKILL (prctl through ctypes) between fork and exec. The
+    kernel sends it when the *thread* that forked the child ends, not the process, so every server is forked
+    by this one daemon thread, which lives as long as the process (a Fleet starts its adb server from a
+    short-lived worker thread). The child checks that its parent is still the one that forked it, closing
+    the window in which the parent could die before prctl. Elsewhere (no prctl) a plain Popen: stop() and the
+    atexit hook stop the server on any ending Python sees; a SIGKILL there leaves it, as it would any child.
+    """
+
+    PR_SET_PDEATHSIG = 1
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._prctl = self._find_prctl()
+
+    @staticmethod
+    def _find_prctl():
+        if not sys.platform.startswith("linux"):
+            return None
+        try:
+            import ctypes
+
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError, ImportError):
+            return None
+        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        prctl.restype = ctypes.c_int
+        return prctl
+
+    def popen(self, argv: list[str], **kwargs) -> subprocess.Popen:
+        if self._prctl is None:
+            return subprocess.Popen(argv, **kwargs)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="adb-server-spawner", daemon=True)
+                self._thread.start()
+        done: Future = Future()
+        self._jobs.put((argv, kwargs, done))
+        return done.result()
+
+    def _serve(self) -> None:
+        prctl, parent = self._prctl, os.getpid()
+
+        def die_with_parent() -> None:  # in the child, before exec: no locks, no allocation worth a name
+            prctl(self.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:
+                os._exit(1)  # the parent died before prctl took effect
+
+        while True:
+            argv, kwargs, done = self._jobs.get()
+            try:
+                done.set_result(subprocess.Popen(argv, preexec_fn=die_with_parent, **kwargs))
+            except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+                done.set_exception(err)
+
+
+_SPAWNER = _Spawner()
+
+
+def _spawn_with_parent(argv: list[str], **kwargs) -> subprocess.Popen:
+    """Popen for a server that must not outlive this process (see _Spawner)."""
+    return _SPAWNER.popen(argv, **kwargs)
+
+
 _RUNNING: set[AndroidSimulator] = set()  # strong refs: a forgotten simulator is still stopped at exit
 
 
@@ -748,7 +821,7 @@ class AndroidSimulator:
             "ADB_MDNS": "0",  # nor wireless-debugging phones on the network
         })
         with open(Path(self.workdir, "adb-server.log"), "wb") as log:  # the child keeps its own copy
-            self._proc = subprocess.Popen(
+            self._proc = _spawn_with_parent(
                 [adb_binary(), "-P", str(self.adb_port), "server", "nodaemon"],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
             )
@@ -765,6 +838,26 @@ class AndroidSimulator:
                 if time.monotonic() > deadline:
                     raise SimulatorError(f"the adb server did not answer on port {self.adb_port}: {self._log_tail()}")
                 time.sleep(0.02)
+
+    def check(self) -> None:
+        """Raise SimulatorError unless the adb server runs and answers (before telling anyone it is ready)."""
+        proc = self._proc
+        if proc is None:
+            raise SimulatorError("the simulator is not running")
+        if proc.poll() is not None:
+            raise SimulatorError(f"the adb server (pid {proc.pid}) exited with {proc.returncode}: {self._log_tail()}")
+        try:
+            host_request(self.adb_port, "host:version", timeout=5)
+        except (OSError, EOFError, SimulatorError) as err:
+            raise SimulatorError(f"the adb server (pid {proc.pid}) does not answer on port {self.adb_port}: "
+                                 f"{err}") from err
+
+    def exited(self) -> str | None:
+        """Why the adb server is gone (it died, or was killed), or None while it runs. Cheap: no request."""
+        proc = self._proc
+        if proc is not None and proc.poll() is not None:
+            return f"the adb server (pid {proc.pid}) exited with {proc.returncode}"
+        return None
 
     def _log_tail(self) -> str:
         try:

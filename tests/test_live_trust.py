@@ -1,0 +1,440 @@
+"""Live scans never answer "clean" for a device they did not see or did not fully read.
+
+Issue 10, items 7, 8, 10 and 11, against emulated phones behind the real adb
+server (adbutils' bundled binary), through real adbutils:
+
+- two phones with one ro.serialno (cheap clones) stay two devices, each with
+  its own findings and finding ids (over the network, and on USB, where adb
+  lists both under one serial and only the USB path tells them apart);
+- a device list cut in transit (shorter than its length prefix) is a failed
+  transport, never a shorter list;
+- a transport that could not be asked (usbmuxd down under `--platform all`)
+  makes the scan and `scanner devices` incomplete, and the JSON report lists
+  every transport with whether it answered;
+- a secondary user whose app list comes back empty is not read.
+
+Faults on the wire come from an `AdbProxy` on 127.0.0.1 in front of the real
+server: it passes everything through, except the answer to `host:devices-l`,
+which it cuts or rewrites as a broken server or a USB hub of clones would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from scanner.audit import run
+from scanner.connectors.android import AndroidConnector
+from scanner.connectors.ios import IOSConnector
+from scanner.formats.json_report import clone_serials, finding_id, report_to_dict
+from scanner.formats.sarif import report_to_sarif
+from scanner.formats.table import write_table
+from scanner.matcher import Matcher
+from scanner.model import DeviceInfo, DeviceResult, Report, Transport
+from scanner.signatures import load_signatures
+from scanner.simulator.android import AndroidSimulator
+from scanner.simulator.profile import AppProfile, DeviceProfile, UserProfile, filler_apps
+
+CLONE_SERIAL = "0123456789ABCDEF"
+WECHAT = AppProfile("com.tencent.mm", build="2540", installer="com.android.vending")
+SCHEMA = json.loads((Path(__file__).parent.parent / "docs" / "report-schema.json").read_text(encoding="utf-8"))
+
+
+def phone(serial: str, *apps: AppProfile, users=(UserProfile(0),), props=(), system_users=None) -> DeviceProfile:
+    """A phone with the framework (in `system_users`, default every user) and a few ordinary apps of the owner."""
+    ids = system_users if system_users is not None else tuple(u.id for u in users)
+    framework = AppProfile("android", system=True, users=ids, uid=1000)
+    return DeviceProfile("android", serial, users=users, apps=(framework, *filler_apps("android", 4, serial), *apps),
+                         props=props)
+
+
+def clone(name: str, *apps: AppProfile) -> DeviceProfile:
+    return phone(name, *apps, props=(("ro.serialno", CLONE_SERIAL),))
+
+
+FLEET = [
+    clone("CLONEA001", WECHAT),
+    clone("CLONEB001"),
+    phone("PLAIN0001"),
+    phone("WORKEMPTY", users=(UserProfile(0), UserProfile(10, "Work profile")), system_users=(0,)),
+    phone("WORKFULL1", AppProfile("org.example.work", users=(10,)),
+          users=(UserProfile(0), UserProfile(10, "Work profile"))),
+]
+
+
+@pytest.fixture(scope="module")
+def sigs():
+    return load_signatures()
+
+
+@pytest.fixture(scope="module")
+def matcher(sigs):
+    return Matcher(sigs)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[AndroidSimulator]:
+    with AndroidSimulator(FLEET) as s:
+        yield s
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class AdbProxy:
+    """A relay on 127.0.0.1 in front of a real adb server that changes only the answer to `host:devices-l`.
+
+    `answer(body) -> (body to send, length to announce)`: a cut list announces the real length and sends
+    less; a rewritten one announces its own length.
+    """
+
+    def __init__(self, port: int, answer: Callable[[bytes], tuple[bytes, int]]) -> None:
+        self.target = ("127.0.0.1", port)
+        self.answer = answer
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.lists = 0
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(self.target, timeout=30)
+        with self._lock:
+            self._sockets += [client, upstream]
+        request = b""
+        try:
+            head = _recv_exact(client, 4)
+            request = _recv_exact(client, int(head, 16)) if len(head) == 4 else b""
+            upstream.sendall(head + request)
+            if request == b"host:devices-l":
+                status = _recv_exact(upstream, 4)
+                length = int(_recv_exact(upstream, 4), 16)
+                body, announced = self.answer(_recv_exact(upstream, length))
+                with self._lock:
+                    self.lists += 1
+                client.sendall(status + f"{announced:04x}".encode() + body)
+                return
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            self._pump(client, upstream)
+        except (OSError, ValueError):
+            pass
+        finally:
+            for s in (client, upstream):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.server.close()
+        with self._lock:
+            for s in self._sockets:
+                s.close()
+
+
+def cut_after_first_line(body: bytes) -> tuple[bytes, int]:
+    """What a connection dropped mid-answer delivers: the first phone's line, then nothing."""
+    first = body.split(b"\n", 1)[0] + b"\n"
+    assert len(first) < len(body)
+    return first, len(body)
+
+
+def usb_clones(sim: AndroidSimulator, names: list[str]) -> Callable[[bytes], tuple[bytes, int]]:
+    """The list adb prints for clones on a USB hub: one serial for all, told apart by the USB path."""
+    transports = {sim.transport_serial(n): i for i, n in enumerate(names, 1)}
+
+    def rewrite(body: bytes) -> tuple[bytes, int]:
+        lines = []
+        for line in body.decode().splitlines():
+            serial, state, *tags = line.split()
+            if serial in transports:
+                line = " ".join([CLONE_SERIAL, state, f"usb:1-1.{transports[serial]}", *tags])
+            lines.append(line)
+        text = "".join(f"{line}\n" for line in lines).encode()
+        return text, len(text)
+    return rewrite
+
+
+@pytest.fixture
+def proxy(sim) -> Iterator[Callable[[Callable[[bytes], tuple[bytes, int]]], AdbProxy]]:
+    made: list[AdbProxy] = []
+
+    def make(answer):
+        made.append(AdbProxy(sim.adb_port, answer))
+        return made[-1]
+    yield make
+    for p in made:
+        p.close()
+
+
+def live(matcher, sigs, *connectors) -> Report:
+    return run(list(connectors), sigs, matcher, live=True)
+
+
+def by_transport(report: Report) -> dict[str | None, DeviceResult]:
+    return {r.device.transport: r for r in report.results}
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith(("ANDROID_", "ADB"))}
+    full["USBMUXD_SOCKET_ADDRESS"] = f"127.0.0.1:{_free_port()}"  # no usbmuxd here, unless `env` gives one
+    full.update(env)
+    proc = subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True, env=full,
+                          cwd=cwd, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+# --- item 7: two phones with one ro.serialno ---------------------------------------------------------------
+
+
+def test_two_clones_with_one_serial_are_two_devices_with_their_own_findings(sim, sigs, matcher):
+    report = live(matcher, sigs, AndroidConnector(f"127.0.0.1:{sim.adb_port}", serials=[CLONE_SERIAL], timeout=20))
+    a, b = sim.transport_serial("CLONEA001"), sim.transport_serial("CLONEB001")
+    results = by_transport(report)
+    assert set(results) == {a, b}, [r.device for r in report.results]
+    assert all(r.device.serial == CLONE_SERIAL and r.status == "complete" for r in report.results)
+    assert [f.app.id for f in results[a].findings] == ["com.tencent.mm"] and results[b].findings == ()
+    assert report.exit_code == 1
+    doc = report_to_dict(report)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    devices = {d["device"]["transport"]: d for d in doc["devices"]}
+    assert devices[a]["device"]["serial"] == devices[b]["device"]["serial"] == CLONE_SERIAL
+    assert [d["verdict"] for d in (devices[a], devices[b])] == ["findings", "clean"]
+    out = io.StringIO()
+    write_table(report, out)
+    assert f"via {a}" in out.getvalue() and f"via {b}" in out.getvalue()
+
+
+def test_a_clones_finding_id_names_its_transport_and_ids_of_files_do_not_change(sim, sigs, matcher):
+    report = live(matcher, sigs, AndroidConnector(f"127.0.0.1:{sim.adb_port}",
+                                                  serials=[sim.transport_serial("CLONEA001")], timeout=20))
+    (result,) = report.results
+    (finding,) = result.findings
+
+    def old_id(device: DeviceInfo) -> str:  # the formula before transports: source|platform|serial|rule|app|user
+        parts = ("" if device.serial else device.source, device.platform, device.serial or "", finding.rule,
+                 finding.app.id, str(finding.app.user))
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+    def on(transport: str | None) -> DeviceResult:
+        return replace(result, device=replace(result.device, transport=transport))
+
+    assert result.device.transport == sim.transport_serial("CLONEA001")
+    # Alone in its report, a device keeps the id it always had, whatever its transport (a phone reached
+    # over the network gets a new address each run; its ids must not change with it).
+    assert clone_serials(report) == frozenset()
+    for transport in (None, CLONE_SERIAL, "127.0.0.1:1", result.device.transport):
+        assert finding_id(on(transport), finding) == old_id(result.device)
+    # Beside a clone with the same serial, each gets an id of its own.
+    clones = frozenset({("android", CLONE_SERIAL)})
+    assert finding_id(result, finding, clones) != finding_id(on("127.0.0.1:1"), finding, clones)
+    assert finding_id(result, finding, clones) != old_id(result.device)
+    both = replace(report, results=(result, on("usb:1-1.2")))
+    assert clone_serials(both) == clones
+    ids = [f["id"] for d in report_to_dict(both)["devices"] for f in d["findings"]]
+    assert len(set(ids)) == 2
+
+
+def test_usb_clones_listed_under_one_serial_are_told_apart_by_their_usb_path(sim, sigs, matcher, proxy):
+    hub = proxy(usb_clones(sim, ["CLONEA001", "CLONEB001"]))
+    report = live(matcher, sigs, AndroidConnector(hub.address, serials=[CLONE_SERIAL], timeout=20))
+    results = by_transport(report)
+    assert set(results) == {"usb:1-1.1", "usb:1-1.2"}, [r.device for r in report.results]
+    assert [f.app.id for f in results["usb:1-1.1"].findings] == ["com.tencent.mm"]
+    assert results["usb:1-1.2"].findings == () and all(r.status == "complete" for r in report.results)
+    # One of them by its USB path, as `adb -s usb:1-1.2` would.
+    (one,) = AndroidConnector(hub.address, serials=["usb:1-1.2"], timeout=20).inventories()
+    assert (one.device.transport, one.device.serial, one.status) == ("usb:1-1.2", CLONE_SERIAL, "complete")
+    listed = AndroidConnector(hub.address, serials=[CLONE_SERIAL]).devices()
+    assert sorted((d.serial, d.state) for d in listed) == [("usb:1-1.1", "ready"), ("usb:1-1.2", "ready")]
+
+
+def test_a_usb_phone_with_a_serial_of_its_own_keeps_it_as_its_transport(sim, sigs, matcher, proxy):
+    hub = proxy(usb_clones(sim, ["PLAIN0001"]))  # alone under that serial: no need for the USB path
+    (inv,) = AndroidConnector(hub.address, serials=[CLONE_SERIAL], timeout=20).inventories()
+    assert inv.device.transport == CLONE_SERIAL and inv.status == "complete"
+
+
+# --- item 8: a cut device list -----------------------------------------------------------------------------
+
+
+def test_a_device_list_cut_short_is_a_failed_transport_not_a_shorter_list(sim, proxy):
+    cut = proxy(cut_after_first_line)
+    required = AndroidConnector(cut.address, required=True, timeout=20)
+    (inv,) = required.inventories()
+    assert (inv.status, inv.reason, inv.device.serial) == ("failed", "adb-unavailable", None)
+    assert "cut short" in inv.message and cut.address in inv.message
+    assert required.asked is not None and required.asked.answered is False
+    notes: list[str] = []
+    quiet = AndroidConnector(cut.address, notify=notes.append, timeout=20)
+    assert list(quiet.inventories()) == [] and quiet.asked.answered is False
+    assert "cut short" in notes[0] and "--platform ios" in notes[0]
+    assert cut.lists == 2
+
+
+def test_cli_scan_and_devices_with_a_cut_device_list_are_incomplete(sim, proxy, tmp_path):
+    cut = proxy(cut_after_first_line)
+    scan = cli("scan", "--platform", "android", "--adb-server", cut.address, "--format", "json", env={},
+               cwd=tmp_path)
+    assert scan.returncode == 4, scan.stderr
+    doc = json.loads(scan.stdout)
+    assert [(d["status"], d["reason"]) for d in doc["devices"]] == [("failed", "adb-unavailable")]
+    assert "cut short" in doc["devices"][0]["message"]
+    assert [(t["platform"], t["answered"]) for t in doc["transports"]] == [("android", False)]
+    devices = cli("devices", "--platform", "android", "--adb-server", cut.address, env={}, cwd=tmp_path)
+    assert devices.returncode == 4 and "cut short" in devices.stderr + devices.stdout
+
+
+# --- item 10: a transport that could not be asked -------------------------------------------------------------
+
+
+def test_usbmuxd_down_under_platform_all_makes_the_scan_incomplete(sim, tmp_path):
+    nobody = f"127.0.0.1:{_free_port()}"
+    proc = cli("scan", "--quiet", "--format", "json", env={**sim.env, "USBMUXD_SOCKET_ADDRESS": nobody}, cwd=tmp_path)
+    assert proc.returncode == 5, proc.stderr  # WeChat on a clone, and the iPhones unseen
+    assert proc.stderr == ""
+    doc = json.loads(proc.stdout)
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert doc["verdict"] == "findings-incomplete" and doc["exit_code"] == 5
+    transports = {t["platform"]: t for t in doc["transports"]}
+    assert transports["android"]["answered"] is True and transports["android"]["transport"] == "adb"
+    ios = transports["ios"]
+    assert (ios["transport"], ios["answered"]) == ("usbmux", False)
+    assert "usbmuxd is not running" in ios["message"] and "--platform android" in ios["message"]
+    assert ios["address"] == nobody
+    table = cli("scan", "--serial", "PLAIN0001", "--platform", "all", env=sim.env, cwd=tmp_path)
+    assert table.returncode == 4, table.stderr  # the phone is clean and complete; the iPhones were not asked
+    assert "not scanned: iOS devices (usbmux at" in table.stdout and "--platform android" in table.stdout
+
+
+def test_scanning_one_platform_on_purpose_asks_only_that_transport(sim, tmp_path):
+    proc = cli("scan", "--platform", "android", "--serial", "PLAIN0001", "--format", "json", env=sim.env,
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [(t["platform"], t["answered"]) for t in doc["transports"]] == [("android", True)]
+    assert doc["transports"][0]["address"] == f"127.0.0.1:{sim.adb_port}"
+
+
+def test_devices_under_platform_all_with_usbmuxd_down_exits_4(sim, tmp_path):
+    proc = cli("devices", "--serial", "PLAIN0001", "--platform", "all", "--format", "json", env=sim.env,
+               cwd=tmp_path)
+    assert proc.returncode == 4, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [(d["serial"], d["state"]) for d in doc["devices"]] == [(sim.transport_serial("PLAIN0001"), "ready")]
+    assert any("usbmuxd is not running" in p and "--platform android" in p for p in doc["problems"])
+    android_only = cli("devices", "--serial", "PLAIN0001", "--platform", "android", env=sim.env, cwd=tmp_path)
+    assert android_only.returncode == 0, android_only.stderr
+
+
+def test_an_adb_server_that_cannot_be_asked_is_recorded_with_how_to_scan_ios_only(tmp_path):
+    notes: list[str] = []
+    connector = AndroidConnector(f"127.0.0.1:{_free_port()}", notify=notes.append)
+    assert list(connector.inventories()) == []
+    asked = connector.asked
+    assert asked is not None and (asked.platform, asked.transport, asked.answered) == ("android", "adb", False)
+    assert "--platform ios" in asked.message and asked.message in notes[0]
+
+
+def test_the_ios_connector_records_whether_usbmuxd_answered():
+    address = f"127.0.0.1:{_free_port()}"
+    connector = IOSConnector(address, timeout=5)
+    assert list(connector.inventories()) == []
+    assert connector.asked == Transport("ios", "usbmux", address, False, connector.asked.message)
+    assert "--platform android" in connector.asked.message
+    required = IOSConnector(address, timeout=5, required=True)
+    (inv,) = required.inventories()
+    assert inv.reason == "usbmuxd-unavailable" and required.asked.answered is False
+    assert "--platform android" not in required.asked.message  # iOS was asked for by name
+
+
+def test_a_report_with_an_unanswered_transport_is_never_complete_and_sarif_says_so(sim, sigs, matcher):
+    android = AndroidConnector(f"127.0.0.1:{sim.adb_port}", serials=["PLAIN0001"], timeout=20)
+    ios = IOSConnector(f"127.0.0.1:{_free_port()}", timeout=5)
+    report = live(matcher, sigs, android, ios)
+    assert [r.status for r in report.results] == ["complete"]
+    assert [(t.platform, t.answered) for t in report.transports] == [("android", True), ("ios", False)]
+    assert not report.complete and report.exit_code == 4 and report.verdict == "incomplete"
+    invocation = report_to_sarif(report)["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 4
+    assert any("usbmux" in n["message"]["text"] for n in invocation["toolExecutionNotifications"])
+    answered = replace(report, transports=report.transports[:1])
+    assert answered.complete and answered.exit_code == 0
+
+
+def test_a_file_scan_lists_no_transport(sigs, matcher, tmp_path):
+    from scanner.connectors.files import FileConnector
+
+    listing = tmp_path / "phone.txt"
+    listing.write_text("package:com.google.android.gm\npackage:android\n")
+    doc = report_to_dict(run([FileConnector(str(listing))], sigs, matcher, inputs=(str(listing),)))
+    assert doc["transports"] == [] and doc["devices"][0]["device"]["transport"] is None
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+
+
+# --- item 11: a secondary user whose listing is empty ------------------------------------------------------------
+
+
+def test_a_work_profile_that_lists_no_app_is_not_read(sim):
+    (inv,) = AndroidConnector(f"127.0.0.1:{sim.adb_port}", serials=["WORKEMPTY"], timeout=20).inventories()
+    assert (inv.status, inv.reason) == ("partial", "user-empty"), inv
+    scopes = {s.name: s for s in inv.coverage}
+    work = scopes["user 10 (Work profile)"]
+    assert (work.read, work.reason, work.apps) == (False, "the listing was empty", 0)
+    assert scopes["user 0 (Owner)"].read is True
+    assert "work profile" in inv.message and "empty" in inv.message
+
+
+def test_a_work_profile_with_its_system_apps_is_read(sim):
+    (inv,) = AndroidConnector(f"127.0.0.1:{sim.adb_port}", serials=["WORKFULL1"], timeout=20).inventories()
+    assert inv.status == "complete" and all(s.read for s in inv.coverage)
+    assert {s.name: s.apps for s in inv.coverage}["user 10 (Work profile)"] == 2
