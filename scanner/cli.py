@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import math
 import os
 import signal
 import sys
@@ -275,8 +276,23 @@ POLICY_OPTION = click.option(
     help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy.")
 
 
-def timeout_option(help_text: str) -> Callable:
-    return click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=60, show_default=True,
+class Seconds(click.FloatRange):
+    """A time limit in seconds. FloatRange alone lets `nan` through (nan fails
+    no comparison, so no range refuses it), and a nan deadline never expires
+    or always has: a usage error, as inf, 0 and negative numbers are."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):  # type: ignore[override]
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value} is not a number of seconds; give one from {self.min:g} to {self.max:g}", param, ctx)
+        return number
+
+
+def timeout_option(help_text: str, *, default: float = 60, maximum: float = 3600) -> Callable:
+    """--timeout for every command that has one: a finite number of seconds from 1 to `maximum`."""
+    return click.option("--timeout", type=Seconds(min=1, max=maximum), default=default, show_default=True,
                         metavar="SECONDS", help=help_text)
 
 
@@ -412,9 +428,11 @@ def attached_devices(platforms: dict[str, bool], serials: Sequence[str], udids: 
                      adb_server: str | None, timeout: float) -> tuple[list, list[str]]:
     """Every device the transports see, both platforms at once; and the transports that could not be asked.
 
-    A connector raises ScannerError only when its failure must be reported
-    (the platform was asked for, or its transport answered but was broken);
-    otherwise it has already said so with notify(). Daemon threads, so that
+    A connector raises ScannerError when its failure must be reported (the
+    platform was asked for, or its transport answered but was broken);
+    otherwise it says so with notify() and records it in `asked`, and it is a
+    problem all the same: devices attached there may be unseen, so the list is
+    not the whole answer (exit 4), as `scan` is not. Daemon threads, so that
     Ctrl-C ends the command at once instead of waiting for a slow device.
     """
     import queue
@@ -427,7 +445,9 @@ def attached_devices(platforms: dict[str, bool], serials: Sequence[str], udids: 
 
     def ask(index: int, connector) -> None:
         try:
-            answers.put((index, list(connector.devices()), None))
+            found = list(connector.devices())
+            asked = getattr(connector, "asked", None)
+            answers.put((index, found, asked.message if asked is not None and not asked.answered else None))
         except ScannerError as err:
             answers.put((index, [], str(err)))
         except Exception as err:  # noqa: BLE001 - reported as a problem, never as "no device"
@@ -443,8 +463,7 @@ def attached_devices(platforms: dict[str, bool], serials: Sequence[str], udids: 
 
 @main.command()
 @device_options
-@click.option("--timeout", type=click.FloatRange(min=1, max=3600), default=10, show_default=True,
-              metavar="SECONDS", help="Time allowed for each device to answer.")
+@timeout_option("Time allowed for each device to answer.", default=10)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Format written to stdout.")
 def devices(platform: str | None, serials: tuple[str, ...], udids: tuple[str, ...], adb_server: str | None,
@@ -471,8 +490,7 @@ def devices(platform: str | None, serials: tuple[str, ...], udids: tuple[str, ..
 
 @main.command()
 @click.option("--udid", metavar="UDID", help="The iPhone or iPad to pair (needed when more than one is attached).")
-@click.option("--timeout", type=click.FloatRange(min=1, max=600), default=60, show_default=True,
-              metavar="SECONDS", help="How long to wait for Trust to be tapped on the device.")
+@timeout_option("How long to wait for Trust to be tapped on the device.", maximum=600)
 def pair(udid: str | None, timeout: float) -> None:
     """Pair this computer with an iPhone or iPad, so that it can be scanned.
 

@@ -405,11 +405,20 @@ def toml_files(path: Path) -> list[Path]:
     return [path]
 
 
+def is_bundled(path: Path, bundled: Path) -> bool:
+    """Whether `path` really is one of the bundled signature files: decided by
+    where it resolves to (links followed), never by how its name reads, so a
+    user's ./signatures/policies/x.toml is the user's file."""
+    return path.resolve().is_relative_to(bundled.resolve())
+
+
 def _display(path: Path, bundled: Path) -> str:
-    try:
+    """`signatures/...` for a bundled file; the path as given for a user's file,
+    with `./` in front when its text would pass for a bundled one."""
+    if is_bundled(path, bundled):
         return "signatures/" + path.resolve().relative_to(bundled.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    text = str(path)
+    return "./" + text if text.startswith("signatures/") else text
 
 
 def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -> Signatures:
@@ -444,6 +453,7 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
             continue
         seen.add(path.resolve())
         name = _display(path, base)
+        bundled_file = is_bundled(path, base)
         try:
             data = path.read_bytes()
         except OSError as err:
@@ -474,7 +484,7 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
                 else:
                     apps[app.id] = app
         elif kind == "policy":
-            if raw.get("default") is True and not name.startswith("signatures/"):
+            if raw.get("default") is True and not bundled_file:
                 check.fail("default", "only a bundled policy can be the default; pick yours with --policy ID")
             policy = _build_policy(raw, check, digest)
             if policy is not None:

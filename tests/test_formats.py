@@ -363,8 +363,8 @@ def test_json_validates_and_keeps_hostile_values_intact(schema):
     assert iphone["message"] == IPHONE.message
     assert iphone["coverage"][1] == {"scope": "records", "read": False, "reason": "refused\r\nby device", "apps": None}
     assert iphone["problems"] == list(IPHONE.problems) and iphone["problem_count"] == 12
-    assert failed["device"] == {"platform": None, "serial": None, "model": None, "os_version": None, "name": None,
-                                "source": "export\u202e.csv"}
+    assert failed["device"] == {"platform": None, "serial": None, "transport": None, "model": None,
+                                "os_version": None, "name": None, "source": "export\u202e.csv"}
     assert [d["verdict"] for d in document["devices"]] == ["findings", "findings-incomplete", "failed", "clean"]
     assert all("inventory" not in d for d in document["devices"])
 
@@ -382,6 +382,7 @@ def test_json_findings_carry_every_field(schema):
         "catalog_app": "wechat",
         "catalog_name": "WeChat",
         "match": "team-id",
+        "matched_by": "team-id",
         "identifier": "88L2Q4487U",
         "confidence": "confirmed",
         "severity": "review",
@@ -505,7 +506,9 @@ def test_csv_one_row_per_finding_with_injection_neutralised():
     rows = read_csv(render(write_csv, report))
     assert tuple(rows[0]) == HEADER
     body = [dict(zip(HEADER, r)) for r in rows[1:]]
-    assert len(body) == report.summary.findings == 8
+    findings = [r for r in body if r["policy"]]
+    assert len(findings) == report.summary.findings == 8
+    assert len(body) == 8 + 2  # and one row each for the failed and the clean device, which have no finding
     assert all(len(r) == len(HEADER) for r in rows)
 
     formula = next(r for r in body if r["app_id"] == "com.tencent.mobileqq")
@@ -513,12 +516,12 @@ def test_csv_one_row_per_finding_with_injection_neutralised():
     assert formula["app_version"] == "'-1"
     assert formula["user"] == "0"
 
-    hostile = next(r for r in body if r["app_id"] == ESC)
-    assert hostile["app_version"] == NEWLINE  # survives a csv.reader round trip
+    hostile = next(r for r in body if r["app_id"] == safe(ESC, limit=None))  # visible, never raw
+    assert hostile["app_version"] == "line1\\nline2"  # one line on a terminal; exact values are in the JSON
     assert hostile["app_name"] == LONG
 
-    related = next(r for r in body if r["app_id"] == BIDI)
-    assert related["app_name"] == NEWLINE and related["state"] == "uninstalled-data-kept"
+    related = next(r for r in body if r["app_id"] == "a\\u202eevil")
+    assert related["app_name"] == "line1\\nline2" and related["state"] == "uninstalled-data-kept"
     assert related["relation"] == "related" and related["severity"] == "review"
 
     tiktok = next(r for r in body if r["rule"] == "us-no-tiktok-gov-devices/tiktok")
@@ -539,12 +542,14 @@ def test_csv_neutralises_every_formula_start(start):
     rows = read_csv(render(write_csv, make_report(device)))
     row = dict(zip(HEADER, rows[1]))
     for key in ("app_id", "app_name", "serial", "model", "device_source"):
-        assert row[key].startswith("'" + start)
+        assert row[key].startswith("'" + safe(start))  # a tab, CR or newline is written as \t, \r, \n
 
 
-def test_csv_without_findings_is_just_the_header():
+def test_csv_without_findings_still_lists_every_device():
     text = render(write_csv, make_report(CLEAN, FAILED))
-    assert read_csv(text) == [list(HEADER)]
+    rows = [dict(zip(HEADER, r)) for r in read_csv(text)[1:]]
+    assert [(r["serial"], r["device_status"], r["device_reason"], r["app_count"], r["policy"]) for r in rows] == [
+        ("CLEAN01", "complete", "", str(CLEAN.app_count), ""), ("", "failed", "unauthorized", "0", "")]
 
 
 # --- SARIF ---------------------------------------------------------------------------------------

@@ -1,10 +1,27 @@
-"""CSV: one row per finding, for spreadsheets and quick `cut`/`awk` audits.
+"""CSV: one row per finding, and one row for each device without a finding.
 
-Values are kept intact (a newline inside an app name survives a csv.reader
-round trip) except that a cell a spreadsheet would run as a formula gets a
-leading `'` (CSV injection). Devices without findings, and device status
-details, are in the JSON report; the exit code still says when a device could
-not be read.
+Every device of the report appears, so a spreadsheet of the findings never
+hides the phones that could not be read: a device with findings has one row
+per finding; a device without any has one row whose finding columns (policy
+to explanation) are empty. Every row carries the device's `device_status`
+(complete, partial, failed), `device_reason` (why not complete),
+`device_message` (what to do) and `app_count` (apps read), so a filter on
+`device_status` finds every device that needs a person. The exit code still
+says when a device could not be read; the JSON report has every detail.
+
+Cells are for people and terminals (`cat`, `column -s, -t`), not for exact
+values (that is the JSON report):
+
+- Control characters, bidi controls and other invisible characters are
+  written as visible escapes, the same as in the table: `\\n`, `\\r`, `\\t`,
+  `\\x1b`, `\\u202e` (backslashes themselves are left alone). No raw control
+  character reaches a terminal, and no newline inside a cell can pass for a
+  row of its own.
+- A cell a spreadsheet would run as a formula gets a `'` in front (CSV
+  injection): one starting with `=`, `+`, `-`, `@`, a tab or a carriage
+  return, also after leading spaces. The same holds after every `;` in a
+  cell, for locales whose spreadsheets split on `;`: `a;=cmd` is written
+  `a;'=cmd`.
 """
 
 from __future__ import annotations
@@ -13,10 +30,12 @@ import csv
 import re
 from typing import TextIO
 
-from scanner.model import Report
+from scanner.formats.text import safe
+from scanner.model import DeviceResult, Finding, Report
 
 __all__ = ["HEADER", "write_csv"]
 
+# New columns go at the end, so that `cut -d, -f N` of an older report still means the same.
 HEADER = (
     "device_source",
     "platform",
@@ -37,51 +56,59 @@ HEADER = (
     "user",
     "state",
     "explanation",
+    "device_reason",
+    "device_message",
+    "app_count",
 )
 
+_FINDING_COLUMNS = HEADER.index("explanation") - HEADER.index("policy") + 1
+
+# OWASP's list: a formula starts with one of these; spreadsheets skip spaces before it.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Within a cell, after a `;` (and any spaces): where a `;`-splitting spreadsheet starts a new cell.
+_AFTER_SEMICOLON = re.compile(r";( *)(?=[=+\-@])")
 
 
 def _cell(value: object) -> str:
+    """One cell: visible escapes for what a terminal would act on, then formula starts neutralised."""
     if value is None:
         return ""
-    text = value if isinstance(value, str) else str(value)
-    # Undecodable bytes (lone surrogates) cannot be written as UTF-8.
-    text = _SURROGATE.sub("\ufffd", text)
-    # Spreadsheets skip leading spaces before reading a formula: look past them.
-    if text.startswith(_FORMULA_START) or text.lstrip().startswith(_FORMULA_START):
+    raw = value if isinstance(value, str) else str(value)
+    text = safe(raw, limit=None)
+    text = _AFTER_SEMICOLON.sub(r";\1'", text)
+    # Judged on the raw text too (past any leading whitespace): a tab or CR is escaped, and still marked.
+    if raw.lstrip().startswith(_FORMULA_START) or raw.startswith(_FORMULA_START) \
+            or text.lstrip(" ").startswith(_FORMULA_START):
         return "'" + text
     return text
 
 
+def _device_columns(result: DeviceResult) -> tuple[object, ...]:
+    return (result.reason, result.message, result.app_count)
+
+
+def _finding_columns(f: Finding) -> tuple[object, ...]:
+    app = f.app
+    return (f.policy, f.policy_status, f.rule, f.listed, f.relation, f.severity, f.match, f.confidence,
+            app.id, app.name, app.version, app.user, app.state, f.explanation)
+
+
+def _rows(result: DeviceResult):
+    """A row per finding of the device, or one row for the device when it has none."""
+    device = result.device
+    if not result.findings:
+        yield (device.source, device.platform, device.serial, device.model, result.status,
+               *([None] * _FINDING_COLUMNS), *_device_columns(result))
+        return
+    for f in result.findings:
+        yield (device.source, device.platform or f.app.platform, device.serial, device.model, result.status,
+               *_finding_columns(f), *_device_columns(result))
+
+
 def write_csv(report: Report, out: TextIO) -> None:
-    """Write the header, then one row per finding across all devices."""
+    """Write the header, then every device's rows in report order."""
     writer = csv.writer(out)
     writer.writerow(HEADER)
     for result in report.results:
-        device = result.device
-        for f in result.findings:
-            app = f.app
-            row = (
-                device.source,
-                device.platform or app.platform,
-                device.serial,
-                device.model,
-                result.status,
-                f.policy,
-                f.policy_status,
-                f.rule,
-                f.listed,
-                f.relation,
-                f.severity,
-                f.match,
-                f.confidence,
-                app.id,
-                app.name,
-                app.version,
-                app.user,
-                app.state,
-                f.explanation,
-            )
+        for row in _rows(result):
             writer.writerow([_cell(v) for v in row])

@@ -4,10 +4,10 @@ Everything a device or a file tells us (app ids, names, serials, models,
 messages, problems) is attacker-controllable: a crafted package name can carry
 ESC sequences that rewrite the screen, a carriage return that hides the text
 before it, or a right-to-left override that makes `moc.evil` read as
-`live.com`. The table writer passes every such string through `safe()`.
+`live.com`. The table and CSV writers pass every such string through `safe()`.
 
-Machine formats (JSON, CSV, SARIF) keep values intact instead; JSON and SARIF
-are written with `ensure_ascii=True`, which is terminal-safe by itself.
+JSON and SARIF keep values intact instead; they are written with
+`ensure_ascii=True`, which is terminal-safe by itself.
 """
 
 from __future__ import annotations

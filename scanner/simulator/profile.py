@@ -30,6 +30,7 @@ in signature files, so that a typo never silently makes a device clean.
 from __future__ import annotations
 
 import hashlib
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -54,6 +55,7 @@ IOS_STATES = ("installed", "offloaded")
 IOS_TYPES = ("User", "System", "Hidden")
 PAIRING = ("paired", "not-paired", "pending", "denied", "stale")
 REJECTABLE_FLAGS = ("-U", "-i", "--show-versioncode")
+MAX_DELAY = 3600.0  # seconds: the longest --timeout; a longer delay only hangs the client
 
 
 class ProfileError(Exception):
@@ -270,6 +272,11 @@ def _faults(raw: Any, platform: str, where: str, problems: list[str]) -> Faults:
     for key in ("delay", "drop_after_bytes", "drop_after_apps"):
         if values.get(key, 0) < 0:
             problems.append(f"{where}.{key}: must not be negative")
+    delay = values.get("delay", 0.0)
+    # TOML allows nan and inf: nan passes every comparison, inf overflows a wait.
+    if delay > MAX_DELAY or not math.isfinite(delay):
+        problems.append(f"{where}.delay: {delay!r} is not a number of seconds from 0 to {MAX_DELAY:g}")
+        values.pop("delay")
     return Faults(**values)
 
 
