@@ -244,3 +244,34 @@ def test_table_and_sarif_say_the_finding_was_recovered(recovered_report):
     write_sarif(recovered_report, sarif)
     (result,) = json.loads(sarif.getvalue())["runs"][0]["results"]
     assert result["properties"]["match"] == "recovered" and "could not be read" in result["message"]["text"]
+
+
+# --- live devices: a line the phone printed that cannot be read is searched too ----------------
+
+
+def test_a_phone_line_that_cannot_be_read_is_searched_through_the_real_adb_server(sigs, matcher):
+    from scanner.connectors.android import AndroidConnector
+    from scanner.simulator.android import AndroidSimulator
+    from scanner.simulator.profile import AppProfile, DeviceProfile, filler_apps
+
+    system = AppProfile("android", system=True, users=(0,), uid=1000)
+    # An app name with a line break makes pm print a line that is no package line; WeChat's id is on it.
+    odd = AppProfile("org.example.ok\nwhat is com.tencent.mm doing here", path="/data/app/ok/base.apk")
+    profile = DeviceProfile("android", "GARBAGE02", apps=(system, *filler_apps("android", 5, "GARBAGE02"), odd))
+    with AndroidSimulator([profile]) as sim:
+        report = run([AndroidConnector(f"127.0.0.1:{sim.adb_port}", timeout=20)], sigs, matcher)
+    (result,) = report.results
+    assert result.status == "partial" and result.reason == "bad-lines"
+    assert [(f.app.id, f.match) for f in result.findings if f.catalog_app == "wechat"][:1] == [
+        ("com.tencent.mm", "recovered")]
+    assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
+
+
+def test_an_iphone_record_that_cannot_be_read_is_searched():
+    from scanner.connectors.ios_apps import build_inventory
+
+    inv = build_inventory(DeviceInfo("ios", "00008110-X", source="usbmux"), {
+        "com.apple.mobilesafari": {"CFBundleIdentifier": "com.apple.mobilesafari", "ApplicationType": "System"},
+        "com.tencent.xin": {"CFBundleIdentifier": "com.tencent.xin", "Entitlements": "not a dictionary"},
+    }, None)
+    assert inv.status == "partial" and inv.reason == "bad-records" and "com.tencent.xin" in inv.residue

@@ -44,8 +44,8 @@ from scanner.connectors.adb_parse import (
 )
 from scanner.connectors.adb_script import BadAnswer, Script, Section
 from scanner.connectors.adb_server import Client, ServerAddress
-from scanner.connectors.inputs.common import snippet
-from scanner.connectors.inputs.source import MAX_PROBLEMS
+from scanner.connectors.inputs.common import residue_of, snippet
+from scanner.connectors.inputs.source import MAX_PROBLEMS, Problems
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
 __all__ = ["OPTIONAL_FLAGS", "READ_ERRORS", "DeviceReader", "Head", "round_trips"]
@@ -221,6 +221,7 @@ class _Build:
         self.issues: list[tuple[str, str]] = list(head.issues)
         self.problems: list[str] = head.problems  # shared: the head's notes come first
         self._bad: list[str] = []  # lines not understood in the current user's names-only listings
+        self.evidence = Problems()  # the id-like words of every line not understood, for the matcher
 
     def user(self, user: User, main: Section, sections: dict[str, Section]) -> None:
         if main.rc != 0:
@@ -240,6 +241,8 @@ class _Build:
                     f"run again, and report this if it persists")))
             return
         listing = parse_listing(main.lines, f"{user.label}: pm list packages")
+        for raw in listing.evidence:
+            self.evidence.search(raw)
         extra = {kind: self._names(user, sections[f"{kind} {user.id}"], kind) for kind in ("installed", "disabled", "system")}
         installed, disabled, system = extra["installed"], extra["disabled"], extra["system"]
         if installed is not None:
@@ -283,8 +286,10 @@ class _Build:
             self.problems.append(
                 f"{user.label}: {kind} packages unknown: {section.command!r} failed ({snippet(section.text(), 80)})")
             return None
-        names, problems = parse_names(section.lines, f"{user.label}: {section.command}")
+        names, problems, evidence = parse_names(section.lines, f"{user.label}: {section.command}")
         self._bad += problems
+        for raw in evidence:
+            self.evidence.search(raw)
         return names
 
     def inventory(self, device: DeviceInfo, transport: str) -> Inventory:
@@ -310,6 +315,7 @@ class _Build:
             message=message,
             problems=tuple(self.problems[:MAX_PROBLEMS]),
             problem_count=len(self.problems),
+            residue=residue_of(self.evidence),
         )
 
 

@@ -61,6 +61,7 @@ class Entry(NamedTuple):
 class Listing:
     entries: dict[str, Entry] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # one per line not understood
+    evidence: list[bytes] = field(default_factory=list)  # those lines as the phone sent them, to be searched
 
 
 def _decode(line: bytes) -> str | None:
@@ -140,17 +141,20 @@ def parse_listing(lines: tuple[bytes, ...], what: str) -> Listing:
         text = _decode(raw)
         if text is None:
             listing.problems.append(f"{what} line {n}: not valid UTF-8")
+            listing.evidence.append(raw)
             continue
         if not text.strip():
             continue
         m = PM_LINE.match(text)
         if m is None:
             listing.problems.append(f"{what} line {n}: expected 'package:<name>', got {snippet(text)}")
+            listing.evidence.append(raw)
             continue
         path, pkg, code, installer, uid = m.group("path", "pkg", "code", "installer", "uid")
         pkg, why = clean_id(pkg, "package")
         if why:
             listing.problems.append(f"{what} line {n}: {why}")
+            listing.evidence.append(raw)
             continue
         listing.entries.setdefault(pkg, Entry(
             path, code, None if installer in (None, "null") else installer, int(uid) if uid else None,
@@ -161,15 +165,16 @@ def parse_listing(lines: tuple[bytes, ...], what: str) -> Listing:
 _NAME_LINES = re.compile(r"^package:([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)$", re.M)
 
 
-def parse_names(lines: tuple[bytes, ...], what: str) -> tuple[set[str], list[str]]:
-    """A names-only `pm list packages` (no -f/-i/-U): the names, and one problem per line not understood."""
+def parse_names(lines: tuple[bytes, ...], what: str) -> tuple[set[str], list[str], list[bytes]]:
+    """A names-only `pm list packages` (no -f/-i/-U): the names, one problem
+    per line not understood, and those lines as sent."""
     blob = b"\n".join(lines)
     if blob.isascii():
         names = _NAME_LINES.findall(blob.decode("ascii"))
         if len(names) == len(lines):
-            return set(names), []
+            return set(names), [], []
     listing = parse_listing(lines, what)  # the full grammar, with its explanations
-    return set(listing.entries), listing.problems
+    return set(listing.entries), listing.problems, listing.evidence
 
 
 def refusal(text: str) -> str | None:

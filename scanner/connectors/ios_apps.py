@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner.connectors.inputs.common import BadRecord, snippet
+from scanner.connectors.inputs.common import BadRecord, residue_of, snippet
+from scanner.connectors.inputs.json_values import strings_in
 from scanner.connectors.inputs.pymobiledevice3 import _pmd3_app
 from scanner.connectors.inputs.source import Problems
 from scanner.connectors.ios_errors import Failure, LookupRefused
@@ -92,7 +93,8 @@ def parse_entries(entries: dict[str, Any]) -> tuple[list[App], Problems]:
                 raise BadRecord(f"expected a dictionary of app attributes, got {type(value).__name__}")
             apps.append(_pmd3_app(key, value))
         except BadRecord as err:
-            problems.add(f"app {snippet(str(key))}: {err}")
+            # Not trusted as an app, but its ids are still searched (the key, CFBundleIdentifier, ...).
+            problems.add(f"app {snippet(str(key))}: {err}", evidence=" ".join(strings_in([key, value])))
     return apps, problems
 
 
@@ -125,5 +127,5 @@ def build_inventory(device: DeviceInfo, entries: dict[str, Any], failure: Failur
     status = "complete" if reason is None else ("partial" if apps else "failed")
     return Inventory(
         device=device, apps=tuple(apps), coverage=tuple(coverage), status=status, reason=reason, message=message,
-        problems=tuple(problems.kept), problem_count=problems.count,
+        problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems),
     )
