@@ -108,7 +108,9 @@ def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
     if inv.residue:
         # Text that could not be parsed is still searched for whole catalog ids (DESIGN.md, rule 5).
         parsed = {(a.platform, a.id.lower()) for a in inv.apps}
-        recovered = matcher.recover(inv.residue, inv.device.platform, parsed)
+        # Both platforms' ids: the unreadable text may be another format's lines pasted in (an Android
+        # listing under an ideviceinstaller header), and a prohibited id there is evidence all the same.
+        recovered = matcher.recover(inv.residue, None, parsed)
         findings.extend(recovered)
         if recovered and status == "complete":  # a reader kept evidence but called itself complete: never clean
             status, reason = "partial", "bad-lines"

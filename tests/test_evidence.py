@@ -91,9 +91,20 @@ def test_recover_matches_whole_ids_as_the_matcher_does(matcher):
     assert all(f.matched_by == "recovered" for f in found)
 
 
-def test_recover_uses_the_device_platform_when_known(matcher):
+def test_recover_uses_the_device_platform_when_asked(matcher):
     assert matcher.recover(["com.tencent.mm"], "ios") == []
     assert {f.app.platform for f in matcher.recover(["com.tencent.mm"], "android")} == {"android"}
+
+
+def test_an_android_listing_pasted_under_an_ios_header_is_still_searched(tmp_path):
+    # The audit searches the unreadable text for both platforms' ids: the text may come from another format.
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"CFBundleIdentifier, CFBundleShortVersionString, CFBundleDisplayName\n"
+                     b"\"com.apple.mobilesafari\", \"17.5\", \"Safari\"\n"
+                     b"package:/data/app/~~x==/com.tencent.mm-y==/base.apk=com.tencent.mm\n")
+    report = scan([str(path)])
+    assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
+    assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
 
 
 def test_recover_skips_ids_that_were_read_as_apps(matcher):
@@ -255,8 +266,11 @@ def test_a_phone_line_that_cannot_be_read_is_searched_through_the_real_adb_serve
     from scanner.simulator.profile import AppProfile, DeviceProfile, filler_apps
 
     system = AppProfile("android", system=True, users=(0,), uid=1000)
-    # An app name with a line break makes pm print a line that is no package line; WeChat's id is on it.
-    odd = AppProfile("org.example.ok\nwhat is com.tencent.mm doing here", path="/data/app/ok/base.apk")
+    # An app id with a line break makes the phone print a line of its own: two -f lines run together, WeChat's
+    # id glued to the next "package:".
+    odd = AppProfile("org.example.ok\npackage:/data/app/~~x==/com.tencent.mm-y==/base.apk=com.tencent.mmpackage:"
+                     "/data/app/~~a==/com.google.android.gm-b==/base.apk=com.google.android.gm",
+                     path="/data/app/ok/base.apk")
     profile = DeviceProfile("android", "GARBAGE02", apps=(system, *filler_apps("android", 5, "GARBAGE02"), odd))
     with AndroidSimulator([profile]) as sim:
         report = run([AndroidConnector(f"127.0.0.1:{sim.adb_port}", timeout=20)], sigs, matcher)
@@ -275,3 +289,12 @@ def test_an_iphone_record_that_cannot_be_read_is_searched():
         "com.tencent.xin": {"CFBundleIdentifier": "com.tencent.xin", "Entitlements": "not a dictionary"},
     }, None)
     assert inv.status == "partial" and inv.reason == "bad-records" and "com.tencent.xin" in inv.residue
+
+
+def test_a_live_listing_with_two_lines_run_together_is_read_line_by_line():
+    from scanner.connectors.adb_parse import parse_listing
+
+    joined = (b"package:/data/app/~~x==/com.tencent.mm-y==/base.apk=com.tencent.mmpackage:/data/app/~~a==/"
+              b"com.google.android.gm-b==/base.apk=com.google.android.gm")
+    listing = parse_listing((b"package:/system/framework/framework-res.apk=android", joined), "pm")
+    assert list(listing.entries) == ["android"] and listing.problems and listing.evidence == [joined]

@@ -241,8 +241,7 @@ class _Build:
                     f"run again, and report this if it persists")))
             return
         listing = parse_listing(main.lines, f"{user.label}: pm list packages")
-        for raw in listing.evidence:
-            self.evidence.search(raw)
+        self._search(listing.evidence)
         extra = {kind: self._names(user, sections[f"{kind} {user.id}"], kind) for kind in ("installed", "disabled", "system")}
         installed, disabled, system = extra["installed"], extra["disabled"], extra["system"]
         if installed is not None:
@@ -280,6 +279,14 @@ class _Build:
                 f"{len(bad)} lines of the app list of {user.label} were not understood ({bad[0]}); the apps on "
                 f"them were not checked: run again, and report this if it persists")))
 
+    def _search(self, lines: list[bytes]) -> None:
+        """Keep the id-like words of lines not understood; "package:" also ends a word there, since a line
+        that holds it twice is two lines run together (`...=com.tencent.mmpackage:/data/...`)."""
+        for raw in lines:
+            self.evidence.search(raw)
+            if b"package:" in raw:
+                self.evidence.search(raw.replace(b"package:", b" "))
+
     def _names(self, user: User, section: Section, kind: str) -> set[str] | None:
         """A names-only listing, or None (noted) when pm did not give it: the state it tells stays unknown."""
         if section.rc != 0:
@@ -288,8 +295,7 @@ class _Build:
             return None
         names, problems, evidence = parse_names(section.lines, f"{user.label}: {section.command}")
         self._bad += problems
-        for raw in evidence:
-            self.evidence.search(raw)
+        self._search(evidence)
         return names
 
     def inventory(self, device: DeviceInfo, transport: str) -> Inventory:

@@ -29,10 +29,11 @@ _PROP_OPEN = re.compile(r"\[(?P<key>[^\]]*)\]: \[(?P<value>.*)\Z", re.S)
 _USER = re.compile(r"\s*UserInfo\{(?P<id>\d{1,10}):(?P<name>.*):(?P<flags>[0-9a-fA-F]{1,8})\}(?: running)?\s*\Z")
 _UNKNOWN_OPTION = re.compile(r"Unknown option:? (?P<option>-\S+)")
 # The common line, as real pm prints it: printable-ASCII path, a package name of the id grammar (clean_id's),
-# digits. A listing made only of such lines is read in one pass (re.M); any other line sends the whole
+# digits, and no second "package:" (two lines run together). A listing made only of such lines is read in
+# one pass (re.M); any other line sends the whole
 # listing through the line-by-line path below, which says what is wrong with each odd line.
 _FAST_LINES = re.compile(
-    r"^package:(?:([!-~]+)=)?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)(?: versionCode:(\d{1,19}))?"
+    r"^package:(?:((?:(?!package:)[!-~])+)=)?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)(?: versionCode:(\d{1,19}))?"
     r"(?:  installer=([!-~]+))?(?: uid:(\d{1,10}))?$",
     re.M,
 )

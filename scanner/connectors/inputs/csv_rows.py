@@ -5,14 +5,20 @@ spans: shared by the ideviceinstaller CSV form and the fleet CSV.
 from __future__ import annotations
 
 import csv
+import re
 from typing import Any, Iterator
 
 from scanner.connectors.inputs.source import Problems, Source
 
 __all__ = [
     "SPILL", "blank_row", "csv_error_text", "csv_records", "header_cells", "is_spill", "line_span",
-    "swallowed_note",
+    "repeated_names", "swallowed_note",
 ]
+
+# Spaces or tabs between a closing quote and the comma (or the line end) after it: `"com.x" , "1"`, as a
+# person's copy or a spreadsheet writes them. csv's strict mode rejects them, yet they cannot hide an app.
+# A quote escaped with a backslash is no closing quote.
+_SPACE_AFTER_QUOTE = re.compile(r'(?<!\\)"[ \t]+(?=,|\r?\n?\Z)')
 
 
 def header_cells(raw: bytes) -> list[str]:
@@ -25,14 +31,21 @@ def header_cells(raw: bytes) -> list[str]:
     return [c.strip() for c in cells]
 
 
-def csv_records(src: Source, start: int, bad: list[int], problems: Problems,
+def csv_records(src: Source, start: int, bad: list[int], problems: Problems, *, spaces_after_quotes: bool = False,
                 **fmt: Any) -> Iterator[tuple[int, list[str]]]:
     """(first line number, row) of each non-blank record from head line
     `start` on; records that are not UTF-8, that csv rejects (a quote never
     closed) or that hold what look like swallowed rows are counted in
-    `problems` instead, with the line they start on and every line they span."""
+    `problems` instead, with the line they start on and every line they span,
+    and their raw text kept as evidence (a prohibited id on them is still
+    found). `spaces_after_quotes` tolerates blanks between a closing quote
+    and the next comma, which strict csv rejects."""
     quoted: list[tuple[int, str]] = []
-    reader = csv.reader(src.csv_lines(start, bad, quoted), strict=True, **fmt)
+    span: list[str] = []  # the raw lines of the record being read
+    lines: Iterator[str] = src.csv_lines(start, bad, quoted, span)
+    if spaces_after_quotes:
+        lines = map(_closing_quote, lines)
+    reader = csv.reader(lines, strict=True, **fmt)
     while True:
         try:
             for row in reader:
@@ -40,14 +53,17 @@ def csv_records(src: Source, start: int, bad: list[int], problems: Problems,
                 first = quoted[0][0] if quoted else last
                 quoted.clear()
                 if bad:
-                    problems.add(f"line {bad[0]}: not valid UTF-8", len(bad))
+                    problems.add(f"line {bad[0]}: not valid UTF-8", len(bad), evidence=_taken(span))
                     bad.clear()
                     continue
                 if blank_row(row):
+                    span.clear()
                     continue
                 if last > first and is_spill(row):
-                    problems.add(f"line {first}: {SPILL}; {swallowed_note(first, last)}", last - first + 1)
+                    problems.add(f"line {first}: {SPILL}; {swallowed_note(first, last)}", last - first + 1,
+                                 evidence=_taken(span))
                     continue
+                span.clear()
                 yield first, row
             return
         except csv.Error as err:
@@ -55,7 +71,33 @@ def csv_records(src: Source, start: int, bad: list[int], problems: Problems,
             first = quoted[0][0] if quoted else last
             quoted.clear()
             bad.clear()
-            problems.add(f"line {first}: {csv_error_text(err, first, last)}", last - first + 1)
+            problems.add(f"line {first}: {csv_error_text(err, first, last)}", last - first + 1,
+                         evidence=_taken(span))
+
+
+def _taken(span: list[str]) -> str:
+    """The raw text of the record just read, and an empty span for the next."""
+    text = "".join(span)
+    span.clear()
+    return text
+
+
+def _closing_quote(line: str) -> str:
+    return _SPACE_AFTER_QUOTE.sub('"', line) if '"' in line else line
+
+
+def repeated_names(cells: list[str]) -> list[str]:
+    """The column names a header gives more than once, compared without
+    regard to case: with two `CFBundleIdentifier` columns, which one holds
+    the app's id cannot be known, so the file must not be read at all."""
+    seen: set[str] = set()
+    repeated: dict[str, str] = {}
+    for cell in cells:
+        key = cell.casefold()
+        if key in seen:
+            repeated.setdefault(key, cell)
+        seen.add(key)
+    return list(repeated.values())
 
 
 def blank_row(row: list[str]) -> bool:

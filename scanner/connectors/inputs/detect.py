@@ -9,7 +9,7 @@ import re
 from scanner.connectors.inputs.common import ACCEPTED_FORMATS, failure, label_of, snippet
 from scanner.connectors.inputs.csv_rows import header_cells
 from scanner.connectors.inputs.ideviceinstaller import TOTAL_LINE
-from scanner.connectors.inputs.pm import PM_REFUSED
+from scanner.connectors.inputs.pm import ADB_STATUS, PM_REFUSED
 from scanner.connectors.inputs.source import Source
 from scanner.model import Inventory
 
@@ -38,11 +38,13 @@ class Failed(Exception):
 def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
     """(kind, index of the deciding head line, a `Total: N apps` count, line
     of the first tool error). Lines before the deciding one that are blank,
-    tool errors, a Total header or not UTF-8 are left for the parser to count;
-    anything else there means the format is not one we read."""
+    tool errors, a Total header, adb's own status lines or not UTF-8 are left
+    for the parser to count; anything else there means the format is not one
+    we read."""
     label = label_of(name)
     total: int | None = None
     first_error = 0
+    adb_status = False  # "* daemon started successfully": adb printed it before the listing
     undecodable = 0  # the first line that is not UTF-8 text
     while len(src.head) < _HEAD_LINES:
         raw = src.stream.readline(HEAD_LINE_BYTES)
@@ -85,6 +87,9 @@ def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
         if _TOOL_ERROR.match(text):
             first_error = first_error or n
             continue
+        if ADB_STATUS.fullmatch(text.strip(" \t")):
+            adb_status = True
+            continue
         if total is not None or _IDEVICE_SNIFF.match(text):
             return "idevice-list", i, total, 0
         if _is_csv_header(text):
@@ -105,6 +110,11 @@ def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
         raise Failed(failure(name, "unknown-format", (
             f"{label}: the first {_HEAD_LINES} lines are blank; give one of: {ACCEPTED_FORMATS}"
         )))
+    if adb_status:
+        raise Failed(failure(name, "empty", (
+            f"{label} holds only what adb prints when it starts its server ('* daemon started successfully'), no "
+            f"app list; run the listing again (adb shell pm list packages -f -i -U > apps.txt) and scan that file"
+        ), platform="android"))
     raise Failed(failure(name, "empty", f"{label} is empty; give one of: {ACCEPTED_FORMATS}"))
 
 

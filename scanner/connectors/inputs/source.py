@@ -90,33 +90,44 @@ class Source:
         if self.head and not self.head[-1].endswith(b"\n"):
             self.head[-1] += self.stream.readline()
 
-    def text_lines(self, start: int = 0) -> Iterator[tuple[int, str | None]]:
-        """(line number, text without its line end) from head line `start`
-        (0-based) on; text is None for a line that is not valid UTF-8."""
+    def raw_lines(self, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """(line number, raw bytes with the line end) from head line `start`
+        (0-based) on; an I/O error ends them and is kept in `error`."""
         n = start
         raw = b""
         try:
             self.complete_head()
             for n, raw in enumerate(self._raw(start), start + 1):
-                try:
-                    yield n, raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError:
-                    yield n, None
+                yield n, raw
         except OSError as err:
             self.error, self.error_line = err, n + 1
         else:
             self._ended(n, raw)
 
+    def text_lines(self, start: int = 0) -> Iterator[tuple[int, str | None]]:
+        """(line number, text without its line end) from head line `start`
+        (0-based) on; text is None for a line that is not valid UTF-8."""
+        for n, raw in self.raw_lines(start):
+            try:
+                yield n, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                yield n, None
+
     def nonblank_lines(self, problems: Problems) -> Iterator[tuple[int, str]]:
         """(line number, text) of every line with something on it; a line that
-        is not valid UTF-8 is counted in `problems` instead."""
-        for n, text in self.text_lines():
-            if text is None:
-                problems.add(f"line {n}: not valid UTF-8")
-            elif text.strip():
+        is not valid UTF-8 is counted in `problems` instead, its bytes kept as
+        evidence (ids are ASCII: a damaged byte elsewhere must not hide one)."""
+        for n, raw in self.raw_lines():
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                problems.add(f"line {n}: not valid UTF-8", evidence=raw)
+                continue
+            if text.strip():
                 yield n, text
 
-    def csv_lines(self, start: int, bad: list[int], quoted: list[tuple[int, str]]) -> Iterator[str]:
+    def csv_lines(self, start: int, bad: list[int], quoted: list[tuple[int, str]],
+                  span: list[str] | None = None) -> Iterator[str]:
         """Decoded lines (line ends kept, as csv wants) from head line `start`
         on. The number of a line that is not valid UTF-8 is appended to `bad`
         when the line is handed out, and the line is given with
@@ -126,7 +137,10 @@ class Source:
         `quoted`, which the caller empties after each record: only a quote
         makes a record span lines, so a record with nothing in `quoted` is
         one line, and otherwise began on quoted[0] (csv keeps nothing of a
-        record it rejects, so that is the only way to know whose it was)."""
+        record it rejects, so that is the only way to know whose it was).
+        `span`, when given, gets every line handed out (the caller empties it
+        after each record): the raw text of a record csv rejects, kept as
+        evidence."""
         n = start
         raw = b""
         try:
@@ -139,6 +153,8 @@ class Source:
                     text = raw.decode("utf-8", "surrogateescape")
                 if '"' in text or ("\r" in text and text.find("\r", 0, -2) >= 0):
                     quoted.append((n, text))  # a quote, or a carriage return inside the line
+                if span is not None:
+                    span.append(text)
                 yield text
         except OSError as err:
             self.error, self.error_line = err, n + 1
