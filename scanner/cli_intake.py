@@ -70,13 +70,19 @@ def open_jsonl(values: tuple[str, ...]) -> tuple[str, IO[bytes]] | None:
     return path, os.fdopen(fd, "ab", buffering=0)
 
 
-def verdict_line(result, fail_on: str) -> str:
-    """One line an admin at the hub reads: when, which device, the verdict, what was found or what to do."""
+def verdict_line(result, fail_on: str, transport: str | None = None) -> str:
+    """One line an admin at the hub reads: when, which device, the verdict, what was found or what to do.
+
+    `transport`: what watch knows the device by (adb transport serial, USB path); shown beside the hardware
+    serial when it differs, since two clones report one ro.serialno and only this tells their lines apart.
+    """
     from scanner.formats.text import safe
     from scanner.model import SEVERITIES, device_verdict
 
     d = result.device
     label = " ".join(safe(x, limit=60) for x in dict.fromkeys((d.name, d.model)) if x) or "-"
+    if transport and transport != d.serial:
+        label += f" (via {safe(transport, limit=80)})"
     word = device_verdict(result, fail_on)
     parts = [time.strftime("%H:%M:%S"), f"{d.platform or '?':<7}", safe(d.serial or d.source, limit=80), label,
              word.upper()]
@@ -90,6 +96,17 @@ def verdict_line(result, fail_on: str) -> str:
     elif not result.findings:
         details.append(f"{result.app_count} apps read, nothing listed")
     return "  ".join(parts) + ("  " + "; ".join(details) if details else "")
+
+
+def never_read_text(never: list[tuple[tuple[str, str], str]]) -> str:
+    """`android 127.0.0.1:5555 (seen offline, never read), ios 0000... (stopped while it was being read)`."""
+    from scanner.formats.text import safe
+    from scanner.intake import READING
+
+    def why(state: str) -> str:
+        return "(stopped while it was being read)" if state == READING else f"(seen {safe(state)}, never read)"
+
+    return ", ".join(f"{platform} {safe(serial, limit=80)} {why(state)}" for (platform, serial), state in never)
 
 
 def jsonl_record(result, report, why: str) -> bytes:
@@ -129,7 +146,8 @@ def watch(platform: str | None, adb_server: str | None, timeout: float, signatur
     On Ctrl-C or SIGTERM: a summary on stderr, and the exit code over the
     last verdict of every device seen (0 clean, 1 findings, 4 some device
     not fully read or none scanned, 5 both; 2 usage). A scan cut short by
-    the stop is not reported.
+    the stop is not reported, and its device, like one that stayed offline,
+    counts as not fully read: the summary names every device never read.
     """
     check_adb_server(adb_server)
     platforms = pick_platforms(platform, (), ())
@@ -156,7 +174,7 @@ def watch(platform: str | None, adb_server: str | None, timeout: float, signatur
                 for result in report.results:
                     try:
                         with display.suspended() if display is not None else contextlib.nullcontext():
-                            click.echo(verdict_line(result, fail_on))
+                            click.echo(verdict_line(result, fail_on, key[1]))
                             sys.stdout.flush()
                     except OSError:
                         pass  # a reader that went away: the jsonl file and the exit code still count
@@ -179,13 +197,10 @@ def watch(platform: str | None, adb_server: str | None, timeout: float, signatur
             while not stop.wait(0.2):
                 pass
         finally:
-            abandoned = sorted(intake.in_progress)
             intake.close()
             if jsonl is not None:
                 jsonl[1].close()
     summary = intake.report()
-    if abandoned:
-        notify(f"stopped while reading {', '.join(f'{p} {s}' for p, s in abandoned)}: not reported")
     if summary is None:
         notify("watch stopped: no device was scanned")
         sys.exit(EXIT_INCOMPLETE)
@@ -196,6 +211,9 @@ def watch(platform: str | None, adb_server: str | None, timeout: float, signatur
     words = Counter(device_verdict(r, fail_on) for r in summary.results)
     notify(f"watch stopped: {intake.scans} scan(s) of {len(summary.results)} device(s): "
            + ", ".join(f"{n} {w}" for w, n in sorted(words.items())) + f"; exit {summary.exit_code}")
+    never = intake.never_read()
+    if never:
+        notify(f"never read, so not fully read (counted in the exit code): {never_read_text(never)}")
     if failures:
         sys.exit(EXIT_USAGE)  # the evidence file is incomplete: the contract's "report not written"
     sys.exit(summary.exit_code)

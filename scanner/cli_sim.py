@@ -6,6 +6,7 @@ light (click and scanner.cli): the simulators are imported when a command runs.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -101,8 +102,10 @@ def simulate(profile_path: str | None, adb_port: int | None, usbmuxd_port: int |
 
     Set those in another shell and `scanner scan`, `scanner watch`, `adb
     devices` and `pymobiledevice3 usbmux list` see the devices. Ctrl-C or
-    SIGTERM stops everything it started. Exit 0 when stopped, 2 when the
-    profile is unusable or the devices could not be started.
+    SIGTERM stops everything it started; on Linux its adb server dies with
+    it even when it is killed outright (SIGKILL). `ready` is printed only
+    once the adb server answers. Exit 0 when stopped, 2 when the profile is
+    unusable, the devices could not be started, or the adb server died.
     """
     if print_profile:
         from scanner.simulator.profile import default_profile_path
@@ -126,6 +129,13 @@ def simulate(profile_path: str | None, adb_port: int | None, usbmuxd_port: int |
     signal.signal(signal.SIGTERM, on_signal)
     fleet = start_fleet(devices, adb_port, usbmuxd_port)
     try:
+        from scanner.simulator.android import SimulatorError
+
+        try:
+            fleet.check()  # `ready` is a promise that the servers answer: never made for a dead one
+        except SimulatorError as err:
+            echo_error(f"the emulated devices could not be started: {err}")
+            sys.exit(EXIT_USAGE)
         try:
             for name, value in fleet.env.items():
                 click.echo(f"export {name}={value}")
@@ -141,7 +151,11 @@ def simulate(profile_path: str | None, adb_port: int | None, usbmuxd_port: int |
             threading.Thread(target=_serve_commands, args=(fleet, stop), name="simulate-commands",
                              daemon=True).start()
         while not stop.wait(0.2):
-            pass
+            gone = fleet.exited()
+            # A Ctrl-C at a terminal reaches the server too (same process group): that is a stop, not a death.
+            if gone and not stop.wait(1.0):  # a client following this fleet must see it end, not a dead fleet
+                echo_error(f"{gone}; the emulated Android devices cannot be reached any more, stopping")
+                sys.exit(EXIT_USAGE)
     finally:
         fleet.stop()
     notify("stopped; every emulated device and the adb server are gone")
@@ -222,7 +236,12 @@ def demo(profile_path: str | None, timeout: float, signature_paths: tuple[str, .
         notify(f"demo: scanning {len(devices)} emulated devices ({counts}) through a private adb server on "
                f"{fleet.adb_server or '-'} and an emulated usbmuxd on {fleet.usbmuxd or '-'}; "
                "no real device is read")
-        with live_progress(quiet) as progress:
+        records: contextlib.AbstractContextManager = contextlib.nullcontext()
+        if "ios" in platforms:  # the emulated iPhones' pair records: never in the user's real folder
+            from scanner.connectors.ios import private_pair_records
+
+            records = private_pair_records()
+        with records, live_progress(quiet) as progress:
             connectors = live_connectors({p: True for p in platforms}, (), (), timeout, fleet.adb_server,
                                          progress, usbmuxd=fleet.usbmuxd)
             report = run(connectors, signatures, matcher, inventory=inventory, fail_on=fail_on, live=True)

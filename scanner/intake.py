@@ -24,6 +24,27 @@ The result of a device is handed to `on_report` with a one-device Report
 the (platform, transport serial) it was scanned by. The last result of each
 device counts for the session's exit code: a phone that was unauthorized and
 then scanned clean after the prompt was accepted is clean.
+
+A device is known by what tells two attached devices apart: the transport
+serial adb track-devices gives (cheap clones share ro.serialno
+0123456789ABCDEF), or the UDID. Two devices attached at the same time never
+share a verdict, whatever hardware serial they report; a result replaces the
+verdict of another transport only when that transport is gone and reported the
+same hardware serial (the same phone plugged into another port).
+
+Nothing seen is ever lost:
+
+- A state change that asks for a scan while the device is still being read
+  (the prompt accepted as the unauthorized verdict is written, a replug) is
+  queued and read once the running scan ends, never dropped.
+- A device seen but whose current attachment has no verdict yet (offline the
+  whole time, in recovery, still being read when watch is stopped) is in the
+  session report as failed: "never read", so the exit code is 4 or 5, never a
+  pass. `never_read()` names them for the summary.
+- watch starts an adb server only when none answers as it begins (on the
+  user's port, as `scan` does). A server that answered and then went away (a
+  simulator stopped) is waited for, never replaced: a server of ours must not
+  stay behind on a port someone else's server used.
 """
 
 from __future__ import annotations
@@ -31,12 +52,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from dataclasses import replace
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable
 
+from scanner.connectors.android import AndroidConnector
 from scanner.connectors.base import Notify, Progress
 from scanner.matcher import Matcher
-from scanner.model import DeviceResult, Report
+from scanner.model import DeviceInfo, DeviceResult, Report, Scope
 from scanner.signatures import Signatures
 
 __all__ = ["Intake"]
@@ -45,6 +69,17 @@ RETRY = 2.0  # seconds between attempts to reach a transport that is not there
 MAX_SCANS = 16  # devices read at once; more wait their turn
 SCAN_STATES = ("device", "unauthorized", "no permissions")  # adb states worth a verdict
 PASSING_STATES = ("offline", "connecting", "authorizing")  # adb states that usually turn into `device`
+READING = "being read"  # what a device whose scan has been asked for and not reported is doing
+
+Key = tuple[str, str]  # (platform, transport serial or UDID): what tells two attached devices apart
+
+
+@dataclass(frozen=True)
+class _Unread:
+    """A device seen whose current attachment has no verdict yet."""
+
+    trigger: int  # the number of the event that made it so; a scan begun before it does not answer it
+    state: str  # READING, or the adb state it was last seen in ("offline", "recovery", ...)
 
 
 class Intake:
@@ -64,11 +99,15 @@ class Intake:
         self.notify = notify
         self.progress = progress
         self.stop = threading.Event()
-        self.latest: dict[tuple, DeviceResult] = {}  # the last result of every device, by (platform, transport serial)
-        self.first: Report | None = None
+        self.started = datetime.now(timezone.utc)
+        self.latest: dict[Key, DeviceResult] = {}  # the last result of every device
         self.scans = 0
-        self.in_progress: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()  # latest, in_progress, and the order of on_report calls
+        self.in_progress: set[Key] = set()
+        self._queued: dict[Key, str] = {}  # asked for again while being read: why; read when the scan ends
+        self._unread: dict[Key, _Unread] = {}  # seen, and no verdict since
+        self._attached: dict[str, set[Key]] = {"android": set(), "ios": set()}  # listed by the trackers now
+        self._events = 0
+        self._lock = threading.Lock()  # all of the above, and the order of on_report calls
         self._slots = threading.Semaphore(MAX_SCANS)
         self._ios_loop: asyncio.AbstractEventLoop | None = None
         self._ios_task: asyncio.Task | None = None
@@ -95,13 +134,29 @@ class Intake:
             thread.join(5)
 
     def report(self) -> Report | None:
-        """The session as one report: the last result of every device seen (None when nothing was scanned)."""
+        """The session as one report: the last result of every device seen, and a failed one for each device
+        seen but never read (None when no device was seen at all)."""
+        from scanner import __version__
+        from scanner.audit import merge, policy_refs
+
         with self._lock:
-            if self.first is None:
-                return None
-            ordered = sorted(self.latest.values(),
-                             key=lambda r: (r.device.platform or "", r.device.serial or "", r.device.source))
-            return replace(self.first, results=tuple(ordered))
+            results = dict(self.latest)
+            for key, unread in self._unread.items():
+                never = _never_read(key, unread.state)
+                results[key] = merge(results[key], never) if key in results else never
+        if not results:
+            return None
+        ordered = sorted(results.values(),
+                         key=lambda r: (r.device.platform or "", r.device.serial or "", r.device.source,
+                                        r.device.transport or ""))
+        return Report(tool="scanner", version=__version__, started=self.started, finished=datetime.now(timezone.utc),
+                      policies=policy_refs(self.matcher, self.signatures), signature_files=self.signatures.files,
+                      results=tuple(ordered), fail_on=self.fail_on)
+
+    def never_read(self) -> list[tuple[Key, str]]:
+        """Devices seen whose current attachment was never read, with what they were doing: for the summary."""
+        with self._lock:
+            return sorted((key, unread.state) for key, unread in self._unread.items())
 
     def _thread(self, target: Callable, name: str, *args: object) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -110,49 +165,96 @@ class Intake:
 
     # -- scanning one device -----------------------------------------------------------------------
 
-    def scan(self, platform: str, serial: str, why: str) -> None:
-        """Read one device in a thread of its own; a device already being read is not read twice at once."""
+    def seen(self, key: Key, state: str) -> None:
+        """A tracker saw a device appear (or asked for it to be read): it counts as unread until a verdict."""
         with self._lock:
-            if (platform, serial) in self.in_progress or self.stop.is_set():
+            self._events += 1
+            self._unread[key] = _Unread(self._events, state)
+
+    def attached(self, platform: str, keys: set[Key]) -> None:
+        """What a tracker lists now; a verdict replaces another transport's only once that one is gone."""
+        with self._lock:
+            self._attached[platform] = set(keys)
+
+    def scan(self, platform: str, serial: str, why: str) -> None:
+        """Read one device in a thread of its own. A device already being read is not read twice at once: it is
+        read again when that scan ends, since what asked for it (a prompt accepted, a replug) came after."""
+        key = (platform, serial)
+        self.seen(key, READING)
+        with self._lock:
+            if self.stop.is_set():
                 return
-            self.in_progress.add((platform, serial))
-        self._thread(self._scan, f"scan-{platform}-{serial}", platform, serial, why)
+            if key in self.in_progress:
+                self._queued[key] = why
+                return
+            self.in_progress.add(key)
+        self._thread(self._scan, f"scan-{platform}-{serial}", key, why)
 
-    def _scan(self, platform: str, serial: str, why: str) -> None:
-        from scanner.audit import run
-
+    def _scan(self, key: Key, why: str) -> None:
         try:
-            with self._slots:
-                if self.stop.is_set():
-                    return
-                if platform == "android":
-                    from scanner.connectors.android import AndroidConnector
-
-                    connector = AndroidConnector(self.adb_server, serials=[serial], timeout=self.timeout,
-                                                 notify=self.notify, progress=self.progress, required=True)
-                else:
-                    from scanner.connectors.ios import IOSConnector
-
-                    connector = IOSConnector(self.usbmuxd, udids=[serial], timeout=self.timeout, notify=self.notify,
-                                             progress=self.progress, required=True)
-                report = run([connector], self.signatures, self.matcher, fail_on=self.fail_on, live=True)
+            while True:
+                self._scan_once(key, why)
+                with self._lock:  # with scan()'s check: a request is either queued here or starts a thread
+                    if self.stop.is_set() or key not in self._queued:
+                        self.in_progress.discard(key)
+                        return
+                    why = self._queued.pop(key)
+        except BaseException:
             with self._lock:
-                if self.stop.is_set():
-                    return  # interrupted: a scan cut short is never reported
-                self.scans += 1
-                if self.first is None:
-                    self.first = report
-                for result in report.results:
-                    # The last result of a device replaces its earlier ones, whether it is known by the
-                    # transport it was scanned through (an unauthorized phone has no hardware serial yet)
-                    # or by its hardware serial (the same phone plugged into another port).
-                    for key in [k for k, r in self.latest.items() if r.device.key == result.device.key]:
-                        del self.latest[key]
-                    self.latest[(platform, serial)] = result
-                self.on_report(report, why, (platform, serial))
-        finally:
+                self.in_progress.discard(key)
+            raise
+
+    def _scan_once(self, key: Key, why: str) -> None:
+        from scanner.audit import merge, run
+
+        platform, serial = key
+        with self._slots:
+            if self.stop.is_set():
+                return
             with self._lock:
-                self.in_progress.discard((platform, serial))
+                begun = self._events  # events after this one are not answered by this scan
+            connector = self._connector(platform, serial)
+            report = run([connector], self.signatures, self.matcher, fail_on=self.fail_on, live=True)
+        with self._lock:
+            if self.stop.is_set():
+                return  # interrupted: a scan cut short is never reported (the device stays unread)
+            self.scans += 1
+            if report.results:
+                # One verdict per device. A scan that read two phones for one name (an adb without USB paths
+                # lists clones under one serial) counts them as one: every finding kept, the worst status.
+                verdict = report.results[0]
+                for result in report.results[1:]:
+                    verdict = merge(verdict, result)
+                self._replace(key, verdict)
+                unread = self._unread.get(key)
+                if unread is not None and unread.trigger <= begun:
+                    del self._unread[key]
+            self.on_report(report, why, key)
+
+    def _replace(self, key: Key, result: DeviceResult) -> None:
+        """Record a device's last verdict (under the lock).
+
+        Its own transport's earlier verdict is replaced (an unauthorized phone read once the prompt was
+        accepted). Another transport's is replaced only when that transport is no longer attached and reported
+        the same hardware serial: the same phone plugged into another port. Two phones attached at once that
+        report one ro.serialno stay two devices, so a clean clone never hides the other's findings.
+        """
+        platform = key[0]
+        serial = result.device.serial
+        for other, earlier in list(self.latest.items()):
+            if (other != key and other[0] == platform and other not in self._attached[platform] and serial
+                    and earlier.device.serial == serial and earlier.device.source == result.device.source):
+                del self.latest[other]
+        self.latest[key] = result
+
+    def _connector(self, platform: str, serial: str):
+        if platform == "android":
+            return _WatchAndroid(self.adb_server, serials=[serial], timeout=self.timeout, notify=self.notify,
+                                 progress=self.progress, required=True)
+        from scanner.connectors.ios import IOSConnector
+
+        return IOSConnector(self.usbmuxd, udids=[serial], timeout=self.timeout, notify=self.notify,
+                            progress=self.progress, required=True)
 
     # -- Android: host:track-devices -----------------------------------------------------------------
 
@@ -168,14 +270,15 @@ class Intake:
             self.notify(str(err))
             return
         where = f"{address.host}:{address.port}"
-        tried_start = address.explicit
+        may_start = not address.explicit  # only as watch begins: a server that went away is never replaced
+        listing_long = True  # track-devices-l: with USB paths, which tell clones with one serial apart
         outage = False
         while not self.stop.is_set():
             try:  # a smart-socket connection with `host:track-devices` accepted
                 conn = Client(address).make_connection(timeout=5)
             except (AdbError, OSError) as err:
-                if not tried_start:
-                    tried_start = True
+                if may_start:
+                    may_start = False
                     if self._start_adb_server():
                         continue
                 if not outage:
@@ -184,13 +287,21 @@ class Intake:
                     outage = True
                 self.stop.wait(RETRY)
                 continue
+            may_start = False
             try:
-                conn.send_command("host:track-devices")
-                conn.check_okay()
+                service = "host:track-devices-l" if listing_long else "host:track-devices"
+                conn.send_command(service)
+                try:
+                    conn.check_okay()
+                except AdbError:
+                    if not listing_long:
+                        raise
+                    listing_long = False  # an adb older than platform-tools 30: no USB paths
+                    continue
                 if outage:
                     self.notify(f"the adb server on {where} answers again")
                     outage = False
-                self._follow_android(conn.conn)
+                self._follow_android(conn.conn, listing_long)
             except (AdbError, OSError, ValueError) as err:
                 if not self.stop.is_set():
                     self.notify(f"lost the adb server on {where} ({_why(err)}); retrying every {RETRY:.0f} s")
@@ -211,10 +322,10 @@ class Intake:
         if started is None:
             return False
         self.notify(f"No adb server was running, so one was started on {address} (pid {started.pid}, "
-                    f"{started.adb}); it keeps running for later scans: stop it with adb -P {address.port} kill-server")
+                    f"{started.adb}); it keeps running for later scans: stop it with {started.stop_command}")
         return True
 
-    def _follow_android(self, sock: socket.socket) -> None:
+    def _follow_android(self, sock: socket.socket, listing_long: bool) -> None:
         states: dict[str, str] = {}
         refused: set[str] = set()  # listed unauthorized / no permissions since it was plugged in
         sock.settimeout(0.5)
@@ -223,17 +334,16 @@ class Intake:
             block = reader.next()
             if block is None:
                 continue  # no change yet: look at the stop flag again
-            now: dict[str, str] = {}
-            for line in block.splitlines():
-                serial, sep, state = line.partition("\t")
-                if sep and serial:
-                    now[serial] = state.strip()
+            now = parse_tracked(block, listing_long)
+            self.attached("android", {("android", serial) for serial in now})
             for serial in states.keys() - now.keys():
                 refused.discard(serial)
                 self.notify(f"android {_safe(serial)}: unplugged")
             for serial, state in now.items():
                 if states.get(serial) == state:
                     continue
+                if serial not in states:
+                    self.seen(("android", serial), state)  # plugged in: unread until a verdict
                 if state in SCAN_STATES:
                     # a phone listed unauthorized (or without permissions) while plugged in, now readable, was let in
                     why = "authorized" if state == "device" and serial in refused else "attached"
@@ -297,6 +407,7 @@ class Intake:
                 known: set[str] = set()
                 while not self.stop.is_set():
                     now = {d.serial for d in mux.devices if isinstance(d.serial, str) and d.serial}
+                    self.attached("ios", {("ios", udid) for udid in now})
                     for udid in sorted(now - known):
                         self.scan("ios", udid, "attached")
                     for udid in sorted(known - now):
@@ -312,6 +423,78 @@ class Intake:
                     await asyncio.sleep(RETRY)
             finally:
                 await mux.close()
+
+
+_TAGS = ("usb:", "product:", "model:", "device:", "transport_id:")
+
+
+def parse_tracked(block: str, listing_long: bool) -> dict[str, str]:
+    """A track-devices block as {what tells the phone apart: its state}.
+
+    That is the transport serial, or, for phones listed under one serial (cheap clones share ro.serialno
+    0123456789ABCDEF, which USB reports as the serial), each one's USB path `usb:1-1.2` (else
+    `transport_id:N`), as the Android connector names them, so a scan asked for it reads that phone alone.
+    `-l` lines are `SERIAL<spaces>STATE TAG:VALUE...`; the state may hold spaces ("no permissions (...)").
+    """
+    rows: list[tuple[str, str, dict[str, str]]] = []
+    for line in block.splitlines():
+        if listing_long:
+            words = line.split()
+            if len(words) < 2:
+                continue
+            end = len(words)
+            while end > 2 and words[end - 1].startswith(_TAGS):
+                end -= 1
+            tags = dict(word.split(":", 1) for word in words[end:])
+            rows.append((words[0], " ".join(words[1:end]), tags))
+        else:
+            serial, sep, state = line.partition("\t")
+            if sep and serial:
+                rows.append((serial, state.strip(), {}))
+    shared = Counter(serial for serial, _, _ in rows)
+    tracked: dict[str, str] = {}
+    for serial, state, tags in rows:
+        if shared[serial] > 1 and (tags.get("usb") or tags.get("transport_id")):
+            serial = f"usb:{tags['usb']}" if tags.get("usb") else f"transport_id:{tags['transport_id']}"
+        tracked[serial] = "no permissions" if state.startswith("no permissions") else state
+    return tracked
+
+
+class _WatchAndroid(AndroidConnector):
+    """The Android connector as watch uses it: it never starts an adb server.
+
+    The tracker decides that, once, as watch begins. A scan that finds no server found one that went away
+    while watch followed it (a simulator stopped): starting ours there would leave it running on a port
+    another server used.
+    """
+
+    def _start(self, why: str | None) -> None:
+        from scanner.connectors.adb_server import ServerUnavailable
+
+        raise ServerUnavailable(
+            f"The adb server on {self.address} stopped answering while watch followed it"
+            f"{f' ({why})' if why else ''}; watch does not start one in its place: start that server again "
+            f"(or the simulator that served it), then replug the phone")
+
+
+def _never_read(key: Key, state: str) -> DeviceResult:
+    """The verdict of a device seen but never read: failed, with what to do."""
+    from scanner.connectors.adb_errors import explain_state
+
+    platform, serial = key
+    if state == READING:
+        reason = "interrupted"
+        message = ("watch was stopped while this device was being read, so nothing of it is reported: plug it in "
+                   "again under watch, or scan it with scanner scan")
+    else:
+        reason, what = explain_state(state)
+        message = f"Seen {state} and never read: {what}"
+    return DeviceResult(
+        device=DeviceInfo(platform=platform, serial=serial, source="adb" if platform == "android" else "usbmux",
+                          transport=serial if platform == "android" else None),
+        status="failed", reason=reason, message=message,
+        coverage=(Scope("all users" if platform == "android" else "apps", read=False, reason=reason),),
+        findings=(), app_count=0)
 
 
 class _Blocks:

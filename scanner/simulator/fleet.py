@@ -90,6 +90,15 @@ class Fleet:
                 android.stop()
         self.attached = set()
 
+    def check(self) -> None:
+        """Raise SimulatorError unless the adb server runs and answers: nobody is told `ready` for a dead one."""
+        if self.android is not None:
+            self.android.check()
+
+    def exited(self) -> str | None:
+        """Why the fleet can no longer serve (its adb server died), or None; cheap enough to poll."""
+        return self.android.exited() if self.android is not None else None
+
     def __enter__(self) -> Self:
         return self.start()
 
