@@ -214,6 +214,9 @@ def watch(platform: str | None, adb_server: str | None, timeout: float, signatur
     never = intake.never_read()
     if never:
         notify(f"never read, so not fully read (counted in the exit code): {never_read_text(never)}")
+    for transport in intake.unanswered():
+        notify(f"not answering when watch stopped, so devices behind it may be unseen (counted in the exit "
+               f"code): {transport.message}")
     if failures:
         sys.exit(EXIT_USAGE)  # the evidence file is incomplete: the contract's "report not written"
     sys.exit(summary.exit_code)

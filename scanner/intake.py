@@ -60,7 +60,7 @@ from typing import Callable
 from scanner.connectors.android import AndroidConnector
 from scanner.connectors.base import Notify, Progress
 from scanner.matcher import Matcher
-from scanner.model import DeviceInfo, DeviceResult, Report, Scope
+from scanner.model import DeviceInfo, DeviceResult, Report, Scope, Transport
 from scanner.signatures import Signatures
 
 __all__ = ["Intake"]
@@ -107,6 +107,9 @@ class Intake:
         self._unread: dict[Key, _Unread] = {}  # seen, and no verdict since
         self._attached: dict[str, set[Key]] = {"android": set(), "ios": set()}  # listed by the trackers now
         self._events = 0
+        # Transports that do not answer right now: devices attached behind them are unseen, so a session that
+        # ends while one is down is never complete (as a scan whose usbmuxd is down is not).
+        self._down: dict[str, Transport] = {}
         self._lock = threading.Lock()  # all of the above, and the order of on_report calls
         self._slots = threading.Semaphore(MAX_SCANS)
         self._ios_loop: asyncio.AbstractEventLoop | None = None
@@ -144,6 +147,7 @@ class Intake:
             for key, unread in self._unread.items():
                 never = _never_read(key, unread.state)
                 results[key] = merge(results[key], never) if key in results else never
+            down = tuple(self._down[p] for p in sorted(self._down))
         if not results:
             return None
         ordered = sorted(results.values(),
@@ -151,7 +155,20 @@ class Intake:
                                         r.device.transport or ""))
         return Report(tool="scanner", version=__version__, started=self.started, finished=datetime.now(timezone.utc),
                       policies=policy_refs(self.matcher, self.signatures), signature_files=self.signatures.files,
-                      results=tuple(ordered), fail_on=self.fail_on)
+                      results=tuple(ordered), fail_on=self.fail_on, transports=down)
+
+    def unanswered(self) -> list[Transport]:
+        """The transports that did not answer when asked last: for the summary."""
+        with self._lock:
+            return [self._down[p] for p in sorted(self._down)]
+
+    def _transport(self, platform: str, transport: str, where: str, message: str | None) -> None:
+        """Record whether a transport answers now (message None) or not (what happened, what to do)."""
+        with self._lock:
+            if message is None:
+                self._down.pop(platform, None)
+            else:
+                self._down[platform] = Transport(platform, transport, where, False, message)
 
     def never_read(self) -> list[tuple[Key, str]]:
         """Devices seen whose current attachment was never read, with what they were doing: for the summary."""
@@ -268,6 +285,7 @@ class Intake:
             address = parse_server(self.adb_server) if self.adb_server else user_server()
         except ScannerError as err:
             self.notify(str(err))
+            self._transport("android", "adb", self.adb_server or "", str(err))
             return
         where = f"{address.host}:{address.port}"
         may_start = not address.explicit  # only as watch begins: a server that went away is never replaced
@@ -285,6 +303,10 @@ class Intake:
                     self.notify(f"no adb server answers on {where} ({_why(err)}); Android devices will be "
                                 f"scanned once one runs (`adb start-server`), retrying every {RETRY:.0f} s")
                     outage = True
+                    self._transport("android", "adb", where, (
+                        f"no adb server answered on {where} ({_why(err)}), so Android devices attached then were "
+                        f"not seen; start one (adb start-server), or watch only iPhones on purpose with "
+                        f"--platform ios"))
                 self.stop.wait(RETRY)
                 continue
             may_start = False
@@ -301,11 +323,15 @@ class Intake:
                 if outage:
                     self.notify(f"the adb server on {where} answers again")
                     outage = False
+                self._transport("android", "adb", where, None)
                 self._follow_android(conn.conn, listing_long)
             except (AdbError, OSError, ValueError) as err:
                 if not self.stop.is_set():
                     self.notify(f"lost the adb server on {where} ({_why(err)}); retrying every {RETRY:.0f} s")
                     outage = True
+                    self._transport("android", "adb", where, (
+                        f"the adb server on {where} went away ({_why(err)}), so Android devices attached since "
+                        f"were not seen; start it again (adb start-server) and rescan"))
                     self.stop.wait(RETRY)
             finally:
                 conn.close()
@@ -386,6 +412,7 @@ class Intake:
             address = resolve_address(self.usbmuxd)
         except ValueError as err:
             self.notify(f"usbmuxd address: {err}")
+            self._transport("ios", "usbmux", self.usbmuxd or "", f"usbmuxd address: {err}")
             return
         where = _where(address)
         outage = False
@@ -397,6 +424,10 @@ class Intake:
                     self.notify(f"usbmuxd is not reachable at {where} ({_why(err)}); iPhones will be scanned once "
                                 f"it is (Linux: `systemctl start usbmuxd`), retrying every {RETRY:.0f} s")
                     outage = True
+                    self._transport("ios", "usbmux", where, (
+                        f"usbmuxd was not reachable at {where} ({_why(err)}), so iPhones and iPads attached then "
+                        f"were not seen; start it (Linux: systemctl start usbmuxd), or watch only Android devices "
+                        f"on purpose with --platform android"))
                 await asyncio.sleep(RETRY)
                 continue
             try:
@@ -404,6 +435,7 @@ class Intake:
                 if outage:
                     self.notify(f"usbmuxd at {where} answers again")
                     outage = False
+                self._transport("ios", "usbmux", where, None)
                 known: set[str] = set()
                 while not self.stop.is_set():
                     now = {d.serial for d in mux.devices if isinstance(d.serial, str) and d.serial}
@@ -420,6 +452,9 @@ class Intake:
                 if not self.stop.is_set():
                     self.notify(f"lost usbmuxd at {where} ({_why(err)}); retrying every {RETRY:.0f} s")
                     outage = True
+                    self._transport("ios", "usbmux", where, (
+                        f"usbmuxd at {where} went away ({_why(err)}), so iPhones and iPads attached since were "
+                        f"not seen; start it again and rescan"))
                     await asyncio.sleep(RETRY)
             finally:
                 await mux.close()

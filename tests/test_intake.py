@@ -216,7 +216,9 @@ def test_nothing_attached_is_exit_4_and_one_transport_missing_does_not_stop_the_
         assert "FINDINGS" in line and "SHAREit" in line
         w.note("no adb server answers on 127.0.0.1:")  # noted once, retried; iOS goes on
         code = w.stop()
-    assert code == 1
+    # Findings, and Android devices may have gone unseen while no adb server answered: not fully read.
+    assert code == 5
+    assert any("not answering when watch stopped" in n and "--platform ios" in n for n in w.notes)
     with Fleet([DeviceProfile("android", "LONELY1")]) as fleet:
         fleet.detach("LONELY1")
         w = watches({**fleet.env, "USBMUXD_SOCKET_ADDRESS": f"127.0.0.1:{free_port()}"})

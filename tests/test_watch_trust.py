@@ -89,6 +89,22 @@ def clone(serial: str, apps: tuple[AppProfile, ...], delay: float = 0.0) -> Devi
     return DeviceProfile("android", serial, model="Clone X1", props=props, apps=apps, faults=Faults(delay=delay))
 
 
+def test_a_transport_down_when_watch_stops_makes_it_incomplete(watches):
+    # Item 10 for watch: usbmuxd down under the default --platform all means iPhones may be unseen.
+    with Fleet([DeviceProfile("android", "CLEANONE", apps=(AppProfile("com.whatsapp"),))]) as fleet:
+        w = watches(android_only(fleet))
+        assert "CLEAN" in w.verdict("CLEANONE")
+        w.note("usbmuxd is not reachable")
+        code = w.stop()
+    assert code == 4, w.notes
+    assert any("not answering when watch stopped" in n and "--platform android" in n for n in w.notes), w.notes
+    with Fleet([DeviceProfile("android", "CLEANTWO", apps=(AppProfile("com.whatsapp"),))]) as fleet:
+        w = watches(android_only(fleet), "--platform", "android")  # one platform on purpose: usbmuxd not asked
+        assert "CLEAN" in w.verdict("CLEANTWO")
+        code = w.stop()
+    assert code == 0, w.notes
+
+
 def test_two_phones_with_one_serialno_keep_their_own_verdicts(watches):
     # The clean clone answers slowly, so its verdict comes last: the one that used to replace the other's.
     devices = [clone("CLONEWECHAT", (AppProfile("com.tencent.mm"),)),
@@ -237,7 +253,8 @@ def test_watch_never_starts_a_server_where_a_simulators_died(watches):
                 if (found := re.search(r"so one was started on \S+ \(pid (\d+)", note)) and alive(int(found[1])):
                     os.kill(int(found[1]), signal.SIGKILL)
     assert not any("so one was started" in n for n in w.notes), w.notes
-    assert code == 0, w.notes  # it stopped cleanly; its one device was read in full before the server went
+    # Its one device was read in full before the server went, but phones attached since could not be seen.
+    assert code == 4, w.notes
 
 
 def path_without_adb() -> str:
