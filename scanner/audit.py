@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from scanner import __version__
 from scanner.connectors.base import Connector
 from scanner.matcher import Matcher
-from scanner.model import DeviceInfo, DeviceResult, Inventory, PolicyRef, Report, RuleRef, Scope
+from scanner.model import DeviceInfo, DeviceResult, Finding, Inventory, PolicyRef, Report, RuleRef, Scope
 from scanner.signatures import Signatures
 
 _RANK = {"complete": 0, "partial": 1, "failed": 2}
@@ -142,6 +142,14 @@ def _merge_scopes(a: tuple[Scope, ...], b: tuple[Scope, ...]) -> tuple[Scope, ..
     return tuple(merged.values())
 
 
+def _one_each(findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """One app found twice (a device listed twice in an export, a line repeated) is one finding; and an id
+    recovered from a damaged line of one part is no second finding when another part read it whole."""
+    unique = tuple(dict.fromkeys(findings))
+    read = {(f.rule, f.app.platform, f.app.id.lower()) for f in unique if f.match != "recovered"}
+    return tuple(f for f in unique if f.match != "recovered" or (f.rule, f.app.platform, f.app.id.lower()) not in read)
+
+
 def merge(a: DeviceResult, b: DeviceResult) -> DeviceResult:
     """Two parts of one device's result (an export that lists a device twice)."""
     worse = b if _RANK[b.status] > _RANK[a.status] else a
@@ -153,9 +161,8 @@ def merge(a: DeviceResult, b: DeviceResult) -> DeviceResult:
         reason=worse.reason if worse.status != "complete" else a.reason,
         message=worse.message if worse.status != "complete" else a.message,
         coverage=_merge_scopes(a.coverage, b.coverage),
-        # One app found twice (a device listed twice in an export, a line repeated) is one finding. Live
-        # devices never merge across transports: two clones with one ro.serialno stay two devices.
-        findings=tuple(dict.fromkeys(a.findings + b.findings)),
+        # Live devices never merge across transports: two clones with one ro.serialno stay two devices.
+        findings=_one_each(a.findings + b.findings),
         app_count=a.app_count + b.app_count,
         problems=(a.problems + b.problems)[:20],
         problem_count=a.problem_count + b.problem_count,

@@ -298,3 +298,16 @@ def test_a_live_listing_with_two_lines_run_together_is_read_line_by_line():
               b"com.google.android.gm-b==/base.apk=com.google.android.gm")
     listing = parse_listing((b"package:/system/framework/framework-res.apk=android", joined), "pm")
     assert list(listing.entries) == ["android"] and listing.problems and listing.evidence == [joined]
+
+
+def test_an_id_recovered_in_one_run_and_read_whole_in_another_is_one_finding(tmp_path):
+    # A fleet CSV lists a device in two runs: a damaged row of it in one, the same app read whole in the other.
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(b"platform,device,app_id\n"
+                     b"android,A1,com.google.android.gm\n"
+                     b"android,A1,com.tencent.mm\x1b\n"
+                     b"android,B2,com.whatsapp\n"
+                     b"android,A1,com.tencent.mm\n")
+    report = scan([str(path)])
+    (a1,) = [r for r in report.results if r.device.serial == "A1"]
+    assert a1.status == "partial" and [f.match for f in a1.findings] == ["exact"]
