@@ -311,3 +311,34 @@ def test_an_id_recovered_in_one_run_and_read_whole_in_another_is_one_finding(tmp
     report = scan([str(path)])
     (a1,) = [r for r in report.results if r.device.serial == "A1"]
     assert a1.status == "partial" and [f.match for f in a1.findings] == ["exact"]
+
+
+# --- what the property test found (tests/test_fuzz_readers.py pins the shrunk inputs too) -------
+
+
+def test_fleet_rows_under_an_ideviceinstaller_header_are_no_ios_apps(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes(b"CFBundleIdentifier, CFBundleVersion, CFBundleDisplayName\nandroid,A1,com.tencent.mm\n")
+    report = scan([str(path)])
+    assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
+    assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
+
+
+def test_an_app_record_nested_in_another_is_no_part_of_its_entitlements(tmp_path):
+    path = tmp_path / "apps.json"
+    path.write_text(json.dumps({"com.apple.mobilesafari": {
+        "CFBundleIdentifier": "com.apple.mobilesafari",
+        "Entitlements": {"com.tencent.xin": {"CFBundleIdentifier": "com.tencent.xin"}}}}))
+    report = scan([str(path)])
+    assert ("ios", "com.tencent.xin", "recovered") in findings_of(report)
+    assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
+
+
+def test_a_serial_broken_by_a_carriage_return_in_a_joined_row_is_still_that_device(tmp_path):
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(b"platform,device,app_id\nios,IPH1,com.apple.Pages\nandroid,A1,com.whatsapp\n"
+                     b"android,A1,com.google.android.gmios,IP\rH1,com.tencent.mqq\n")
+    report = scan([str(path)])
+    statuses = {r.device.serial: r.status for r in report.results}
+    assert statuses["IPH1"] != "complete" and statuses["A1"] != "complete"
+    assert ("ios", "com.tencent.mqq", "recovered") in findings_of(report)

@@ -31,13 +31,14 @@ module opens the input, asks which format it is and hands it to its parser.
 
 from __future__ import annotations
 
-import codecs
 import json
 import sys
 from dataclasses import replace
 from typing import BinaryIO, Iterator
 
-from scanner.connectors.inputs.common import ACCEPTED_FORMATS, error_text, failure, label_of, residue_of
+from scanner.connectors.inputs.common import (
+    ACCEPTED_FORMATS, error_text, evidence_of, failure, label_of, residue_of,
+)
 from scanner.connectors.inputs.detect import Failed, sniff, tool_error
 from scanner.connectors.inputs.fleet_csv import read_fleet_csv
 from scanner.connectors.inputs.ideviceinstaller import read_idevice_csv, read_idevice_list
@@ -121,44 +122,11 @@ def _read(name: str, stream: BinaryIO) -> Iterator[Inventory]:
         yield _searched(tool_error(name, src, first_error), src)
 
 
-_CHUNK = 1 << 20
-_ID_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
-
-
 def _searched(inv: Inventory, src: Source) -> Inventory:
     """An input that could not be read as a list, with the id-like words of
     all its text kept for the matcher: a WeChat id in a file of unknown
-    format is still found (as "recovered"), and the file is still failed.
-
-    Read in chunks, so a large file of unknown format costs no more memory
-    than its distinct id-like words; UTF-16 text is decoded first, since its
-    ids are spelled with a NUL after every letter."""
-    evidence = Problems()
-    head = b"".join(src.head)
-    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")
-    decoder = codecs.getincrementaldecoder("utf-16")("replace") if utf16 else None
-    pending = b""  # the end of the last chunk: an id may go on in the next one
-    chunk = head
-    try:
-        while chunk:
-            if decoder is not None:
-                evidence.search(decoder.decode(chunk))
-            else:
-                data = pending + chunk
-                cut = len(data)
-                while cut and data[cut - 1] in _ID_BYTES:
-                    cut -= 1
-                if cut == 0 and len(data) > 4096:  # one endless run of id characters: no id is that long
-                    cut = len(data)
-                evidence.search(data[:cut])
-                pending = data[cut:]
-            chunk = src.stream.read(_CHUNK)
-    except OSError as err:
-        evidence.kept.append(f"reading stopped ({error_text(err)}), so the rest was not searched")
-    if pending:
-        evidence.search(pending)
-    if decoder is not None:
-        evidence.search(decoder.decode(b"", final=True))
+    format is still found (as "recovered"), and the file is still failed."""
+    evidence = evidence_of(src)
     if not evidence.evidence:
         return inv
     return replace(inv, residue=residue_of(evidence),

@@ -5,6 +5,7 @@ labels and excerpts in messages.
 
 from __future__ import annotations
 
+import codecs
 import re
 
 from scanner.connectors.inputs.source import Problems, Source
@@ -12,6 +13,7 @@ from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Sco
 
 __all__ = [
     "ACCEPTED_FORMATS", "KNOWN_PLATFORMS", "KNOWN_STATES", "BadRecord", "clean_id", "decodable", "error_text",
+    "evidence_of",
     "failure", "label_of", "make_inventory", "snippet",
 ]
 
@@ -142,11 +144,15 @@ def decodable(cell: str) -> bool:
     return True
 
 
-def clean_id(value: str, what: str) -> tuple[str, str | None]:
+def clean_id(value: str, what: str, *, dotted: bool = False) -> tuple[str, str | None]:
     """(the id without surrounding whitespace, why it is not an id or None).
     A package name or bundle id never holds whitespace or a control, format
     or other non-printable character (NUL, ESC, bidi marks, line breaks);
-    one that does is a damaged or forged record, not an app to match."""
+    one that does is a damaged or forged record, not an app to match.
+    `dotted`: the id must have two labels at least, as every iOS bundle id
+    that ideviceinstaller lists has (com.apple.mobilesafari); a one-word id
+    there is another format's line read in the wrong columns ("android" of
+    `android,A1,com.tencent.mm`)."""
     app_id = value.strip()
     if not app_id:
         return app_id, f"empty {what}"
@@ -156,9 +162,52 @@ def clean_id(value: str, what: str) -> tuple[str, str | None]:
     if not _ID_GRAMMAR.match(app_id):
         return app_id, (f"{what} {snippet(app_id)} is not a package name or bundle id (letters, digits, '_' "
                         f"and '-' in dot-separated labels): was something else pasted into this column?")
+    if dotted and "." not in app_id:
+        return app_id, (f"{what} {snippet(app_id)} has no dot, and every bundle id has (com.apple.mobilesafari): "
+                        f"was another list pasted in?")
     return app_id, None
 
 
 # Android package names and iOS bundle ids: labels of letters, digits, "_"
 # and "-", joined by dots. One label is allowed: the framework is "android".
 _ID_GRAMMAR = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\Z")
+
+
+_CHUNK = 1 << 20
+_ID_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def evidence_of(src: Source) -> Problems:
+    """The id-like words of all the text of an input that cannot be read as
+    a list (its head and the rest of the stream), for the matcher to search.
+
+    Read in chunks, so a large file of unknown format costs no more memory
+    than its distinct id-like words; UTF-16 text is decoded first, since its
+    ids are spelled with a NUL after every letter."""
+    evidence = Problems()
+    head = b"".join(src.head)
+    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")
+    decoder = codecs.getincrementaldecoder("utf-16")("replace") if utf16 else None
+    pending = b""  # the end of the last chunk: an id may go on in the next one
+    chunk = head
+    try:
+        while chunk:
+            if decoder is not None:
+                evidence.search(decoder.decode(chunk))
+            else:
+                data = pending + chunk
+                cut = len(data)
+                while cut and data[cut - 1] in _ID_BYTES:
+                    cut -= 1
+                if cut == 0 and len(data) > 4096:  # one endless run of id characters: no id is that long
+                    cut = len(data)
+                evidence.search(data[:cut])
+                pending = data[cut:]
+            chunk = src.stream.read(_CHUNK)
+    except OSError as err:
+        evidence.kept.append(f"reading stopped ({error_text(err)}), so the rest was not searched")
+    if pending:
+        evidence.search(pending)
+    if decoder is not None:
+        evidence.search(decoder.decode(b"", final=True))
+    return evidence

@@ -36,7 +36,7 @@ from itertools import chain
 from typing import Any, Iterator
 
 from scanner.connectors.inputs.common import (
-    KNOWN_PLATFORMS, KNOWN_STATES, BadRecord, clean_id, decodable, error_text, failure, label_of,
+    KNOWN_PLATFORMS, KNOWN_STATES, BadRecord, clean_id, decodable, error_text, evidence_of, failure, label_of,
     make_inventory, residue_of, snippet,
 )
 from scanner.connectors.inputs.csv_rows import (
@@ -437,7 +437,11 @@ class _Fleet:
         mentions = self.mentions
         if len(mentions) >= _MENTIONS:
             return
-        for value in set(_VALUES.findall(fault.text)):
+        values = set(_VALUES.findall(fault.text))
+        squeezed = "".join(c for c in fault.text if c.isprintable() or c == "\n")
+        if squeezed != fault.text:  # a serial a CR or a NUL was put into ("IP\rH1" of IPH1) is still that serial
+            values.update(_VALUES.findall(squeezed))
+        for value in values:
             if value not in mentions and value not in named and value.lower() not in KNOWN_PLATFORMS:
                 mentions[value] = (fault.line, fault.what)
 
@@ -673,9 +677,7 @@ def _header_fault(cells: list[str]) -> str | None:
 
 def _refused(name: str, src: Source, at: int, why: str) -> Inventory:
     """A file whose header cannot be trusted: none of it is read, and all its text is kept as evidence."""
-    evidence = Problems()
-    for _, raw in src.raw_lines():
-        evidence.search(raw)
+    evidence = evidence_of(src)
     message = (f"{label_of(name)} line {at + 1}: {why}; none of its rows were read: export it again with each "
                f"column named once and nothing else on the header line, and rescan")
     return failure(name, "bad-header", message, problems=(f"line {at + 1}: {why}",), evidence=evidence)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from scanner.connectors.inputs.common import clean_id, failure, label_of, make_inventory, snippet
+from scanner.connectors.inputs.common import clean_id, evidence_of, failure, label_of, make_inventory, snippet
 from scanner.connectors.inputs.csv_rows import csv_records, header_cells, repeated_names
 from scanner.connectors.inputs.source import Problems, Source
 from scanner.model import App, DeviceInfo, Inventory
@@ -84,7 +84,7 @@ def _old_record(text: str) -> tuple[App | None, str]:
         if not text.isprintable():
             return None, _control(text)
         return None, f"expected '<bundle id> - <name> <version>' (ideviceinstaller -l), got {snippet(text)}"
-    app_id, why = clean_id(m.group("id"), "bundle id")
+    app_id, why = clean_id(m.group("id"), "bundle id", dotted=True)
     if why:
         return None, why
     if _NUMBER_FIRST.match(app_id):  # a reverse-DNS id never starts with a digit: a version glued to it
@@ -164,8 +164,8 @@ def read_idevice_csv(name: str, src: Source, at: int, total: int | None) -> Inve
             problems.add(f"line {n}: expected {width} values ({', '.join(header)}), found {len(row)}",
                          evidence=record)
             continue
-        app_id, why = clean_id(row[i_id] if i_id is not None else "", "CFBundleIdentifier")
-        if not why and app_id.casefold() in header_keys:
+        app_id, why = clean_id(row[i_id] if i_id is not None else "", "CFBundleIdentifier", dotted=True)
+        if app_id.casefold() in header_keys:
             why = f"a second header line ({snippet(record)}): two listings mixed, or a line that was edited"
         if not why:
             why = _cells_fault(row, header)
@@ -205,9 +205,7 @@ def _cells_fault(row: list[str], header: list[str]) -> str | None:
 
 def _unread(name: str, src: Source, at: int, why: str) -> Inventory:
     """A file whose header cannot be trusted: failed, and all its text kept as evidence."""
-    evidence = Problems()
-    for _, raw in src.raw_lines():
-        evidence.search(raw)
+    evidence = evidence_of(src)
     message = (f"{label_of(name)} line {at + 1}: {why}; none of its apps were read: export the list again "
                f"(ideviceinstaller -l, naming each attribute once) and rescan")
     return failure(name, "bad-header", message, platform="ios", problems=(f"line {at + 1}: {why}",),

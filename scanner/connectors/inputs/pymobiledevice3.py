@@ -35,6 +35,11 @@ def read_pmd3(name: str, doc: dict[str, Any]) -> Inventory:
 
 def _pmd3_app(key: str, v: dict[str, Any]) -> App:
     no_repeats(v)
+    if _holds_a_record(v):
+        # A line moved in the file (or an edit) put another app's record inside this one's attributes: as it
+        # stands that app would be read as nothing but this app's entitlements.
+        raise BadRecord("another app's record (an object with CFBundleIdentifier) is nested inside its attributes, "
+                        "so the file was edited or damaged")
     bundle_id = v.get("CFBundleIdentifier", key)
     if not isinstance(bundle_id, str) or not bundle_id:
         raise BadRecord(f"CFBundleIdentifier is {json_type(bundle_id)}, expected a bundle id")
@@ -68,3 +73,18 @@ def _pmd3_app(key: str, v: dict[str, Any]) -> App:
         text_of(v, "CFBundleShortVersionString"), text_of(v, "CFBundleVersion"), None, None, state,
         {"System": True, "User": False}.get(app_type or ""), text_of(v, "Path"), team_id, text_of(v, "SignerIdentity"),
     )
+
+
+def _holds_a_record(v: dict[str, Any]) -> bool:
+    """True when an object below the app's own attributes has a CFBundleIdentifier: an app record out of place.
+    Real attributes nest only shallow dictionaries (Entitlements), so this walks little."""
+    stack = [x for x in v.values() if isinstance(x, (dict, list))]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "CFBundleIdentifier" in item:
+                return True
+            stack.extend(x for x in item.values() if isinstance(x, (dict, list)))
+        else:
+            stack.extend(x for x in item if isinstance(x, (dict, list)))
+    return False
