@@ -12,14 +12,19 @@ and makes its device "partial", never dropped in silence, because a line that
 was skipped could have been the prohibited app. Input is read as bytes and
 each line decoded here, so invalid UTF-8 is reported with its line number
 instead of aborting the whole file. Whitespace around a value is not part of
-it; otherwise values are kept exactly as read (escape sequences, bidi marks,
-long strings): escaping them is the output formats' job. An app id is the
-exception: one that still holds whitespace or a control or format character
-(NUL, ESC, a bidi mark, a line break) is no real package name or bundle id,
-so its record is a bad one. A quote never closed, a record whose quoted line
-breaks swallowed other rows, a JSON key given twice, and a saved report whose
+it. A control or format character (NUL padding after a crash, ESC, a bidi
+mark, a line break) in any field of a pm or ideviceinstaller line or of a
+fleet CSV row (but for a line break inside a quoted name) makes it a bad
+line: those tools never print one, so such a line is damaged or forged.
+A quote never closed, two records on one line, a header given twice, a JSON
+key given twice, a last line without its line break and a saved report whose
 fields contradict its "complete" are all bad records too: what was not read
-whole is never reported complete.
+whole is never reported complete. (Display values in JSON inputs are kept as
+read: escaping them is the output formats' job.)
+
+Evidence is never dropped: the text of every record that cannot be read, and
+the whole of an input whose format is not recognised, is kept as its id-like
+words (Inventory.residue), which the audit searches for whole catalog ids.
 
 The fleet CSV can hold millions of rows, so it is streamed: one device's apps
 at a time, one Inventory per contiguous run of rows of a device (the audit
