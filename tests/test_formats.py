@@ -345,7 +345,7 @@ def test_json_validates_and_keeps_hostile_values_intact(schema):
     document = json.loads(text)
     validate(document, schema)
 
-    assert document["schema_version"] == "1.0"
+    assert document["schema_version"] == "1.1"
     assert document["tool"] == {"name": "scanner", "version": "0.1.0"}
     assert document["started"] == "2025-03-01T09:30:00.125Z"
     assert document["verdict"] == "findings-incomplete" and document["exit_code"] == 5

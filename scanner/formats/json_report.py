@@ -18,7 +18,7 @@ from scanner.model import App, DeviceResult, Finding, Report, device_verdict
 
 __all__ = ["SCHEMA_VERSION", "app_to_dict", "clone_serials", "finding_id", "report_to_dict", "timestamp", "write_json"]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def timestamp(moment: datetime) -> str:
