@@ -53,7 +53,7 @@ import asyncio
 import socket
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -252,17 +252,25 @@ class Intake:
         """Record a device's last verdict (under the lock).
 
         Its own transport's earlier verdict is replaced (an unauthorized phone read once the prompt was
-        accepted). Another transport's is replaced only when that transport is no longer attached and reported
+        accepted), but its findings are kept for the session's exit code. Another transport's is replaced only when that transport is no longer attached and reported
         the same hardware serial: the same phone plugged into another port. Two phones attached at once that
         report one ro.serialno stay two devices, so a clean clone never hides the other's findings.
         """
         platform = key[0]
         serial = result.device.serial
+        carried: list = []
         for other, earlier in list(self.latest.items()):
             if (other != key and other[0] == platform and other not in self._attached[platform] and serial
                     and earlier.device.serial == serial and earlier.device.source == result.device.source):
+                carried.extend(earlier.findings)
                 del self.latest[other]
-        self.latest[key] = result
+        if key in self.latest:
+            carried.extend(self.latest[key].findings)
+        # A later verdict never wipes a finding seen earlier in the session: clones that share ro.serialno
+        # plugged in one after the other get one name from adb (no USB path while only one is attached), and
+        # a clean second clone must not hide the first one's WeChat. The status is the latest scan's.
+        kept = tuple(dict.fromkeys((*result.findings, *carried)))
+        self.latest[key] = replace(result, findings=kept) if len(kept) > len(result.findings) else result
 
     def _connector(self, platform: str, serial: str):
         if platform == "android":

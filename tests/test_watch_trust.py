@@ -122,6 +122,22 @@ def test_two_phones_with_one_serialno_keep_their_own_verdicts(watches):
     assert {found[1] for line in lines if (found := re.search(r"\(via ([^)]+)\)", line))} == transports
 
 
+def test_clones_plugged_in_one_after_the_other_never_wipe_a_finding(watches):
+    # The review's false clean: one clone at a time on the hub, so adb names each by the shared serial (or each
+    # by its own port, here), and the clean second clone's verdict used to replace the first one's WeChat.
+    devices = [clone("CLONEFIRST", (AppProfile("com.tencent.mm"),)), clone("CLONESECOND", (AppProfile("com.whatsapp"),))]
+    with Fleet(devices) as fleet:
+        fleet.detach("CLONESECOND")
+        w = watches(android_only(fleet), "--platform", "android")
+        assert "WeChat" in w.verdict(CLONE_SERIAL)
+        fleet.detach("CLONEFIRST")
+        w.note("unplugged")
+        fleet.attach("CLONESECOND")
+        assert "CLEAN" in w.verdict(CLONE_SERIAL)
+        code = w.stop()
+    assert code == 1, w.notes  # the WeChat seen during the session stays in its exit code
+
+
 def test_track_devices_l_names_clones_by_usb_path():
     from scanner.intake import parse_tracked
 
