@@ -342,3 +342,61 @@ def test_a_serial_broken_by_a_carriage_return_in_a_joined_row_is_still_that_devi
     statuses = {r.device.serial: r.status for r in report.results}
     assert statuses["IPH1"] != "complete" and statuses["A1"] != "complete"
     assert ("ios", "com.tencent.mqq", "recovered") in findings_of(report)
+
+
+# --- what the second review found ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_searched_too(tmp_path, encoding):
+    path = tmp_path / "apps.txt"
+    path.write_bytes("package:com.google.android.gm\npackage:com.tencent.mm\n".encode(encoding))
+    report = scan([str(path)])
+    assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
+
+
+def test_a_50_mb_line_is_refused_in_bounded_memory(tmp_path):
+    # The regex used to keep state per character (a lookahead inside a repeat); and no package name is that long.
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"package:" + b"a" * 5_000_000 + b"\n")
+    (result,) = scan([str(path)]).results
+    assert result.status == "failed" and "characters long" in result.problems[0]
+
+
+def test_a_pm_path_is_absolute(tmp_path):
+    path = tmp_path / "apps.txt"
+    path.write_bytes(b"package:com.google.android.gm\npackage:com.tencent.mm=com.google.x\n")
+    report = scan([str(path)])
+    assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
+    assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
+
+
+def test_a_saved_complete_device_with_a_part_read_with_no_app_is_not_complete(tmp_path):
+    from scanner.formats.json_report import write_json
+
+    pm = tmp_path / "a.txt"
+    pm.write_bytes(b"package:com.tencent.mm\npackage:com.google.android.gm\n")
+    out = io.StringIO()
+    write_json(scan([str(pm)], inventory=True), out)
+    doc = json.loads(out.getvalue())
+    doc["devices"][0]["coverage"].append({"scope": "user 10", "read": True, "reason": None, "apps": 0})
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps(doc))
+    (result,) = scan([str(saved)]).results
+    assert result.status == "partial"
+
+
+def test_csv_rows_carry_the_transport_that_tells_clones_apart():
+    import csv as csvlib
+    from datetime import datetime, timezone
+
+    from scanner.formats.csv_report import write_csv
+    from scanner.model import DeviceResult, Report
+
+    now = datetime.now(timezone.utc)
+    results = tuple(DeviceResult(DeviceInfo("android", "0123456789ABCDEF", source="adb", transport=t), "complete",
+                                 None, None, (Scope("user 0", True, apps=3),), (), 3) for t in ("usb:1-1.2", "usb:1-1.3"))
+    out = io.StringIO()
+    write_csv(Report("scanner", "0", now, now, (), (), results), out)
+    rows = list(csvlib.DictReader(io.StringIO(out.getvalue())))
+    assert [r["device_transport"] for r in rows] == ["usb:1-1.2", "usb:1-1.3"]

@@ -176,19 +176,21 @@ def test_pm_only_bad_lines_after_a_package_line_that_is_itself_bad_fails(tmp_pat
 
 
 def test_pm_odd_printable_ids_are_kept_intact_and_control_characters_are_bad_lines(tmp_path):
-    odd = ["com." + "a" * 10_000, "android", "Com.Mixed_Case-1"]  # long or odd, but package names: kept
+    odd = ["com." + "a" * 251, "android", "Com.Mixed_Case-1"]  # long (255) or odd, but package names: kept
     # Control, format (bidi) and NUL characters are never in a package name: a forged or damaged line.
     hostile = ["com.evil\x1b[31mRED\x1b[0m", "com.rtl\u202egnp.exe", "com.bell\x07\x08", "com.tencent.mm\x00"]
     # Printable, but not a package name either: nothing else may pass for one.
-    foreign = ["com.例え.アプリ", "+cmd|calc!A0", "com..tencent.mm", "com.tencent.mm;"]
+    # ... and no package name is longer than 255 characters (it is a folder name on the phone).
+    foreign = ["com.例え.アプリ", "+cmd|calc!A0", "com..tencent.mm", "com.tencent.mm;", "com." + "a" * 10_000]
     data = "".join(f"package:{h}\n" for h in odd + hostile + foreign).encode()
     inv = one(read_bytes(tmp_path, data))
     assert inv.status == "partial" and inv.reason == "bad-lines" and ids(inv) == odd
-    assert inv.problem_count == 8
+    assert inv.problem_count == 9
     assert inv.problems[0] == ("line 4: package 'com.evil\\x1b[31mRED\\x1b[0m' holds whitespace or a control "
                                "character, so it is not a real package name or bundle id")
     assert inv.problems[4].startswith("line 8: package 'com.例え.アプリ' is not a package name or bundle id")
-    assert [p.split(":")[0] for p in inv.problems] == [f"line {n}" for n in range(4, 12)]
+    assert "10004 characters long" in inv.problems[8]
+    assert [p.split(":")[0] for p in inv.problems] == [f"line {n}" for n in range(4, 13)]
 
 
 # --- ideviceinstaller -l -------------------------------------------------------------------------

@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from scanner.connectors.inputs.common import clean_id, snippet
-from scanner.connectors.inputs.pm import (
-    _PM_LINE as PM_LINE,  # the shared grammar of a pm line
-)
-from scanner.connectors.inputs.pm import PM_REFUSED
+from scanner.connectors.inputs.pm import PM_REFUSED, pm_line  # the shared grammar of a pm line
 
 __all__ = [
     "Entry", "Listing", "User", "parse_listing", "parse_names", "parse_props", "parse_users", "refusal",
@@ -29,11 +26,12 @@ _PROP_OPEN = re.compile(r"\[(?P<key>[^\]]*)\]: \[(?P<value>.*)\Z", re.S)
 _USER = re.compile(r"\s*UserInfo\{(?P<id>\d{1,10}):(?P<name>.*):(?P<flags>[0-9a-fA-F]{1,8})\}(?: running)?\s*\Z")
 _UNKNOWN_OPTION = re.compile(r"Unknown option:? (?P<option>-\S+)")
 # The common line, as real pm prints it: printable-ASCII path, a package name of the id grammar (clean_id's),
-# digits, and no second "package:" (two lines run together). A listing made only of such lines is read in
+# digits, and no second "package:" (two lines run together; counted before, not with a lookahead, which
+# would cost the regex engine memory per character). A listing made only of such lines is read in
 # one pass (re.M); any other line sends the whole
 # listing through the line-by-line path below, which says what is wrong with each odd line.
 _FAST_LINES = re.compile(
-    r"^package:(?:((?:(?!package:)[!-~])+)=)?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)(?: versionCode:(\d{1,19}))?"
+    r"^package:(?:(/[!-~]*)=)?([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)(?: versionCode:(\d{1,19}))?"
     r"(?:  installer=([!-~]+))?(?: uid:(\d{1,10}))?$",
     re.M,
 )
@@ -129,7 +127,7 @@ def parse_listing(lines: tuple[bytes, ...], what: str) -> Listing:
     """`pm list packages` lines of one command (`what` names it in problems)."""
     listing = Listing()
     blob = b"\n".join(lines)
-    if blob.isascii():
+    if blob.isascii() and blob.count(b"package:") == len(lines):  # no line holds a second one (lines joined)
         found = _FAST_LINES.findall(blob.decode("ascii"))
         if len(found) == len(lines):  # every line is a plain package line
             entries = listing.entries
@@ -146,7 +144,7 @@ def parse_listing(lines: tuple[bytes, ...], what: str) -> Listing:
             continue
         if not text.strip():
             continue
-        m = PM_LINE.match(text)
+        m = pm_line(text)
         if m is None:
             listing.problems.append(f"{what} line {n}: expected 'package:<name>', got {snippet(text)}")
             listing.evidence.append(raw)

@@ -59,6 +59,7 @@ HEADER = (
     "device_reason",
     "device_message",
     "app_count",
+    "device_transport",  # what tells two clones with one serial apart (adb transport serial or USB path)
 )
 
 _FINDING_COLUMNS = HEADER.index("explanation") - HEADER.index("policy") + 1
@@ -84,7 +85,7 @@ def _cell(value: object) -> str:
 
 
 def _device_columns(result: DeviceResult) -> tuple[object, ...]:
-    return (result.reason, result.message, result.app_count)
+    return (result.reason, result.message, result.app_count, result.device.transport)
 
 
 def _finding_columns(f: Finding) -> tuple[object, ...]:

@@ -159,6 +159,9 @@ def clean_id(value: str, what: str, *, dotted: bool = False) -> tuple[str, str |
     if not app_id.isprintable() or " " in app_id:  # the only printable whitespace is " "
         return app_id, (f"{what} {snippet(app_id)} holds whitespace or a control character, so it is not a "
                         f"real package name or bundle id")
+    if len(app_id) > MAX_ID:
+        return app_id, (f"{what} {snippet(app_id)} is {len(app_id)} characters long, longer than any real package "
+                        f"name or bundle id (at most {MAX_ID}): the line is damaged or forged")
     if not _ID_GRAMMAR.match(app_id):
         return app_id, (f"{what} {snippet(app_id)} is not a package name or bundle id (letters, digits, '_' "
                         f"and '-' in dot-separated labels): was something else pasted into this column?")
@@ -168,6 +171,8 @@ def clean_id(value: str, what: str, *, dotted: bool = False) -> tuple[str, str |
     return app_id, None
 
 
+MAX_ID = 255  # an Android package name is a folder name (/data/data/<package>), and so at most 255 bytes
+
 # Android package names and iOS bundle ids: labels of letters, digits, "_"
 # and "-", joined by dots. One label is allowed: the framework is "android".
 _ID_GRAMMAR = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\Z")
@@ -175,6 +180,20 @@ _ID_GRAMMAR = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\Z")
 
 _CHUNK = 1 << 20
 _ID_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """ "utf-16-le" or "utf-16-be" for text that is mostly ASCII letters each with a NUL beside it (UTF-16
+    saved without a byte-order mark), else None."""
+    sample = head[: 1 << 16]
+    pairs = len(sample) // 2
+    if pairs < 8:
+        return None
+    if sample[1::2].count(0) > 0.4 * pairs and sample[0::2].count(0) < 0.1 * pairs:
+        return "utf-16-le"
+    if sample[0::2].count(0) > 0.4 * pairs and sample[1::2].count(0) < 0.1 * pairs:
+        return "utf-16-be"
+    return None
 
 
 def evidence_of(src: Source) -> Problems:
@@ -186,8 +205,8 @@ def evidence_of(src: Source) -> Problems:
     ids are spelled with a NUL after every letter."""
     evidence = Problems()
     head = b"".join(src.head)
-    utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")
-    decoder = codecs.getincrementaldecoder("utf-16")("replace") if utf16 else None
+    encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else _utf16_without_bom(head)
+    decoder = codecs.getincrementaldecoder(encoding)("replace") if encoding else None
     pending = b""  # the end of the last chunk: an id may go on in the next one
     chunk = head
     try:

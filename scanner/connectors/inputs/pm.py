@@ -21,15 +21,24 @@ _PREFIX = "package:"
 # `pm list packages [-f] [-i] [-U] [--show-versioncode]`: the path holds "=" ("~~abc==/"), so the
 # package is the last "="-free word before the optional fields. A greedy `(.+)=` would stop at
 # `installer=` and return the installer as the package. Digits are bounded so that int() never
-# meets a hostile 5,000-digit uid. Every field is held to what pm really prints: a path of printable
-# ASCII that never holds "package:" (two lines joined into one would otherwise read as the second app
-# only), an installer that is a package name (or "null"), spaces between fields. NUL padding, ESC, bidi
+# meets a hostile 5,000-digit uid. Every field is held to what pm really prints: an absolute path of
+# printable ASCII that never holds "package:" (two lines joined into one would otherwise read as the
+# second app only: pm_line() checks that first, since a lookahead inside the repeat costs the regex
+# engine memory for every character of a hostile 50 MB line), an installer that is a package name (or "null"), spaces between fields. NUL padding, ESC, bidi
 # marks or any other control character in a field therefore make no match. The package itself is
 # checked by clean_id, which says what is wrong with it. Shared with the live listing (adb_parse).
 _PM_LINE = re.compile(
-    r"^package:(?:(?P<path>(?:(?!package:)[!-~])+)=)?(?P<pkg>[^=\s]+)(?: versionCode:(?P<code>\d{1,19}))?"
+    r"^package:(?:(?P<path>/[!-~]*)=)?(?P<pkg>[^=\s]+)(?: versionCode:(?P<code>\d{1,19}))?"
     r"(?: +installer=(?P<installer>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*))?(?: uid:(?P<uid>\d{1,10}))?[ \t]*\r?$"
 )
+
+
+def pm_line(text: str) -> re.Match[str] | None:
+    """The fields of one `pm list packages` line, or None when it is not one (a second "package:" in it
+    means two lines joined)."""
+    return None if text.find(_PREFIX, 1) >= 0 else _PM_LINE.match(text)
+
+
 PM_REFUSED = re.compile(r"SecurityException: .*?\buser (\d{1,10})\b")
 # What adb prints when it has to start (or restart) its server before running the command: on stderr
 # since adb 1.0.36 and on stdout before, so a listing saved with 2>&1 or copied from a console begins
@@ -49,7 +58,7 @@ def read_pm(name: str, src: Source) -> Inventory:
     refused: dict[str, str] = {}  # user id -> what the device said
     listing = False  # a package line was read: adb's status lines come only before the listing
     for n, text in src.nonblank_lines(problems):
-        m = _PM_LINE.match(text)
+        m = pm_line(text)
         if m is None:
             if not listing and ADB_STATUS.fullmatch(text.strip(" \t")):
                 continue

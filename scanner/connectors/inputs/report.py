@@ -533,6 +533,10 @@ def _coverage_counts(coverage: list[Scope], records: int) -> list[str]:
     if not read:
         return ["its coverage names no part of the device as read"]
     uncounted = [f"its coverage does not count the apps read in {snippet(s.name)}" for s in read if s.apps is None]
+    # Every user a phone lists has its system apps, and an iPhone's list is never empty: scanner never saves a
+    # part read with no app in it as read (an empty listing is not read).
+    if records:  # (a device with no app at all is refused as empty, with its own reason)
+        uncounted += [f"its coverage says {snippet(s.name)} was read with no app in it" for s in read if s.apps == 0]
     if uncounted or any(s.apps is not None and s.apps > records for s in read):
         return uncounted  # a single scope counting too many is said above
     total = sum(s.apps or 0 for s in read)
