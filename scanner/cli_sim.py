@@ -67,7 +67,7 @@ def start_fleet(devices: Sequence, adb_port: int | None = None, usbmuxd_port: in
     from scanner.simulator.android import SimulatorError
     from scanner.simulator.fleet import Fleet
 
-    fleet = Fleet(devices, adb_port=adb_port, usbmuxd_port=usbmuxd_port)
+    fleet = Fleet(devices, adb_port=adb_port, usbmuxd_port=usbmuxd_port, every_transport=True)
     try:
         return fleet.start()
     except (SimulatorError, OSError, ValueError) as err:

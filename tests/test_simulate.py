@@ -270,11 +270,10 @@ def test_simulate_custom_profile_and_print_profile(tmp_path):
                        '[[device.app]]\nid = "com.lenovo.anyshare.gps"\n')
     sim = Served(["--profile", str(profile)], env, tmp_path)
     try:
-        assert list(sim.exports) == ["ANDROID_ADB_SERVER_PORT"]  # no iOS device, no usbmuxd
-        # No usbmuxd: under the default --platform all that is incomplete (iPhones may be unseen); Android only,
-        # on purpose, is not.
-        result = scanner("scan", "--format", "json", "--platform", "android", env=client_env(tmp_path, sim.exports),
-                         cwd=tmp_path)
+        # No iOS device, but an (empty) emulated usbmuxd all the same: a scan of the fleet asks only emulated
+        # transports, never this machine's usbmuxd or adb port 5037; so it is complete under --platform all.
+        assert list(sim.exports) == ["ANDROID_ADB_SERVER_PORT", "USBMUXD_SOCKET_ADDRESS"]
+        result = scanner("scan", "--format", "json", env=client_env(tmp_path, sim.exports), cwd=tmp_path)
         assert result.returncode == 1, result.stderr  # findings, every device read
         report = json.loads(result.stdout)
         assert [(r["device"]["serial"], [f["listed"] for f in r["findings"]]) for r in report["devices"]] == [

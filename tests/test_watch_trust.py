@@ -321,3 +321,20 @@ def test_fleet_check_fails_once_its_server_is_gone():
         with pytest.raises(SimulatorError, match="exited"):
             fleet.check()
 
+
+
+def test_simulate_of_one_platform_serves_both_transports_so_a_scan_never_touches_the_real_ones(tmp_path):
+    # The review: an iOS-only profile exported no adb port, so a scan of the fleet started adb on 5037.
+    profile = tmp_path / "ios.toml"
+    profile.write_text('schema = 1\n[[device]]\nplatform = "ios"\nserial = "00008101-000000000000002E"\n'
+                       'model = "iPhone 12"\n[[device.app]]\nid = "com.tencent.xin"\n')
+    env = client_env(tmp_path)
+    sim = Served(["--profile", str(profile)], env, tmp_path)
+    try:
+        assert list(sim.exports) == ["ANDROID_ADB_SERVER_PORT", "USBMUXD_SOCKET_ADDRESS"]
+        result = subprocess.run([sys.executable, "-m", "scanner", "scan", "--format", "json"], capture_output=True,
+                                text=True, env=client_env(tmp_path, sim.exports), cwd=tmp_path, timeout=120)
+        assert result.returncode == 1, result.stderr
+        assert "was started" not in result.stderr  # no adb server of its own, anywhere
+    finally:
+        assert sim.stop() == 0

@@ -908,7 +908,7 @@ class AndroidSimulator:
                 self._phones[profile.serial] = (phone, adbd)
                 started.append((profile, adbd))
         try:
-            with ThreadPoolExecutor(max_workers=min(16, len(started))) as pool:
+            with ThreadPoolExecutor(max_workers=max(1, min(16, len(started)))) as pool:  # none: a server alone
                 list(pool.map(lambda pa: self._connect(pa[1].port, _expected_state(pa[0])), started))
             expected = {f"127.0.0.1:{adbd.port}": _expected_state(p) for p, adbd in started}
             self._wait_states(expected)

@@ -28,7 +28,7 @@ class Fleet:
     """The devices of a profile behind an emulated adb server and usbmuxd on 127.0.0.1."""
 
     def __init__(self, devices: Iterable[DeviceProfile], *, adb_port: int | None = None,
-                 usbmuxd_port: int | None = None) -> None:
+                 usbmuxd_port: int | None = None, every_transport: bool = False) -> None:
         self.profiles: dict[str, DeviceProfile] = {}
         for device in devices:
             if device.serial in self.profiles:
@@ -36,6 +36,9 @@ class Fleet:
             self.profiles[device.serial] = device
         self._adb_port = adb_port
         self._usbmuxd_port = usbmuxd_port
+        # Serve an adb server and a usbmuxd even for a platform without devices: a scan pointed at the fleet
+        # then asks only emulated transports, never the real port 5037 or /var/run/usbmuxd of this machine.
+        self._every_transport = every_transport
         self.android = None  # AndroidSimulator, once started
         self.ios = None  # IOSSimulator, once started
         self.attached: set[str] = set()
@@ -61,10 +64,10 @@ class Fleet:
 
         worker = None
         try:
-            if android:
+            if android or self._every_transport:
                 worker = threading.Thread(target=start_android, name="fleet-android-start", daemon=True)
                 worker.start()
-            if ios:
+            if ios or self._every_transport:
                 self.ios = IOSSimulator(ios, port=self._usbmuxd_port).start()
             if worker is not None:
                 worker.join()
