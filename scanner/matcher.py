@@ -119,7 +119,10 @@ class Matcher:
         The loop is the hot path of a fleet scan (a million apps): an exact
         lookup per app, and the iOS extension and team-id rules only for the
         few apps whose id could be an extension of a catalogued one or that
-        carry a team id.
+        carry a team id. An id the catalog knows only for the other platform
+        is a finding too ("other-platform"): ids are reverse-DNS names their
+        maker owns, and an export whose platform column is wrong (`ios,A1,
+        com.tencent.mm`) must not hide WeChat.
         """
         findings: list[Finding] = []
         android, ios = self._exact["android"], self._exact["ios"]
@@ -131,12 +134,17 @@ class Matcher:
                 rules = android.get(key)
                 if rules:
                     findings.extend(r.finding(app, "exact") for r in rules)
+                elif key in ios:
+                    findings.extend(r.finding(app, "other-platform") for r in ios[key])
             elif platform == "ios":
                 rules = ios.get(key)
                 if rules:
                     findings.extend(r.finding(app, "exact") for r in rules)
-                elif app.team_id or key.startswith(extensions):
-                    findings.extend(self._ios_inexact(app, key))
+                else:
+                    found = self._ios_inexact(app, key) if app.team_id or key.startswith(extensions) else []
+                    if not found and key in android:
+                        found = [r.finding(app, "other-platform") for r in android[key]]
+                    findings.extend(found)
         return findings
 
     def recover(self, tokens: Iterable[str], platform: str | None,

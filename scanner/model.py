@@ -15,11 +15,11 @@ APP_STATES = ("installed", "disabled", "hidden", "uninstalled-data-kept", "offlo
 STATUSES = ("complete", "partial", "failed")
 SEVERITIES = ("prohibited", "review")  # most severe first
 RELATIONS = ("app", "feature-of", "related")
-MATCH_KINDS = ("exact", "extension", "team-id", "recovered")
+MATCH_KINDS = ("exact", "extension", "team-id", "other-platform", "recovered")
 # What a finding rests on: the app's id as parsed ("exact", "extension"), its developer team, or a whole
 # catalog id found in text that could not be parsed ("recovered").
 EVIDENCE_OF_MATCH = {"exact": "identifier", "extension": "identifier", "team-id": "team-id",
-                     "recovered": "recovered"}
+                     "other-platform": "identifier", "recovered": "recovered"}
 CONFIDENCES = ("confirmed", "reported")
 FAIL_ON = ("prohibited", "review", "never")
 
@@ -124,7 +124,7 @@ class Finding:
     relation: str  # "app" | "feature-of" | "related"
     catalog_app: str  # catalog key of the app that matched: "wechat"
     catalog_name: str  # its name: "WeChat"
-    match: str  # "exact" | "extension" | "team-id" | "recovered"
+    match: str  # "exact" | "extension" | "team-id" | "other-platform" | "recovered"
     identifier: str  # the catalog identifier (or team id) that matched
     confidence: str  # "confirmed" | "reported"
     severity: str  # "prohibited" | "review"
@@ -141,6 +141,10 @@ class Finding:
         if self.match == "recovered":
             what = self.listed if self.relation == "app" else replace(self, match="exact").explanation
             return f"{what} (recovered: {self.identifier} is in text that could not be read as a list)"
+        if self.match == "other-platform":
+            what = self.listed if self.relation == "app" else replace(self, match="exact").explanation
+            other = "iOS" if self.app.platform == "android" else "Android"
+            return f"{what} (the {other} app's id, on a device listed as {self.app.platform})"
         return self._why
     @property
     def _why(self) -> str:

@@ -400,3 +400,23 @@ def test_csv_rows_carry_the_transport_that_tells_clones_apart():
     write_csv(Report("scanner", "0", now, now, (), (), results), out)
     rows = list(csvlib.DictReader(io.StringIO(out.getvalue())))
     assert [r["device_transport"] for r in rows] == ["usb:1-1.2", "usb:1-1.3"]
+
+
+def test_an_id_of_the_other_platform_is_a_finding_not_a_clean_device(tmp_path):
+    # A careless export: the platform column says ios for an Android phone's WeChat (and the reverse).
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(b"platform,device,app_id\nios,A1,com.tencent.mm\nios,A1,com.google.android.gm\n"
+                     b"android,I1,com.tencent.xin\n")
+    report = scan([str(path)])
+    assert sorted(set(findings_of(report))) == [("android", "com.tencent.xin", "other-platform"),
+                                                ("ios", "com.tencent.mm", "other-platform")]
+    assert report.exit_code == 1
+    finding = report.results[0].findings[0]
+    assert finding.matched_by == "identifier" and "Android app's id" in finding.explanation
+
+
+def test_an_id_both_platforms_share_matches_as_exact(matcher):
+    shared = {(ident.platform, ident.id) for app in load_signatures().apps.values() for ident in app.identifiers}
+    both = sorted(i for p, i in shared if p == "android" and ("ios", i) in shared)
+    for app_id in both[:3]:
+        assert {f.match for f in matcher.match([App("ios", app_id), App("android", app_id)])} == {"exact"}
