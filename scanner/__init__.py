@@ -51,7 +51,7 @@ def scan(
     names = tuple(inputs)
     sigs = load_signatures(signatures)
     matcher = Matcher(sigs, policies)
-    return run((FileConnector(n) for n in names), sigs, matcher, inventory=inventory, fail_on=fail_on, inputs=names)
+    return run((FileConnector(n, keep=matcher.knows) for n in names), sigs, matcher, inventory=inventory, fail_on=fail_on, inputs=names)
 
 
 def scan_devices(

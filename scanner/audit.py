@@ -122,7 +122,7 @@ def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
         reason=reason,
         message=message,
         coverage=coverage,
-        findings=tuple(findings),
+        findings=_one_each(findings) if inv.residue or len(findings) > 1 else tuple(findings),
         app_count=len(inv.apps),
         problems=inv.problems,
         problem_count=inv.problem_count,
@@ -142,12 +142,23 @@ def _merge_scopes(a: tuple[Scope, ...], b: tuple[Scope, ...]) -> tuple[Scope, ..
     return tuple(merged.values())
 
 
-def _one_each(findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
-    """One app found twice (a device listed twice in an export, a line repeated) is one finding; and an id
-    recovered from a damaged line of one part is no second finding when another part read it whole."""
-    unique = tuple(dict.fromkeys(findings))
-    read = {(f.rule, f.app.platform, f.app.id.lower()) for f in unique if f.match != "recovered"}
-    return tuple(f for f in unique if f.match != "recovered" or (f.rule, f.app.platform, f.app.id.lower()) not in read)
+_MATCH_RANK = {"exact": 0, "extension": 0, "team-id": 0, "other-platform": 1, "recovered": 2}
+
+
+def _one_each(findings: tuple[Finding, ...] | list[Finding]) -> tuple[Finding, ...]:
+    """One app found twice (a device listed twice in an export, a line repeated) is one finding; and one app
+    id under one rule and user found in several ways (read whole in one part, recovered from a damaged line
+    of another; an app whose platform was edited) is one finding too, the best-founded of them."""
+    best: dict[tuple, Finding] = {}
+    for f in findings:
+        key = (f.rule, f.app.id.lower(), f.app.user)
+        old = best.get(key)
+        if old is None or _MATCH_RANK.get(f.match, 0) < _MATCH_RANK.get(old.match, 0):
+            best[key] = f
+    # A recovered id knows no user: it is the same app as one found whole under any user.
+    whole = {(f.rule, f.app.id.lower()) for f in best.values() if f.match != "recovered"}
+    kept = {id(f) for f in best.values() if f.match != "recovered" or (f.rule, f.app.id.lower()) not in whole}
+    return tuple(f for f in dict.fromkeys(findings) if id(f) in kept)
 
 
 def merge(a: DeviceResult, b: DeviceResult) -> DeviceResult:

@@ -413,7 +413,7 @@ def scan(ctx: click.Context, inputs: tuple[str, ...], platform: str | None, seri
         if inputs:
             from scanner.connectors.files import FileConnector
 
-            connectors: Sequence = [FileConnector(name) for name in inputs]
+            connectors: Sequence = [FileConnector(name, keep=matcher.knows) for name in inputs]
         else:
             connectors = live_connectors(platforms, serials, udids, timeout, adb_server, progress)
         report = run(connectors, signatures, matcher, inventory=inventory, fail_on=fail_on, inputs=inputs,

@@ -147,6 +147,12 @@ class Matcher:
                     findings.extend(found)
         return findings
 
+    def knows(self, token: str) -> bool:
+        """Whether `token` is an id some selected policy names, on either platform, or an iOS extension of
+        one: what is worth keeping of the text that could not be read."""
+        key = token.lower()
+        return key in self._exact["android"] or key in self._exact["ios"] or key.startswith(self._extensions)
+
     def recover(self, tokens: Iterable[str], platform: str | None,
                 parsed: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> list[Finding]:
         """Findings for the whole catalog ids among `tokens`, the id-like words

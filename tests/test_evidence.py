@@ -420,3 +420,15 @@ def test_an_id_both_platforms_share_matches_as_exact(matcher):
     both = sorted(i for p, i in shared if p == "android" and ("ios", i) in shared)
     for app_id in both[:3]:
         assert {f.match for f in matcher.match([App("ios", app_id), App("android", app_id)])} == {"exact"}
+
+
+def test_a_prohibited_id_after_more_distinct_words_than_the_cap_is_still_found(tmp_path):
+    # The review: 2^18 distinct id-like words of garbage first, and the id after them used to be dropped.
+    from scanner.connectors.inputs.source import MAX_EVIDENCE
+
+    junk = b" ".join(b"a%d.b" % i for i in range(MAX_EVIDENCE + 10))
+    path = tmp_path / "apps.txt"
+    path.write_bytes(b"package:com.google.android.gm\n" + junk + b"\npackage:com.tencent.mm\x00\n")
+    report = scan([str(path)])
+    assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
+    assert report.exit_code == EXIT_FINDINGS_INCOMPLETE

@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from scanner.connectors.inputs.common import (
     ACCEPTED_FORMATS, error_text, evidence_of, failure, label_of, residue_of,
@@ -51,7 +51,7 @@ from scanner.connectors.inputs.json_values import Repeats, json_object, json_typ
 from scanner.connectors.inputs.pm import read_pm
 from scanner.connectors.inputs.pymobiledevice3 import read_pmd3
 from scanner.connectors.inputs.report import read_report
-from scanner.connectors.inputs.source import MAX_PROBLEMS, Problems, Source
+from scanner.connectors.inputs.source import MAX_PROBLEMS, Problems, Source, keeping
 from scanner.model import Inventory
 
 __all__ = ["ACCEPTED_FORMATS", "FileConnector", "MAX_PROBLEMS", "read_input"]
@@ -88,12 +88,20 @@ def read_input(name: str, stream: BinaryIO | None = None) -> Iterator[Inventory]
 class FileConnector:
     """A saved or exported inventory file ("-" for stdin) as a Connector."""
 
-    def __init__(self, name: str, stream: BinaryIO | None = None) -> None:
+    def __init__(self, name: str, stream: BinaryIO | None = None, *,
+                 keep: Callable[[str], bool] | None = None) -> None:
         self.name = name
         self.stream = stream
+        self.keep = keep  # which words of unreadable text could be catalog ids (Matcher.knows); None: all, capped
 
     def inventories(self) -> Iterator[Inventory]:
-        return read_input(self.name, self.stream)
+        reading = read_input(self.name, self.stream)
+        while True:
+            with keeping(self.keep):  # only while the reader runs, never while the caller holds an inventory
+                inventory = next(reading, None)
+            if inventory is None:
+                return
+            yield inventory
 
     def __repr__(self) -> str:
         return f"FileConnector({self.name!r})"

@@ -8,10 +8,12 @@ reported with its line number instead of aborting the whole file.
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
 from itertools import chain
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
-__all__ = ["MAX_EVIDENCE", "MAX_PROBLEMS", "Problems", "Source", "id_tokens"]
+__all__ = ["MAX_EVIDENCE", "MAX_PROBLEMS", "Problems", "Source", "id_tokens", "keeping"]
 
 MAX_PROBLEMS = 20  # problem details kept per inventory; all are counted
 MAX_EVIDENCE = 1 << 18  # distinct id-like tokens kept from the unreadable text of one inventory
@@ -36,6 +38,24 @@ def id_tokens(text: str | bytes) -> Iterator[str]:
             yield token
 
 
+_wanted = threading.local()  # .keep: which tokens are worth keeping, while a reader runs (see keeping())
+
+
+@contextmanager
+def keeping(keep: Callable[[str], bool] | None) -> Iterator[None]:
+    """While the block runs in this thread, Problems keep only the tokens
+    `keep` says could be catalog ids, and so never need a cap: a prohibited
+    id after a million distinct words of garbage is still kept. The caller
+    (the file connector, given the matcher's `knows`) knows the catalog; the
+    readers do not need to."""
+    previous = getattr(_wanted, "keep", None)
+    _wanted.keep = keep
+    try:
+        yield
+    finally:
+        _wanted.keep = previous
+
+
 class Problems:
     """Problems of one inventory: all counted, the first MAX_PROBLEMS kept as
     text, and the id-like tokens of every record that could not be read.
@@ -45,13 +65,14 @@ class Problems:
     catalog identifiers. A prohibited app on a damaged line is still found.
     """
 
-    __slots__ = ("kept", "count", "evidence", "evidence_overflow")
+    __slots__ = ("kept", "count", "evidence", "evidence_overflow", "_keep")
 
     def __init__(self) -> None:
         self.kept: list[str] = []
         self.count = 0
         self.evidence: dict[str, None] = {}  # insertion-ordered set of tokens, as written
         self.evidence_overflow = 0  # tokens not kept once MAX_EVIDENCE was reached
+        self._keep: Callable[[str], bool] | None = getattr(_wanted, "keep", None)
 
     def add(self, text: str, count: int = 1, *, evidence: str | bytes | None = None) -> None:
         """Count a problem; `evidence` is the raw text of what could not be read."""
@@ -64,8 +85,12 @@ class Problems:
     def search(self, text: str | bytes) -> None:
         """Keep the id-like tokens of text that could not be read."""
         kept = self.evidence
+        keep = self._keep
         for token in id_tokens(text):
-            if token not in kept:
+            if keep is not None:  # only what could be a catalog id: no cap needed
+                if token not in kept and keep(token):
+                    kept[token] = None
+            elif token not in kept:
                 if len(kept) >= MAX_EVIDENCE:
                     self.evidence_overflow += 1
                     continue
