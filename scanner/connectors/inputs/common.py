@@ -14,7 +14,7 @@ from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Sco
 __all__ = [
     "ACCEPTED_FORMATS", "KNOWN_PLATFORMS", "KNOWN_STATES", "BadRecord", "clean_id", "decodable", "error_text",
     "evidence_of",
-    "failure", "label_of", "make_inventory", "snippet",
+    "failure", "header_refused", "label_of", "make_inventory", "snippet",
 ]
 
 ACCEPTED_FORMATS = (
@@ -120,6 +120,15 @@ def failure(
         problem_count=len(problems),
         residue=residue_of(evidence) if evidence is not None else (),
     )
+
+
+def header_refused(name: str, src: Source, at: int, why: str, advice: str, *,
+                   platform: str | None = None) -> Inventory:
+    """A file whose header line (head line `at`) cannot be trusted: none of its records is read, it is
+    failed, and all its text is kept as evidence for the matcher."""
+    message = f"{label_of(name)} line {at + 1}: {why}; none of its records were read: {advice}, and rescan"
+    return failure(name, "bad-header", message, platform=platform, problems=(f"line {at + 1}: {why}",),
+                   evidence=evidence_of(src))
 
 
 def label_of(name: str) -> str:

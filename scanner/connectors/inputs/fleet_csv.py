@@ -36,7 +36,7 @@ from itertools import chain
 from typing import Any, Iterator
 
 from scanner.connectors.inputs.common import (
-    KNOWN_PLATFORMS, KNOWN_STATES, BadRecord, clean_id, decodable, error_text, evidence_of, failure, label_of,
+    KNOWN_PLATFORMS, KNOWN_STATES, BadRecord, clean_id, decodable, error_text, failure, header_refused, label_of,
     make_inventory, residue_of, snippet,
 )
 from scanner.connectors.inputs.csv_rows import (
@@ -676,11 +676,8 @@ def _header_fault(cells: list[str]) -> str | None:
 
 
 def _refused(name: str, src: Source, at: int, why: str) -> Inventory:
-    """A file whose header cannot be trusted: none of it is read, and all its text is kept as evidence."""
-    evidence = evidence_of(src)
-    message = (f"{label_of(name)} line {at + 1}: {why}; none of its rows were read: export it again with each "
-               f"column named once and nothing else on the header line, and rescan")
-    return failure(name, "bad-header", message, problems=(f"line {at + 1}: {why}",), evidence=evidence)
+    return header_refused(name, src, at, why, "export it again with each column named once and nothing else on "
+                                               "the header line")
 
 
 def _respaced(text: str) -> list[str] | None:

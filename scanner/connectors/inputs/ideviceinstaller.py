@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from scanner.connectors.inputs.common import clean_id, evidence_of, failure, label_of, make_inventory, snippet
+from scanner.connectors.inputs.common import clean_id, header_refused, label_of, make_inventory, snippet
 from scanner.connectors.inputs.csv_rows import csv_records, header_cells, repeated_names
 from scanner.connectors.inputs.source import Problems, Source
 from scanner.model import App, DeviceInfo, Inventory
@@ -204,12 +204,8 @@ def _cells_fault(row: list[str], header: list[str]) -> str | None:
 
 
 def _unread(name: str, src: Source, at: int, why: str) -> Inventory:
-    """A file whose header cannot be trusted: failed, and all its text kept as evidence."""
-    evidence = evidence_of(src)
-    message = (f"{label_of(name)} line {at + 1}: {why}; none of its apps were read: export the list again "
-               f"(ideviceinstaller -l, naming each attribute once) and rescan")
-    return failure(name, "bad-header", message, platform="ios", problems=(f"line {at + 1}: {why}",),
-                   evidence=evidence)
+    return header_refused(name, src, at, why, "export the list again (ideviceinstaller -l, naming each attribute "
+                                               "once)", platform="ios")
 
 
 def _ios_inventory(name: str, src: Source, apps: list[App], problems: Problems, total: int | None) -> Inventory:
