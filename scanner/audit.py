@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from scanner import __version__
 from scanner.connectors.base import Connector
 from scanner.matcher import Matcher
-from scanner.model import DeviceInfo, DeviceResult, Finding, Inventory, PolicyRef, Report, RuleRef, Scope
+from scanner.model import SEVERITIES, DeviceInfo, DeviceResult, Finding, Inventory, PolicyRef, Report, RuleRef, Scope
 from scanner.signatures import Signatures
 
 _RANK = {"complete": 0, "partial": 1, "failed": 2}
@@ -122,7 +122,7 @@ def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
         reason=reason,
         message=message,
         coverage=coverage,
-        findings=_one_each(findings) if inv.residue or len(findings) > 1 else tuple(findings),
+        findings=one_finding_each(findings) if inv.residue or len(findings) > 1 else tuple(findings),
         app_count=len(inv.apps),
         problems=inv.problems,
         problem_count=inv.problem_count,
@@ -145,19 +145,29 @@ def _merge_scopes(a: tuple[Scope, ...], b: tuple[Scope, ...]) -> tuple[Scope, ..
 _MATCH_RANK = {"exact": 0, "extension": 0, "team-id": 0, "other-platform": 1, "recovered": 2}
 
 
-def _one_each(findings: tuple[Finding, ...] | list[Finding]) -> tuple[Finding, ...]:
+def _rank(f: Finding) -> tuple[int, int]:
+    """Most severe first, then the best-founded: a review lead never stands in for a prohibited finding."""
+    return (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else len(SEVERITIES), _MATCH_RANK.get(f.match, 0))
+
+
+def one_finding_each(findings: tuple[Finding, ...] | list[Finding]) -> tuple[Finding, ...]:
     """One app found twice (a device listed twice in an export, a line repeated) is one finding; and one app
     id under one rule and user found in several ways (read whole in one part, recovered from a damaged line
-    of another; an app whose platform was edited) is one finding too, the best-founded of them."""
+    of another; an app whose platform was edited) is one finding too: the most severe, then the best-founded."""
     best: dict[tuple, Finding] = {}
     for f in findings:
         key = (f.rule, f.app.id.lower(), f.app.user)
         old = best.get(key)
-        if old is None or _MATCH_RANK.get(f.match, 0) < _MATCH_RANK.get(old.match, 0):
+        if old is None or _rank(f) < _rank(old):
             best[key] = f
-    # A recovered id knows no user: it is the same app as one found whole under any user.
-    whole = {(f.rule, f.app.id.lower()) for f in best.values() if f.match != "recovered"}
-    kept = {id(f) for f in best.values() if f.match != "recovered" or (f.rule, f.app.id.lower()) not in whole}
+    # A recovered id knows no user: it is the same app as one found whole, at least as severe, under any user.
+    whole: dict[tuple, tuple[int, int]] = {}
+    for f in best.values():
+        if f.match != "recovered":
+            k = (f.rule, f.app.id.lower())
+            whole[k] = min(whole.get(k, (99, 99)), _rank(f))
+    kept = {id(f) for f in best.values()
+            if f.match != "recovered" or whole.get((f.rule, f.app.id.lower()), (99, 99))[0] > _rank(f)[0]}
     return tuple(f for f in dict.fromkeys(findings) if id(f) in kept)
 
 
@@ -173,7 +183,7 @@ def merge(a: DeviceResult, b: DeviceResult) -> DeviceResult:
         message=worse.message if worse.status != "complete" else a.message,
         coverage=_merge_scopes(a.coverage, b.coverage),
         # Live devices never merge across transports: two clones with one ro.serialno stay two devices.
-        findings=_one_each(a.findings + b.findings),
+        findings=one_finding_each(a.findings + b.findings),
         app_count=a.app_count + b.app_count,
         problems=(a.problems + b.problems)[:20],
         problem_count=a.problem_count + b.problem_count,

@@ -145,7 +145,9 @@ def watch(platform: str | None, adb_server: str | None, timeout: float, signatur
 
     On Ctrl-C or SIGTERM: a summary on stderr, and the exit code over the
     last verdict of every device seen (0 clean, 1 findings, 4 some device
-    not fully read or none scanned, 5 both; 2 usage). A scan cut short by
+    not fully read or none scanned, 5 both; 2 usage), where a finding seen
+    earlier in the session is never wiped by a later verdict of the same
+    name (clones that share a serial look alike). A scan cut short by
     the stop is not reported, and its device, like one that stayed offline,
     counts as not fully read: the summary names every device never read.
     """

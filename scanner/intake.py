@@ -269,7 +269,9 @@ class Intake:
         # A later verdict never wipes a finding seen earlier in the session: clones that share ro.serialno
         # plugged in one after the other get one name from adb (no USB path while only one is attached), and
         # a clean second clone must not hide the first one's WeChat. The status is the latest scan's.
-        kept = tuple(dict.fromkeys((*result.findings, *carried)))
+        from scanner.audit import one_finding_each
+
+        kept = one_finding_each((*result.findings, *carried))  # one per app, rule and user (an app updated since)
         self.latest[key] = replace(result, findings=kept) if len(kept) > len(result.findings) else result
 
     def _connector(self, platform: str, serial: str):

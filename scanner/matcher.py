@@ -140,11 +140,8 @@ class Matcher:
                 rules = ios.get(key)
                 if rules:
                     findings.extend(r.finding(app, "exact") for r in rules)
-                else:
-                    found = self._ios_inexact(app, key) if app.team_id or key.startswith(extensions) else []
-                    if not found and key in android:
-                        found = [r.finding(app, "other-platform") for r in android[key]]
-                    findings.extend(found)
+                elif app.team_id or key.startswith(extensions) or key in android:
+                    findings.extend(self._ios_inexact(app, key))
         return findings
 
     def knows(self, token: str) -> bool:
@@ -181,13 +178,18 @@ class Matcher:
         return findings
 
     def _ios_inexact(self, app: App, key: str) -> list[Finding]:
-        """App extensions (the longest catalogued prefix ending at a dot), then the team id."""
+        """App extensions (the longest catalogued prefix ending at a dot), then the Android app's own id (an
+        export whose platform column is wrong), then the team id: a team id is only a lead (review), so it
+        never stands in for an id that names the app."""
         ios = self._exact["ios"]
         end = len(key)
         while (end := key.rfind(".", 0, end)) > 0:
             rules = ios.get(key[:end])
             if rules:
                 return [r.finding(app, "extension") for r in rules]
+        rules = self._exact["android"].get(key)
+        if rules:
+            return [r.finding(app, "other-platform") for r in rules]
         if app.team_id and ("ios", key) not in self._catalogued:
             rules = self._team.get(app.team_id.upper())
             if rules:

@@ -432,3 +432,66 @@ def test_a_prohibited_id_after_more_distinct_words_than_the_cap_is_still_found(t
     report = scan([str(path)])
     assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
     assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
+
+
+# --- what the final review found -----------------------------------------------------------------
+
+
+def test_a_team_id_never_turns_an_other_platform_finding_into_a_review_one(tmp_path):
+    # Every real iPhone record has a team id; the Android app's id on it must still be prohibited, not a lead.
+    path = tmp_path / "apps.json"
+    path.write_text(json.dumps({
+        "com.tencent.mm": {"CFBundleIdentifier": "com.tencent.mm", "CFBundleName": "WeChat",
+                           "Entitlements": {"com.apple.developer.team-identifier": "88L2Q4487U"}},
+        "com.apple.mobilesafari": {"CFBundleIdentifier": "com.apple.mobilesafari", "ApplicationType": "System"}}))
+    report = scan([str(path)])
+    assert {(f.match, f.severity) for r in report.results for f in r.findings} == {("other-platform", "prohibited")}
+    assert report.exit_code == 1
+
+
+def test_one_finding_each_keeps_the_most_severe(tmp_path):
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(b"platform,device,app_id,team_id\nios,I1,com.tencent.mm,88L2Q4487U\nios,I1,com.tencent.mm,\n"
+                     b"ios,I1,com.apple.mobilesafari,\nios,I1,com.tencent.mm\x01,\n")
+    report = scan([str(path)])
+    severities = {f.severity for r in report.results for f in r.findings}
+    assert "prohibited" in severities and report.exit_code == EXIT_FINDINGS_INCOMPLETE
+
+
+def test_watch_keeps_one_finding_for_an_app_updated_between_two_scans(sigs):
+    from dataclasses import replace as swap
+
+    from scanner.intake import Intake
+    from scanner.matcher import Matcher
+
+    matcher = Matcher(sigs)
+    intake = Intake(platforms={"android": True}, adb_server=None, usbmuxd=None, timeout=5, signatures=sigs,
+                    matcher=matcher, fail_on="prohibited", on_report=lambda *a: None, notify=lambda m: None)
+    device = DeviceInfo("android", "R5CT1", source="adb", transport="R5CT1")
+
+    def verdict(*apps: App):
+        findings = tuple(matcher.match(apps))
+        return swap(run([Fixed(Inventory(device, apps, (Scope("user 0", True, apps=len(apps)),)))], sigs,
+                        matcher).results[0], findings=findings)
+
+    key = ("android", "R5CT1")
+    intake._replace(key, verdict(App("android", "com.tencent.mm", version="8.0.1", user=0)))
+    intake._replace(key, verdict(App("android", "com.tencent.mm", version="8.0.2", user=0)))
+    assert [f.app.version for f in intake.latest[key].findings] == ["8.0.2"]
+    intake._replace(key, verdict(App("android", "com.google.android.gm", user=0)))  # WeChat gone: kept, once
+    assert [f.app.id for f in intake.latest[key].findings] == ["com.tencent.mm"]
+
+
+def test_the_live_fast_path_refuses_an_id_too_long_to_be_one():
+    from scanner.connectors.adb_parse import parse_listing
+
+    listing = parse_listing((b"package:com." + b"a" * 300, b"package:com.google.android.gm"), "pm")
+    assert list(listing.entries) == ["com.google.android.gm"] and "characters long" in listing.problems[0]
+
+
+def test_utf16_of_mostly_cjk_text_without_a_bom_is_searched(tmp_path):
+    line = "微信" * 20 + " com.tencent.xin, 微信\n"
+    path = tmp_path / "apps.txt"
+    path.write_bytes((line * 5).encode("utf-16-le"))
+    report = scan([str(path)])
+    assert ("ios", "com.tencent.xin", "recovered") in findings_of(report)

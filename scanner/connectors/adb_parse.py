@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from scanner.connectors.inputs.common import clean_id, snippet
+from scanner.connectors.inputs.common import MAX_ID, clean_id, snippet
 from scanner.connectors.inputs.pm import PM_REFUSED, pm_line  # the shared grammar of a pm line
 
 __all__ = [
@@ -129,7 +129,7 @@ def parse_listing(lines: tuple[bytes, ...], what: str) -> Listing:
     blob = b"\n".join(lines)
     if blob.isascii() and blob.count(b"package:") == len(lines):  # no line holds a second one (lines joined)
         found = _FAST_LINES.findall(blob.decode("ascii"))
-        if len(found) == len(lines):  # every line is a plain package line
+        if len(found) == len(lines) and all(len(f[1]) <= MAX_ID for f in found):  # every line a plain package line
             entries = listing.entries
             for path, pkg, code, installer, uid in found:
                 if pkg not in entries:

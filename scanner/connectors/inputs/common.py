@@ -14,7 +14,7 @@ from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Sco
 __all__ = [
     "ACCEPTED_FORMATS", "KNOWN_PLATFORMS", "KNOWN_STATES", "BadRecord", "clean_id", "decodable", "error_text",
     "evidence_of",
-    "failure", "header_refused", "label_of", "make_inventory", "snippet",
+    "MAX_ID", "failure", "header_refused", "label_of", "make_inventory", "snippet",
 ]
 
 ACCEPTED_FORMATS = (
@@ -230,6 +230,8 @@ def evidence_of(src: Source) -> Problems:
                 if cut == 0 and len(data) > 4096:  # one endless run of id characters: no id is that long
                     cut = len(data)
                 evidence.search(data[:cut])
+                if data.count(0) > len(data) // 8:  # UTF-16 the detector missed (much CJK text): its ASCII ids
+                    evidence.search(data[:cut].replace(b"\x00", b""))
                 pending = data[cut:]
             chunk = src.stream.read(_CHUNK)
     except OSError as err:
