@@ -168,25 +168,32 @@ class Matcher:
                 if (plat, key) in parsed:
                     continue
                 rules = self._exact[plat].get(key)
-                if not rules and plat == "ios" and key.startswith(self._extensions):
-                    end = len(key)
-                    while not rules and (end := key.rfind(".", 0, end)) > 0:
-                        rules = self._exact["ios"].get(key[:end])
+                if not rules and plat == "ios":
+                    rules = self._extension_of(key)
                 if rules:
                     app = App(plat, token)
                     findings.extend(r.finding(app, "recovered") for r in rules)
         return findings
 
-    def _ios_inexact(self, app: App, key: str) -> list[Finding]:
-        """App extensions (the longest catalogued prefix ending at a dot), then the Android app's own id (an
-        export whose platform column is wrong), then the team id: a team id is only a lead (review), so it
-        never stands in for an id that names the app."""
+    def _extension_of(self, key: str) -> list[_Rule] | None:
+        """The rules of the longest catalogued iOS id that `key` extends (`<id>.<suffix>`), or None."""
+        if not key.startswith(self._extensions):
+            return None
         ios = self._exact["ios"]
         end = len(key)
         while (end := key.rfind(".", 0, end)) > 0:
             rules = ios.get(key[:end])
             if rules:
-                return [r.finding(app, "extension") for r in rules]
+                return rules
+        return None
+
+    def _ios_inexact(self, app: App, key: str) -> list[Finding]:
+        """App extensions (the longest catalogued prefix ending at a dot), then the Android app's own id (an
+        export whose platform column is wrong), then the team id: a team id is only a lead (review), so it
+        never stands in for an id that names the app."""
+        rules = self._extension_of(key)
+        if rules:
+            return [r.finding(app, "extension") for r in rules]
         rules = self._exact["android"].get(key)
         if rules:
             return [r.finding(app, "other-platform") for r in rules]

@@ -45,6 +45,7 @@ from scanner.connectors.adb_parse import (
 from scanner.connectors.adb_script import BadAnswer, Script, Section
 from scanner.connectors.adb_server import Client, ServerAddress
 from scanner.connectors.inputs.common import residue_of, snippet
+from scanner.connectors.inputs.pm import pm_evidence
 from scanner.connectors.inputs.source import MAX_PROBLEMS, Problems
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
@@ -280,12 +281,9 @@ class _Build:
                 f"them were not checked: run again, and report this if it persists")))
 
     def _search(self, lines: list[bytes]) -> None:
-        """Keep the id-like words of lines not understood; "package:" also ends a word there, since a line
-        that holds it twice is two lines run together (`...=com.tencent.mmpackage:/data/...`)."""
+        """Keep the id-like words of lines not understood, read as the file reader reads them (pm_evidence)."""
         for raw in lines:
-            self.evidence.search(raw)
-            if b"package:" in raw:
-                self.evidence.search(raw.replace(b"package:", b" "))
+            self.evidence.search(pm_evidence(raw))
 
     def _names(self, user: User, section: Section, kind: str) -> set[str] | None:
         """A names-only listing, or None (noted) when pm did not give it: the state it tells stays unknown."""

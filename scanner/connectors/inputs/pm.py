@@ -15,7 +15,7 @@ from scanner.connectors.inputs.common import clean_id, label_of, make_inventory,
 from scanner.connectors.inputs.source import Problems, Source
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
-__all__ = ["ADB_STATUS", "PM_REFUSED", "read_pm"]
+__all__ = ["ADB_STATUS", "PM_REFUSED", "pm_evidence", "pm_line", "read_pm"]
 
 _PREFIX = "package:"
 # `pm list packages [-f] [-i] [-U] [--show-versioncode]`: the path holds "=" ("~~abc==/"), so the
@@ -65,13 +65,13 @@ def read_pm(name: str, src: Source) -> Inventory:
             denied = PM_REFUSED.search(text)
             if denied:
                 refused.setdefault(denied.group(1), text.strip())
-            problems.add(f"line {n}: {_fault(text)}", evidence=_evidence(text))
+            problems.add(f"line {n}: {_fault(text)}", evidence=pm_evidence(text))
             continue
         listing = True
         path, pkg, code, installer, uid = m.group("path", "pkg", "code", "installer", "uid")
         pkg, why = clean_id(pkg, "package")
         if why:
-            problems.add(f"line {n}: {why}", evidence=_evidence(text))
+            problems.add(f"line {n}: {why}", evidence=pm_evidence(text))
             continue
         uid_n = int(uid) if uid else None
         apps.append(App(
@@ -106,10 +106,11 @@ def _fault(text: str) -> str:
     return f"expected 'package:<name>' (adb shell pm list packages output), got {snippet(text)}"
 
 
-def _evidence(text: str) -> str:
+def pm_evidence(text: str | bytes) -> str | bytes:
     """The text of a line that was not read, to be searched for whole ids;
     with its records split apart when several were joined, since the join
-    glues one app's id to the next record ("com.tencent.mmpackage:")."""
-    if text.find(_PREFIX, 1) < 0:
-        return text
-    return text + "\n" + text.replace(_PREFIX, "\n")
+    glues one app's id to the next record ("com.tencent.mmpackage:").
+    Shared with the live listing, whose lines are bytes."""
+    if isinstance(text, bytes):
+        return text if text.find(b"package:", 1) < 0 else text + b"\n" + text.replace(b"package:", b"\n")
+    return text if text.find(_PREFIX, 1) < 0 else text + "\n" + text.replace(_PREFIX, "\n")
