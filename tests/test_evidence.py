@@ -98,11 +98,10 @@ def test_recover_uses_the_device_platform_when_asked(matcher):
 
 def test_an_android_listing_pasted_under_an_ios_header_is_still_searched(tmp_path):
     # The audit searches the unreadable text for both platforms' ids: the text may come from another format.
-    path = tmp_path / "mixed.csv"
-    path.write_bytes(b"CFBundleIdentifier, CFBundleShortVersionString, CFBundleDisplayName\n"
-                     b"\"com.apple.mobilesafari\", \"17.5\", \"Safari\"\n"
-                     b"package:/data/app/~~x==/com.tencent.mm-y==/base.apk=com.tencent.mm\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "mixed.csv",
+                        b"CFBundleIdentifier, CFBundleShortVersionString, CFBundleDisplayName\n"
+                        b"\"com.apple.mobilesafari\", \"17.5\", \"Safari\"\n"
+                        b"package:/data/app/~~x==/com.tencent.mm-y==/base.apk=com.tencent.mm\n")
     assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
     assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
 
@@ -149,6 +148,13 @@ def findings_of(report):
     return [(f.app.platform, f.app.id, f.match) for r in report.results for f in r.findings]
 
 
+def scan_bytes(tmp_path: Path, name: str, data: bytes, **kwargs):
+    """The report of one input file holding exactly `data`."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    return scan([str(path)], **kwargs)
+
+
 @pytest.mark.parametrize(("name", "data", "reason", "expected"), [
     ("notes.txt", b"hello\nthe phone has com.tencent.mm and com.tencent.mmx\n", "unknown-format",
      [("android", "com.tencent.mm", "recovered")]),
@@ -184,9 +190,7 @@ def test_a_binary_file_is_searched_to_its_end_in_chunks(tmp_path):
 
 
 def test_a_file_without_an_id_is_failed_without_findings(tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_bytes(b"nothing to see here\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "notes.txt", b"nothing to see here\n")
     assert findings_of(report) == [] and report.exit_code == EXIT_INCOMPLETE
 
 
@@ -302,13 +306,12 @@ def test_a_live_listing_with_two_lines_run_together_is_read_line_by_line():
 
 def test_an_id_recovered_in_one_run_and_read_whole_in_another_is_one_finding(tmp_path):
     # A fleet CSV lists a device in two runs: a damaged row of it in one, the same app read whole in the other.
-    path = tmp_path / "fleet.csv"
-    path.write_bytes(b"platform,device,app_id\n"
-                     b"android,A1,com.google.android.gm\n"
-                     b"android,A1,com.tencent.mm\x1b\n"
-                     b"android,B2,com.whatsapp\n"
-                     b"android,A1,com.tencent.mm\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "fleet.csv",
+                        b"platform,device,app_id\n"
+                        b"android,A1,com.google.android.gm\n"
+                        b"android,A1,com.tencent.mm\x1b\n"
+                        b"android,B2,com.whatsapp\n"
+                        b"android,A1,com.tencent.mm\n")
     (a1,) = [r for r in report.results if r.device.serial == "A1"]
     assert a1.status == "partial" and [f.match for f in a1.findings] == ["exact"]
 
@@ -317,9 +320,8 @@ def test_an_id_recovered_in_one_run_and_read_whole_in_another_is_one_finding(tmp
 
 
 def test_fleet_rows_under_an_ideviceinstaller_header_are_no_ios_apps(tmp_path):
-    path = tmp_path / "mixed.txt"
-    path.write_bytes(b"CFBundleIdentifier, CFBundleVersion, CFBundleDisplayName\nandroid,A1,com.tencent.mm\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "mixed.txt",
+                        b"CFBundleIdentifier, CFBundleVersion, CFBundleDisplayName\nandroid,A1,com.tencent.mm\n")
     assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
     assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
 
@@ -335,10 +337,9 @@ def test_an_app_record_nested_in_another_is_no_part_of_its_entitlements(tmp_path
 
 
 def test_a_serial_broken_by_a_carriage_return_in_a_joined_row_is_still_that_device(tmp_path):
-    path = tmp_path / "fleet.csv"
-    path.write_bytes(b"platform,device,app_id\nios,IPH1,com.apple.Pages\nandroid,A1,com.whatsapp\n"
-                     b"android,A1,com.google.android.gmios,IP\rH1,com.tencent.mqq\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "fleet.csv",
+                        b"platform,device,app_id\nios,IPH1,com.apple.Pages\nandroid,A1,com.whatsapp\n"
+                        b"android,A1,com.google.android.gmios,IP\rH1,com.tencent.mqq\n")
     statuses = {r.device.serial: r.status for r in report.results}
     assert statuses["IPH1"] != "complete" and statuses["A1"] != "complete"
     assert ("ios", "com.tencent.mqq", "recovered") in findings_of(report)
@@ -349,9 +350,8 @@ def test_a_serial_broken_by_a_carriage_return_in_a_joined_row_is_still_that_devi
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_utf16_without_a_byte_order_mark_is_searched_too(tmp_path, encoding):
-    path = tmp_path / "apps.txt"
-    path.write_bytes("package:com.google.android.gm\npackage:com.tencent.mm\n".encode(encoding))
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "apps.txt",
+                        "package:com.google.android.gm\npackage:com.tencent.mm\n".encode(encoding))
     assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
 
 
@@ -364,9 +364,7 @@ def test_a_50_mb_line_is_refused_in_bounded_memory(tmp_path):
 
 
 def test_a_pm_path_is_absolute(tmp_path):
-    path = tmp_path / "apps.txt"
-    path.write_bytes(b"package:com.google.android.gm\npackage:com.tencent.mm=com.google.x\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "apps.txt", b"package:com.google.android.gm\npackage:com.tencent.mm=com.google.x\n")
     assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
     assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
 
@@ -404,10 +402,9 @@ def test_csv_rows_carry_the_transport_that_tells_clones_apart():
 
 def test_an_id_of_the_other_platform_is_a_finding_not_a_clean_device(tmp_path):
     # A careless export: the platform column says ios for an Android phone's WeChat (and the reverse).
-    path = tmp_path / "fleet.csv"
-    path.write_bytes(b"platform,device,app_id\nios,A1,com.tencent.mm\nios,A1,com.google.android.gm\n"
-                     b"android,I1,com.tencent.xin\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "fleet.csv",
+                        b"platform,device,app_id\nios,A1,com.tencent.mm\nios,A1,com.google.android.gm\n"
+                        b"android,I1,com.tencent.xin\n")
     assert sorted(set(findings_of(report))) == [("android", "com.tencent.xin", "other-platform"),
                                                 ("ios", "com.tencent.mm", "other-platform")]
     assert report.exit_code == 1
@@ -427,9 +424,8 @@ def test_a_prohibited_id_after_more_distinct_words_than_the_cap_is_still_found(t
     from scanner.connectors.inputs.source import MAX_EVIDENCE
 
     junk = b" ".join(b"a%d.b" % i for i in range(MAX_EVIDENCE + 10))
-    path = tmp_path / "apps.txt"
-    path.write_bytes(b"package:com.google.android.gm\n" + junk + b"\npackage:com.tencent.mm\x00\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "apps.txt",
+                        b"package:com.google.android.gm\n" + junk + b"\npackage:com.tencent.mm\x00\n")
     assert ("android", "com.tencent.mm", "recovered") in findings_of(report)
     assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
 
@@ -450,10 +446,9 @@ def test_a_team_id_never_turns_an_other_platform_finding_into_a_review_one(tmp_p
 
 
 def test_one_finding_each_keeps_the_most_severe(tmp_path):
-    path = tmp_path / "fleet.csv"
-    path.write_bytes(b"platform,device,app_id,team_id\nios,I1,com.tencent.mm,88L2Q4487U\nios,I1,com.tencent.mm,\n"
-                     b"ios,I1,com.apple.mobilesafari,\nios,I1,com.tencent.mm\x01,\n")
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "fleet.csv",
+                        b"platform,device,app_id,team_id\nios,I1,com.tencent.mm,88L2Q4487U\nios,I1,com.tencent.mm,\n"
+                        b"ios,I1,com.apple.mobilesafari,\nios,I1,com.tencent.mm\x01,\n")
     severities = {f.severity for r in report.results for f in r.findings}
     assert "prohibited" in severities and report.exit_code == EXIT_FINDINGS_INCOMPLETE
 
@@ -491,7 +486,5 @@ def test_the_live_fast_path_refuses_an_id_too_long_to_be_one():
 
 def test_utf16_of_mostly_cjk_text_without_a_bom_is_searched(tmp_path):
     line = "微信" * 20 + " com.tencent.xin, 微信\n"
-    path = tmp_path / "apps.txt"
-    path.write_bytes((line * 5).encode("utf-16-le"))
-    report = scan([str(path)])
+    report = scan_bytes(tmp_path, "apps.txt", (line * 5).encode("utf-16-le"))
     assert ("ios", "com.tencent.xin", "recovered") in findings_of(report)

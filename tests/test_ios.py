@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import LoopbackServer, pump
 from pymobiledevice3 import usbmux
 
 from scanner.connectors.base import ScannerError
@@ -174,7 +175,7 @@ def free_address() -> str:
         return f"127.0.0.1:{s.getsockname()[1]}"
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A TCP relay in front of the emulated usbmuxd that keeps every plist the client sends.
 
     usbmuxd requests, lockdownd requests before a session (Pair is one) and
@@ -185,42 +186,18 @@ class Recorder:
     def __init__(self, target: str) -> None:
         host, port = target.rsplit(":", 1)
         self.target = (host, int(port))
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
         self.sent: list[bytes] = []
-        self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            buffer = bytearray()
-            with self.lock:
-                self.sockets += [client, upstream]
-                self.sent.append(buffer)  # type: ignore[arg-type]
-            threading.Thread(target=self._pump, args=(client, upstream, buffer), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, None), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket, record: bytearray | None) -> None:
-        try:
-            while data := src.recv(65536):
-                if record is not None:
-                    record += data
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+    def serve(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(self.target)
+        buffer = bytearray()
+        self.keep(upstream)
+        with self.lock:
+            self.sent.append(buffer)  # type: ignore[arg-type]
+        threading.Thread(target=pump, args=(client, upstream, buffer), daemon=True).start()
+        pump(upstream, client)
 
     def requests(self) -> list[dict[str, Any]]:
         found = []
@@ -232,12 +209,6 @@ class Recorder:
                 if isinstance(value, dict):
                     found.append(value)
         return found
-
-    def close(self) -> None:
-        self.server.close()
-        with self.lock:
-            for s in self.sockets:
-                s.close()
 
 
 @pytest.fixture

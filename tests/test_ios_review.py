@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import LoopbackServer, recv_exact, shut
 
 from scanner.connectors.base import ScannerError
 from scanner.connectors.ios import IOSConnector, pair, pair_record_folder
@@ -94,7 +95,7 @@ def mux_packet(tag: int, value: Any, *, binary: bool = False) -> bytes:
     return struct.pack("<IIII", 16 + len(payload), 1, 8, tag) + payload
 
 
-class FakeUsbmuxd:
+class FakeUsbmuxd(LoopbackServer):
     """A usbmuxd speaking the real framing with the content `answer(request, tag)` chooses.
 
     `answer` returns the bytes to send back, or None to say nothing (a usbmuxd that hangs).
@@ -102,21 +103,9 @@ class FakeUsbmuxd:
 
     def __init__(self, answer: Callable[[dict[str, Any], int], bytes | None]) -> None:
         self.answer = answer
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self.sockets.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket) -> None:
         try:
             while (header := _exact(conn, 16)) is not None:
                 length, _, _, tag = struct.unpack("<IIII", header)
@@ -127,20 +116,10 @@ class FakeUsbmuxd:
         except OSError:
             pass
 
-    def close(self) -> None:
-        self.server.close()
-        for s in self.sockets:
-            s.close()
-
 
 def _exact(sock: socket.socket, size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
+    data = recv_exact(sock, size)
+    return data if len(data) == size else None
 
 
 def listing(devices: Any, *, binary: bool = False) -> Callable[[dict[str, Any], int], bytes | None]:
@@ -174,7 +153,7 @@ def fake_usbmuxd() -> Iterator[Callable[..., FakeUsbmuxd]]:
         fake.close()
 
 
-class LookupRewriter:
+class LookupRewriter(LoopbackServer):
     """A relay in front of the emulated usbmuxd that replaces each installation_proxy Lookup reply
     with what `rewrite(reply)` returns: plists (sent as binary plists, which can carry any
     character) or raw frame bodies, then the connection is left open."""
@@ -183,23 +162,15 @@ class LookupRewriter:
         host, port = target.rsplit(":", 1)
         self.target = (host, int(port))
         self.rewrite = rewrite
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
-        self.sockets: list[socket.socket] = []
         self.rewritten = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            lookup = threading.Event()
-            threading.Thread(target=self._up, args=(client, upstream, lookup), daemon=True).start()
-            threading.Thread(target=self._down, args=(upstream, client, lookup), daemon=True).start()
+    def serve(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(self.target)
+        self.keep(upstream)
+        lookup = threading.Event()
+        threading.Thread(target=self._up, args=(client, upstream, lookup), daemon=True).start()
+        self._down(upstream, client, lookup)
 
     @staticmethod
     def _up(src: socket.socket, dst: socket.socket, lookup: threading.Event) -> None:
@@ -214,7 +185,7 @@ class LookupRewriter:
         except OSError:
             pass
         finally:
-            _shut(src, dst)
+            shut(src, dst)
 
     def _down(self, src: socket.socket, dst: socket.socket, lookup: threading.Event) -> None:
         try:
@@ -236,20 +207,7 @@ class LookupRewriter:
         except OSError:
             pass
         finally:
-            _shut(src, dst)
-
-    def close(self) -> None:
-        self.server.close()
-        for s in self.sockets:
-            s.close()
-
-
-def _shut(*sockets: socket.socket) -> None:
-    for s in sockets:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+            shut(src, dst)
 
 
 def read_through(sim: IOSSimulator, rewrite: Callable[[dict[str, Any]], list[Any]]) -> Inventory:
@@ -442,28 +400,20 @@ def test_a_damaged_pair_record_says_which_file_to_delete(fresh, content):
 # --- Ctrl-C ----------------------------------------------------------------------------------------------
 
 
-class Watch:
+class Watch(LoopbackServer):
     """A relay that says when a client has got as far as talking to a device (a lockdownd request)."""
 
     def __init__(self, target: str) -> None:
         host, port = target.rsplit(":", 1)
         self.target = (host, int(port))
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
         self.talking = threading.Event()
-        self.sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+    def serve(self, client: socket.socket) -> None:
+        upstream = socket.create_connection(self.target)
+        self.keep(upstream)
+        threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+        self._pump(upstream, client, False)
 
     def _pump(self, src: socket.socket, dst: socket.socket, watch: bool) -> None:
         try:
@@ -474,12 +424,7 @@ class Watch:
         except OSError:
             pass
         finally:
-            _shut(src, dst)
-
-    def close(self) -> None:
-        self.server.close()
-        for s in self.sockets:
-            s.close()
+            shut(src, dst)
 
 
 def test_ctrl_c_during_a_scan_exits_promptly_with_130_and_no_traceback(sim):

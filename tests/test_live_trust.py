@@ -35,6 +35,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from loopback import LoopbackServer, pump, recv_exact, shut
+
 from scanner.audit import run
 from scanner.connectors.android import AndroidConnector
 from scanner.connectors.ios import IOSConnector
@@ -96,17 +98,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-class AdbProxy:
+class AdbProxy(LoopbackServer):
     """A relay on 127.0.0.1 in front of a real adb server that changes only the answer to `host:devices-l`.
 
     `answer(body) -> (body to send, length to announce)`: a cut list announces the real length and sends
@@ -116,68 +108,31 @@ class AdbProxy:
     def __init__(self, port: int, answer: Callable[[bytes], tuple[bytes, int]]) -> None:
         self.target = ("127.0.0.1", port)
         self.answer = answer
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
         self.lists = 0
-        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
+    def serve(self, client: socket.socket) -> None:
         upstream = socket.create_connection(self.target, timeout=30)
-        with self._lock:
-            self._sockets += [client, upstream]
-        request = b""
+        self.keep(upstream)
         try:
-            head = _recv_exact(client, 4)
-            request = _recv_exact(client, int(head, 16)) if len(head) == 4 else b""
+            head = recv_exact(client, 4)
+            request = recv_exact(client, int(head, 16)) if len(head) == 4 else b""
             upstream.sendall(head + request)
             if request == b"host:devices-l":
-                status = _recv_exact(upstream, 4)
-                length = int(_recv_exact(upstream, 4), 16)
-                body, announced = self.answer(_recv_exact(upstream, length))
+                status = recv_exact(upstream, 4)
+                length = int(recv_exact(upstream, 4), 16)
+                body, announced = self.answer(recv_exact(upstream, length))
                 with self._lock:
                     self.lists += 1
                 client.sendall(status + f"{announced:04x}".encode() + body)
                 return
-            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
-            self._pump(client, upstream)
+            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+            pump(client, upstream)
         except (OSError, ValueError):
             pass
         finally:
-            for s in (client, upstream):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.server.close()
-        with self._lock:
-            for s in self._sockets:
-                s.close()
+            shut(client, upstream)
 
 
 def cut_after_first_line(body: bytes) -> tuple[bytes, int]:
