@@ -27,8 +27,8 @@ from typing import Callable
 
 import adbutils
 
-from scanner.connectors import adb_device
-from scanner.connectors.android import AndroidConnector
+from scanner.connectors.android import device as adb_device
+from scanner.connectors.android.connector import AndroidConnector
 from scanner.simulator.android import adb_binary
 
 CPU: dict[str, float] = {}  # label -> this process's CPU seconds per run (mean), for in-process rows

@@ -348,8 +348,8 @@ def check(target: Target, code: int, stdout: bytes, stderr: str) -> None:
             fail(f"{device.serial}: flagged {sorted(flagged)}, expected {sorted(expected(device))}")
 
 
-FLOORS = {"one Android": ["scanner.connectors.android"], "one iOS": ["scanner.connectors.ios"],
-          "fleet": ["scanner.connectors.android", "scanner.connectors.ios"]}
+FLOORS = {"one Android": ["scanner.connectors.android.connector"], "one iOS": ["scanner.connectors.ios.connector"],
+          "fleet": ["scanner.connectors.android.connector", "scanner.connectors.ios.connector"]}
 
 
 def floor(env: dict[str, str], runs: int, modules: list[str]) -> float:

@@ -75,7 +75,7 @@ def bare_lookup(address: str, udid: str) -> int:
     """The least work any client does: connect, start installation_proxy, Lookup ids only."""
     from pymobiledevice3.lockdown import create_using_usbmux
 
-    from scanner.connectors.ios import pair_record_folder
+    from scanner.connectors.ios.connector import pair_record_folder
 
     async def go() -> int:
         lockdown = await create_using_usbmux(serial=udid, autopair=False, usbmux_address=address,
@@ -95,7 +95,7 @@ def bare_lookup(address: str, udid: str) -> int:
 
 
 def connector_scan(address: str, expect: int, apps: int) -> None:
-    from scanner.connectors.ios import IOSConnector
+    from scanner.connectors.ios.connector import IOSConnector
 
     invs = list(IOSConnector(address).inventories())
     if len(invs) != expect or any(i.status != "complete" or len(i.apps) != apps for i in invs):
@@ -132,7 +132,7 @@ def main() -> None:
             t_scanner = best(process(scanner_cmd, env), args.runs)
             lines.append("whole process")
             # What a scan costs before it reads anything: Python, the CLI, pymobiledevice3's imports.
-            floor = [sys.executable, "-c", "import scanner.cli, scanner.connectors.ios"]
+            floor = [sys.executable, "-c", "import scanner.cli, scanner.connectors.ios.connector"]
             t_floor = best(process(floor, env), args.runs)
             if pmd3:
                 t_pmd3 = best(process([pmd3, "apps", "list"], env), args.runs)

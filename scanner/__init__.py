@@ -82,11 +82,11 @@ def scan_devices(
     connectors: list = []
     chosen = set(platforms)
     if "android" in chosen:
-        from scanner.connectors.android import AndroidConnector
+        from scanner.connectors.android.connector import AndroidConnector
 
         connectors.append(AndroidConnector(adb_server, serials=tuple(serials), timeout=timeout, required=True))
     if "ios" in chosen:
-        from scanner.connectors.ios import IOSConnector
+        from scanner.connectors.ios.connector import IOSConnector
 
         connectors.append(IOSConnector(usbmux_address, udids=tuple(udids), timeout=timeout, required=True))
     return run(connectors, sigs, matcher, inventory=inventory, fail_on=fail_on, live=True)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from scanner import __version__
-from scanner.connectors.base import Connector
+from scanner.connectors.interface import Connector
 from scanner.matcher import Matcher
 from scanner.model import SEVERITIES, DeviceInfo, DeviceResult, Finding, Inventory, PolicyRef, Report, RuleRef, Scope
 from scanner.signatures import Signatures

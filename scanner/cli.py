@@ -48,7 +48,7 @@ def writer(fmt: str) -> Callable:
 
 
 def echo_error(message: str) -> None:
-    from scanner.formats.text import safe  # the message may quote a path or option the user typed
+    from scanner.terminal.text import safe  # the message may quote a path or option the user typed
 
     click.echo(f"scanner: error: {safe(message, limit=1000)}", err=True)
 
@@ -64,7 +64,7 @@ def load_or_exit(signature_paths: Sequence[str]):
     try:
         return load_signatures(signature_paths)
     except SignatureError as err:
-        from scanner.formats.text import safe
+        from scanner.terminal.text import safe
 
         click.echo("scanner: error: the signature files cannot be used:", err=True)
         for problem in err.problems:
@@ -191,7 +191,7 @@ def notify(message: str) -> None:
     """A note for the person at the terminal; never on stdout, which carries the report."""
     if _Terminal.quiet:
         return
-    from scanner.formats.text import safe
+    from scanner.terminal.text import safe
 
     line = f"scanner: {safe(message, limit=1000)}"
     if _Terminal.display is not None:
@@ -207,7 +207,7 @@ def live_progress(quiet: bool, *, draw: bool = True):
     Yields the Progress callback for the connectors (None when there is no
     display); the lines are erased before the report is written.
     """
-    from scanner.progress import progress_for
+    from scanner.terminal.progress import progress_for
 
     _Terminal.quiet = quiet
     display = progress_for(sys.stderr, quiet=quiet) if draw else None
@@ -252,12 +252,12 @@ def live_connectors(platforms: dict[str, bool], serials: Sequence[str], udids: S
                     timeout: float, adb_server: str | None, progress=None, usbmuxd: str | None = None) -> list:
     connectors = []
     if "android" in platforms:
-        from scanner.connectors.android import AndroidConnector
+        from scanner.connectors.android.connector import AndroidConnector
 
         connectors.append(AndroidConnector(adb_server, serials=serials, timeout=timeout, notify=notify,
                                            progress=progress, required=platforms["android"]))
     if "ios" in platforms:
-        from scanner.connectors.ios import IOSConnector
+        from scanner.connectors.ios.connector import IOSConnector
 
         connectors.append(IOSConnector(usbmuxd, udids=udids, timeout=timeout, notify=notify,
                                        progress=progress, required=platforms["ios"]))
@@ -438,7 +438,7 @@ def attached_devices(platforms: dict[str, bool], serials: Sequence[str], udids: 
     import queue
     import threading
 
-    from scanner.connectors.base import ScannerError
+    from scanner.connectors.interface import ScannerError
 
     connectors = live_connectors(platforms, serials, udids, timeout, adb_server)
     answers: queue.Queue = queue.Queue()
@@ -498,9 +498,9 @@ def pair(udid: str | None, timeout: float) -> None:
     Computer?", and the person holding it taps Trust and enters the passcode.
     Exit 0 when paired, 4 when it was not (refused, not tapped in time, locked).
     """
-    from scanner.connectors.base import ScannerError
-    from scanner.connectors.ios import pair as pair_device
-    from scanner.formats.text import safe
+    from scanner.connectors.interface import ScannerError
+    from scanner.connectors.ios.connector import pair as pair_device
+    from scanner.terminal.text import safe
 
     try:
         result = pair_device(None, udid, timeout=timeout, notify=notify)

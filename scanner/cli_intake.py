@@ -76,7 +76,7 @@ def verdict_line(result, fail_on: str, transport: str | None = None) -> str:
     `transport`: what watch knows the device by (adb transport serial, USB path); shown beside the hardware
     serial when it differs, since two clones report one ro.serialno and only this tells their lines apart.
     """
-    from scanner.formats.text import safe
+    from scanner.terminal.text import safe
     from scanner.model import SEVERITIES, device_verdict
 
     d = result.device
@@ -100,7 +100,7 @@ def verdict_line(result, fail_on: str, transport: str | None = None) -> str:
 
 def never_read_text(never: list[tuple[tuple[str, str], str]]) -> str:
     """`android 127.0.0.1:5555 (seen offline, never read), ios 0000... (stopped while it was being read)`."""
-    from scanner.formats.text import safe
+    from scanner.terminal.text import safe
     from scanner.intake import READING
 
     def why(state: str) -> str:

@@ -36,7 +36,7 @@ PROFILE_HELP = ("A device profile (TOML; see the bundled one: `scanner simulate 
 
 def load_fleet_profile(path: str | None):
     """The profile's devices, or exit 2 listing every problem in the file."""
-    from scanner.formats.text import safe
+    from scanner.terminal.text import safe
     from scanner.simulator.profile import ProfileError, default_profile_path, load_profile
 
     path = path or str(default_profile_path())
@@ -54,7 +54,7 @@ def load_fleet_profile(path: str | None):
 
 
 def describe(devices: Sequence) -> list[str]:
-    from scanner.formats.text import safe
+    from scanner.terminal.text import safe
 
     lines = []
     for d in devices:
@@ -164,7 +164,7 @@ def simulate(profile_path: str | None, adb_port: int | None, usbmuxd_port: int |
 
 def _serve_commands(fleet, stop: threading.Event) -> None:
     """Plug and unplug devices of the profile while serving: for testing `scanner watch` and intake scripts."""
-    from scanner.formats.text import safe
+    from scanner.terminal.text import safe
 
     lock = threading.Lock()
 
@@ -238,7 +238,7 @@ def demo(profile_path: str | None, timeout: float, signature_paths: tuple[str, .
                "no real device is read")
         records: contextlib.AbstractContextManager = contextlib.nullcontext()
         if "ios" in platforms:  # the emulated iPhones' pair records: never in the user's real folder
-            from scanner.connectors.ios import private_pair_records
+            from scanner.connectors.ios.connector import private_pair_records
 
             records = private_pair_records()
         with records, live_progress(quiet) as progress:

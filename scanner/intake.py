@@ -57,8 +57,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from scanner.connectors.android import AndroidConnector
-from scanner.connectors.base import Notify, Progress
+from scanner.connectors.android.connector import AndroidConnector
+from scanner.connectors.interface import Notify, Progress
 from scanner.matcher import Matcher
 from scanner.model import DeviceInfo, DeviceResult, Report, Scope, Transport
 from scanner.signatures import Signatures
@@ -278,7 +278,7 @@ class Intake:
         if platform == "android":
             return _WatchAndroid(self.adb_server, serials=[serial], timeout=self.timeout, notify=self.notify,
                                  progress=self.progress, required=True)
-        from scanner.connectors.ios import IOSConnector
+        from scanner.connectors.ios.connector import IOSConnector
 
         return IOSConnector(self.usbmuxd, udids=[serial], timeout=self.timeout, notify=self.notify,
                             progress=self.progress, required=True)
@@ -288,8 +288,8 @@ class Intake:
     def _track_android(self) -> None:
         from adbutils import AdbError
 
-        from scanner.connectors.adb_server import Client, parse_server, user_server
-        from scanner.connectors.base import ScannerError
+        from scanner.connectors.android.server import Client, parse_server, user_server
+        from scanner.connectors.interface import ScannerError
 
         try:
             address = parse_server(self.adb_server) if self.adb_server else user_server()
@@ -348,7 +348,7 @@ class Intake:
 
     def _start_adb_server(self) -> bool:
         """The default path starts the bundled adb on the user's port, as `scan` does; never for --adb-server."""
-        from scanner.connectors.adb_server import ServerUnavailable, start_server, user_server
+        from scanner.connectors.android.server import ServerUnavailable, start_server, user_server
 
         try:
             address = user_server()
@@ -416,7 +416,7 @@ class Intake:
     async def _follow_ios(self) -> None:
         from pymobiledevice3 import usbmux
 
-        from scanner.connectors.ios import _where, resolve_address
+        from scanner.connectors.ios.connector import _where, resolve_address
 
         try:
             address = resolve_address(self.usbmuxd)
@@ -514,7 +514,7 @@ class _WatchAndroid(AndroidConnector):
     """
 
     def _start(self, why: str | None) -> None:
-        from scanner.connectors.adb_server import ServerUnavailable
+        from scanner.connectors.android.server import ServerUnavailable
 
         raise ServerUnavailable(
             f"The adb server on {self.address} stopped answering while watch followed it"
@@ -524,7 +524,7 @@ class _WatchAndroid(AndroidConnector):
 
 def _never_read(key: Key, state: str) -> DeviceResult:
     """The verdict of a device seen but never read: failed, with what to do."""
-    from scanner.connectors.adb_errors import explain_state
+    from scanner.connectors.android.errors import explain_state
 
     platform, serial = key
     if state == READING:
@@ -575,6 +575,6 @@ def _why(err: BaseException) -> str:
 
 
 def _safe(value: object) -> str:
-    from scanner.formats.text import safe
+    from scanner.terminal.text import safe
 
     return safe(value, limit=200)

@@ -23,13 +23,13 @@ from pathlib import Path
 import adbutils
 import pytest
 
-from scanner.connectors import adb_device
-from scanner.connectors.adb_device import DeviceReader
-from scanner.connectors.adb_errors import explain_state
-from scanner.connectors.adb_script import BadAnswer, Script
-from scanner.connectors.adb_server import parse_server
-from scanner.connectors.android import AndroidConnector
-from scanner.connectors.base import ScannerError
+from scanner.connectors.android import device as adb_device
+from scanner.connectors.android.device import DeviceReader
+from scanner.connectors.android.errors import explain_state
+from scanner.connectors.android.script import BadAnswer, Script
+from scanner.connectors.android.server import parse_server
+from scanner.connectors.android.connector import AndroidConnector
+from scanner.connectors.interface import ScannerError
 from scanner.matcher import Matcher
 from scanner.model import Inventory
 from scanner.signatures import load_signatures

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from scanner import scan
 from scanner.audit import run
-from scanner.connectors.inputs.source import Problems, id_tokens
+from scanner.connectors.files.source import Problems, id_tokens
 from scanner.matcher import Matcher
 from scanner.model import EXIT_FINDINGS_INCOMPLETE, EXIT_INCOMPLETE, App, DeviceInfo, Inventory, Scope
 from scanner.signatures import load_signatures
@@ -265,7 +265,7 @@ def test_table_and_sarif_say_the_finding_was_recovered(recovered_report):
 
 
 def test_a_phone_line_that_cannot_be_read_is_searched_through_the_real_adb_server(sigs, matcher):
-    from scanner.connectors.android import AndroidConnector
+    from scanner.connectors.android.connector import AndroidConnector
     from scanner.simulator.android import AndroidSimulator
     from scanner.simulator.profile import AppProfile, DeviceProfile, filler_apps
 
@@ -286,7 +286,7 @@ def test_a_phone_line_that_cannot_be_read_is_searched_through_the_real_adb_serve
 
 
 def test_an_iphone_record_that_cannot_be_read_is_searched():
-    from scanner.connectors.ios_apps import build_inventory
+    from scanner.connectors.ios.apps import build_inventory
 
     inv = build_inventory(DeviceInfo("ios", "00008110-X", source="usbmux"), {
         "com.apple.mobilesafari": {"CFBundleIdentifier": "com.apple.mobilesafari", "ApplicationType": "System"},
@@ -296,7 +296,7 @@ def test_an_iphone_record_that_cannot_be_read_is_searched():
 
 
 def test_a_live_listing_with_two_lines_run_together_is_read_line_by_line():
-    from scanner.connectors.adb_parse import parse_listing
+    from scanner.connectors.android.parse import parse_listing
 
     joined = (b"package:/data/app/~~x==/com.tencent.mm-y==/base.apk=com.tencent.mmpackage:/data/app/~~a==/"
               b"com.google.android.gm-b==/base.apk=com.google.android.gm")
@@ -421,7 +421,7 @@ def test_an_id_both_platforms_share_matches_as_exact(matcher):
 
 def test_a_prohibited_id_after_more_distinct_words_than_the_cap_is_still_found(tmp_path):
     # The review: 2^18 distinct id-like words of garbage first, and the id after them used to be dropped.
-    from scanner.connectors.inputs.source import MAX_EVIDENCE
+    from scanner.connectors.files.source import MAX_EVIDENCE
 
     junk = b" ".join(b"a%d.b" % i for i in range(MAX_EVIDENCE + 10))
     report = scan_bytes(tmp_path, "apps.txt",
@@ -478,7 +478,7 @@ def test_watch_keeps_one_finding_for_an_app_updated_between_two_scans(sigs):
 
 
 def test_the_live_fast_path_refuses_an_id_too_long_to_be_one():
-    from scanner.connectors.adb_parse import parse_listing
+    from scanner.connectors.android.parse import parse_listing
 
     listing = parse_listing((b"package:com." + b"a" * 300, b"package:com.google.android.gm"), "pm")
     assert list(listing.entries) == ["com.google.android.gm"] and "characters long" in listing.problems[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.connectors.base import Connector, ScannerError
+from scanner.connectors.interface import Connector, ScannerError
 from scanner.connectors.files import MAX_PROBLEMS, FileConnector, read_input
 from scanner.model import APP_STATES, PLATFORMS, STATUSES, App, Inventory, Scope
 

@@ -21,7 +21,7 @@ from scanner.formats.csv_report import HEADER, write_csv
 from scanner.formats.json_report import finding_id, report_to_dict, write_json
 from scanner.formats.sarif import write_sarif
 from scanner.formats.table import write_table
-from scanner.formats.text import safe
+from scanner.terminal.text import safe
 from scanner.model import (
     APP_STATES,
     CONFIDENCES,
@@ -330,7 +330,7 @@ def test_table_does_not_import_tabulate_at_module_import():
     import subprocess
     import sys
 
-    code = "import sys, scanner.formats.table, scanner.formats.text; print('tabulate' in sys.modules)"
+    code = "import sys, scanner.formats.table, scanner.terminal.text; print('tabulate' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

@@ -28,8 +28,8 @@ import pytest
 from loopback import LoopbackServer, pump
 from pymobiledevice3 import usbmux
 
-from scanner.connectors.base import ScannerError
-from scanner.connectors.ios import (
+from scanner.connectors.interface import ScannerError
+from scanner.connectors.ios.connector import (
     IOSConnector,
     pair,
     pair_record_folder,

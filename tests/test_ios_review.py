@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 from loopback import LoopbackServer, recv_exact, shut
 
-from scanner.connectors.base import ScannerError
-from scanner.connectors.ios import IOSConnector, pair, pair_record_folder
+from scanner.connectors.interface import ScannerError
+from scanner.connectors.ios.connector import IOSConnector, pair, pair_record_folder
 from scanner.model import Inventory
 from scanner.simulator.ios import IOSSimulator
 from scanner.simulator.profile import AppProfile, DeviceProfile, Faults, filler_apps

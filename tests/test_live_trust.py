@@ -38,8 +38,8 @@ import pytest
 from loopback import LoopbackServer, pump, recv_exact, shut
 
 from scanner.audit import run
-from scanner.connectors.android import AndroidConnector
-from scanner.connectors.ios import IOSConnector
+from scanner.connectors.android.connector import AndroidConnector
+from scanner.connectors.ios.connector import IOSConnector
 from scanner.formats.json_report import clone_serials, finding_id, report_to_dict
 from scanner.formats.sarif import report_to_sarif
 from scanner.formats.table import write_table

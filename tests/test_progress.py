@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from scanner.progress import ProgressDisplay, progress_for
+from scanner.terminal.progress import ProgressDisplay, progress_for
 
 
 class Terminal(io.StringIO):

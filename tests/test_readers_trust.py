@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from scanner import scan
-from scanner.connectors.adb_parse import parse_listing
+from scanner.connectors.android.parse import parse_listing
 from scanner.connectors.files import read_input
 from scanner.model import EXIT_CLEAN, EXIT_FINDINGS_INCOMPLETE, EXIT_INCOMPLETE, App, Inventory
 from scanner.simulator.ios import IOSSimulator

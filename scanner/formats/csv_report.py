@@ -30,7 +30,7 @@ import csv
 import re
 from typing import TextIO
 
-from scanner.formats.text import safe
+from scanner.terminal.text import safe
 from scanner.model import DeviceResult, Finding, Report
 
 __all__ = ["HEADER", "write_csv"]

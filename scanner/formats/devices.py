@@ -10,8 +10,8 @@ import json
 from dataclasses import asdict
 from typing import Sequence, TextIO
 
-from scanner.connectors.base import Attached
-from scanner.formats.text import safe
+from scanner.connectors.interface import Attached
+from scanner.terminal.text import safe
 
 __all__ = ["write_devices"]
 

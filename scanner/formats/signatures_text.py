@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from scanner.formats.text import safe
+from scanner.terminal.text import safe
 from scanner.signatures import Policy, Signatures
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
-from scanner.formats.text import safe
+from scanner.terminal.text import safe
 from scanner.model import SEVERITIES, DeviceResult, Finding, Report, device_verdict
 
 __all__ = ["write_table"]

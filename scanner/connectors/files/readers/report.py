@@ -53,13 +53,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from scanner.connectors.inputs.common import (
+from scanner.connectors.files.common import (
     KNOWN_PLATFORMS, KNOWN_STATES, BadRecord, clean_id, decodable, failure, label_of, residue_of, snippet,
 )
-from scanner.connectors.inputs.json_values import (
+from scanner.connectors.files.json_values import (
     Repeats, check_text, int_of, json_text, json_type, keys_text, no_repeats, strings_in, text_of, text_or_none,
 )
-from scanner.connectors.inputs.source import MAX_PROBLEMS, Problems
+from scanner.connectors.files.source import MAX_PROBLEMS, Problems
 from scanner.model import (
     APP_STATES, FAIL_ON, SEVERITIES, STATUSES, App, DeviceInfo, Inventory, Scope, severity_at_least,
 )

@@ -8,7 +8,7 @@ import csv
 import re
 from typing import Any, Iterator
 
-from scanner.connectors.inputs.source import Problems, Source
+from scanner.connectors.files.source import Problems, Source
 
 __all__ = [
     "SPILL", "blank_row", "csv_error_text", "csv_records", "header_cells", "is_spill", "line_span",

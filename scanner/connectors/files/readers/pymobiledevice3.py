@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scanner.connectors.inputs.common import BadRecord, clean_id, make_inventory, snippet
-from scanner.connectors.inputs.json_values import Repeats, check_text, flag_of, json_type, no_repeats, text_of
-from scanner.connectors.inputs.source import Problems
+from scanner.connectors.files.common import BadRecord, clean_id, make_inventory, snippet
+from scanner.connectors.files.json_values import Repeats, check_text, flag_of, json_type, no_repeats, text_of
+from scanner.connectors.files.source import Problems
 from scanner.model import App, DeviceInfo, Inventory
 
 __all__ = ["read_pmd3"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from scanner.connectors.inputs.source import Problems, Source
+from scanner.connectors.files.source import Problems, Source
 from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Scope
 
 __all__ = [

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from adbutils import AdbDevice
 from adbutils.errors import AdbError
 
-from scanner.connectors.adb_errors import explain_error
-from scanner.connectors.adb_parse import (
+from scanner.connectors.android.errors import explain_error
+from scanner.connectors.android.parse import (
     Entry,
     User,
     parse_listing,
@@ -42,11 +42,11 @@ from scanner.connectors.adb_parse import (
     refusal,
     rejected_option,
 )
-from scanner.connectors.adb_script import BadAnswer, Script, Section
-from scanner.connectors.adb_server import Client, ServerAddress
-from scanner.connectors.inputs.common import residue_of, snippet
-from scanner.connectors.inputs.pm import pm_evidence
-from scanner.connectors.inputs.source import MAX_PROBLEMS, Problems
+from scanner.connectors.android.script import BadAnswer, Script, Section
+from scanner.connectors.android.server import Client, ServerAddress
+from scanner.connectors.files.common import residue_of, snippet
+from scanner.connectors.files.readers.pm import pm_evidence
+from scanner.connectors.files.source import MAX_PROBLEMS, Problems
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
 __all__ = ["OPTIONAL_FLAGS", "READ_ERRORS", "DeviceReader", "Head", "round_trips"]

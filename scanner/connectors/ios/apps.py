@@ -7,7 +7,7 @@ reply's `Status`, so a list cut short would look like a whole one. Here the
 reply is read until `Status: Complete`; anything less is never `complete`.
 
 The App of each entry is built by the `pymobiledevice3 apps list` parser
-(scanner.connectors.inputs.pymobiledevice3): that JSON is this same Lookup
+(scanner.connectors.files.readers.pymobiledevice3): that JSON is this same Lookup
 result, so a live scan and a saved export are read by one piece of code.
 """
 
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner.connectors.inputs.common import BadRecord, residue_of, snippet
-from scanner.connectors.inputs.json_values import strings_in
-from scanner.connectors.inputs.pymobiledevice3 import _pmd3_app
-from scanner.connectors.inputs.source import Problems
-from scanner.connectors.ios_errors import Failure, LookupRefused
+from scanner.connectors.files.common import BadRecord, residue_of, snippet
+from scanner.connectors.files.json_values import strings_in
+from scanner.connectors.files.readers.pymobiledevice3 import _pmd3_app
+from scanner.connectors.files.source import Problems
+from scanner.connectors.ios.errors import Failure, LookupRefused
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
 __all__ = ["LOOKUP_ATTRIBUTES", "LOOKUP_OPTIONS", "SERVICE", "build_inventory", "read_lookup"]

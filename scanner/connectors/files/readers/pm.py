@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from scanner.connectors.inputs.common import clean_id, label_of, make_inventory, snippet
-from scanner.connectors.inputs.source import Problems, Source
+from scanner.connectors.files.common import clean_id, label_of, make_inventory, snippet
+from scanner.connectors.files.source import Problems, Source
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
 __all__ = ["ADB_STATUS", "PM_REFUSED", "pm_evidence", "pm_line", "read_pm"]

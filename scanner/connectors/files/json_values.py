@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from scanner.connectors.inputs.common import BadRecord, decodable, snippet
+from scanner.connectors.files.common import BadRecord, decodable, snippet
 
 __all__ = [
     "Repeats", "check_text", "flag_of", "int_of", "json_object", "json_text", "json_type", "keys_text",

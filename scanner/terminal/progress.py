@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Callable, Iterator, TextIO
 
-from scanner.formats.text import safe
+from scanner.terminal.text import safe
 
 __all__ = ["ProgressDisplay", "progress_for"]
 

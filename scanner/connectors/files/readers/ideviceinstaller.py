@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 
-from scanner.connectors.inputs.common import clean_id, header_refused, label_of, make_inventory, snippet
-from scanner.connectors.inputs.csv_rows import csv_records, header_cells, repeated_names
-from scanner.connectors.inputs.source import Problems, Source
+from scanner.connectors.files.common import clean_id, header_refused, label_of, make_inventory, snippet
+from scanner.connectors.files.csv_rows import csv_records, header_cells, repeated_names
+from scanner.connectors.files.source import Problems, Source
 from scanner.model import App, DeviceInfo, Inventory
 
 __all__ = ["TOTAL_LINE", "read_idevice_csv", "read_idevice_list"]

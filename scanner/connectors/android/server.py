@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from adbutils import AdbClient, AdbConnection, AdbDeviceInfo, adb_path
 from adbutils.errors import AdbConnectionError, AdbError, AdbTimeout
 
-from scanner.connectors.base import ScannerError
+from scanner.connectors.interface import ScannerError
 
 __all__ = [
     "DEFAULT_PORT", "Client", "CutAnswer", "ServerAddress", "ServerUnavailable", "StartedServer", "parse_server",

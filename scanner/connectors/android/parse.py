@@ -2,7 +2,7 @@
 
 Every line is either understood or counted as a problem with its excerpt:
 nothing a device prints is dropped unseen. The `pm list packages` line
-grammar is the one the offline input parser uses (scanner.connectors.inputs.pm),
+grammar is the one the offline input parser uses (scanner.connectors.files.readers.pm),
 so a saved listing and a live one are read the same way.
 """
 
@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from scanner.connectors.inputs.common import MAX_ID, clean_id, snippet
-from scanner.connectors.inputs.pm import PM_REFUSED, pm_line  # the shared grammar of a pm line
+from scanner.connectors.files.common import MAX_ID, clean_id, snippet
+from scanner.connectors.files.readers.pm import PM_REFUSED, pm_line  # the shared grammar of a pm line
 
 __all__ = [
     "Entry", "Listing", "User", "parse_listing", "parse_names", "parse_props", "parse_users", "refusal",

@@ -35,15 +35,15 @@ from bisect import bisect_left
 from itertools import chain
 from typing import Any, Iterator
 
-from scanner.connectors.inputs.common import (
+from scanner.connectors.files.common import (
     KNOWN_PLATFORMS, KNOWN_STATES, BadRecord, clean_id, decodable, error_text, failure, header_refused, label_of,
     make_inventory, residue_of, snippet,
 )
-from scanner.connectors.inputs.csv_rows import (
+from scanner.connectors.files.csv_rows import (
     SPILL, blank_row, csv_error_text, header_cells, is_spill, line_span, swallowed_note,
 )
-from scanner.connectors.inputs.detect import HEAD_LINE_BYTES
-from scanner.connectors.inputs.source import Problems, Source
+from scanner.connectors.files.detect import HEAD_LINE_BYTES
+from scanner.connectors.files.source import Problems, Source
 from scanner.model import APP_STATES, App, DeviceInfo, Inventory, Scope
 
 __all__ = ["read_fleet_csv"]

@@ -10,7 +10,7 @@ USB path when adb lists several phones under one serial (clones, see
 _Listed); `asked` records whether the server answered at all.
 
 A ready phone is read in at most three shell round trips (the design is in
-scanner.connectors.adb_device): (1) all props, the users and a probe of the
+scanner.connectors.android.device): (1) all props, the users and a probe of the
 optional pm flags; (2) every user's package listings; (3) only when a listing
 rejected a flag after all, those listings again without the optional flags.
 `adb_device.round_trips` counts them per transport serial.
@@ -20,7 +20,7 @@ by `timeout` seconds as a whole: at its deadline the device's sockets are
 cut and it is reported `timeout`, while the others go on. Results are
 yielded as they complete.
 
-The adb server (scanner.connectors.adb_server): `server="HOST:PORT"` is used
+The adb server (scanner.connectors.android.server): `server="HOST:PORT"` is used
 as given and never started. Otherwise the user's own server on 127.0.0.1 and
 $ANDROID_ADB_SERVER_PORT (default 5037); when nothing listens there, one is
 started on that same port with the adb adbutils finds, the person is told
@@ -41,9 +41,9 @@ from typing import Iterator, Sequence
 from adbutils import AdbDeviceInfo
 from adbutils.errors import AdbConnectionError, AdbError
 
-from scanner.connectors.adb_device import READ_ERRORS, DeviceReader, Head, round_trips
-from scanner.connectors.adb_errors import explain_error, explain_state
-from scanner.connectors.adb_server import (
+from scanner.connectors.android.device import READ_ERRORS, DeviceReader, Head, round_trips
+from scanner.connectors.android.errors import explain_error, explain_state
+from scanner.connectors.android.server import (
     Client,
     ServerAddress,
     ServerUnavailable,
@@ -52,7 +52,7 @@ from scanner.connectors.adb_server import (
     start_server,
     user_server,
 )
-from scanner.connectors.base import Attached, Notify, Progress, ScannerError
+from scanner.connectors.interface import Attached, Notify, Progress, ScannerError
 from scanner.model import DeviceInfo, Inventory, Scope, Transport
 
 __all__ = ["AndroidConnector", "round_trips"]

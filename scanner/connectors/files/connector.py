@@ -30,7 +30,7 @@ The fleet CSV can hold millions of rows, so it is streamed: one device's apps
 at a time, one Inventory per contiguous run of rows of a device (the audit
 merges runs of the same device).
 
-The parsers live in scanner.connectors.inputs, one module per format; this
+The parsers live in scanner.connectors.files.readers, one module per format; this
 module opens the input, asks which format it is and hands it to its parser.
 """
 
@@ -41,17 +41,17 @@ import sys
 from dataclasses import replace
 from typing import BinaryIO, Callable, Iterator
 
-from scanner.connectors.inputs.common import (
+from scanner.connectors.files.common import (
     ACCEPTED_FORMATS, error_text, evidence_of, failure, label_of, residue_of,
 )
-from scanner.connectors.inputs.detect import Failed, sniff, tool_error
-from scanner.connectors.inputs.fleet_csv import read_fleet_csv
-from scanner.connectors.inputs.ideviceinstaller import read_idevice_csv, read_idevice_list
-from scanner.connectors.inputs.json_values import Repeats, json_object, json_type, keys_text
-from scanner.connectors.inputs.pm import read_pm
-from scanner.connectors.inputs.pymobiledevice3 import read_pmd3
-from scanner.connectors.inputs.report import read_report
-from scanner.connectors.inputs.source import MAX_PROBLEMS, Problems, Source, keeping
+from scanner.connectors.files.detect import Failed, sniff, tool_error
+from scanner.connectors.files.readers.fleet_csv import read_fleet_csv
+from scanner.connectors.files.readers.ideviceinstaller import read_idevice_csv, read_idevice_list
+from scanner.connectors.files.json_values import Repeats, json_object, json_type, keys_text
+from scanner.connectors.files.readers.pm import read_pm
+from scanner.connectors.files.readers.pymobiledevice3 import read_pmd3
+from scanner.connectors.files.readers.report import read_report
+from scanner.connectors.files.source import MAX_PROBLEMS, Problems, Source, keeping
 from scanner.model import Inventory
 
 __all__ = ["ACCEPTED_FORMATS", "FileConnector", "MAX_PROBLEMS", "read_input"]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 
-from scanner.connectors.inputs.common import ACCEPTED_FORMATS, failure, label_of, snippet
-from scanner.connectors.inputs.csv_rows import header_cells
-from scanner.connectors.inputs.ideviceinstaller import TOTAL_LINE
-from scanner.connectors.inputs.pm import ADB_STATUS, PM_REFUSED
-from scanner.connectors.inputs.source import Source
+from scanner.connectors.files.common import ACCEPTED_FORMATS, failure, label_of, snippet
+from scanner.connectors.files.csv_rows import header_cells
+from scanner.connectors.files.readers.ideviceinstaller import TOTAL_LINE
+from scanner.connectors.files.readers.pm import ADB_STATUS, PM_REFUSED
+from scanner.connectors.files.source import Source
 from scanner.model import Inventory
 
 __all__ = ["HEAD_LINE_BYTES", "Failed", "sniff", "tool_error"]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scanner.connectors import ios_lazy  # noqa: F401 - before pymobiledevice3, which then imports less
+from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymobiledevice3, which then imports less
 
 # isort: split
 
@@ -50,9 +50,9 @@ from pymobiledevice3.osu.os_utils import get_os_utils
 from pymobiledevice3.pair_records import get_preferred_pair_record
 from pymobiledevice3.safe_paths import device_file_path
 
-from scanner.connectors.base import Attached, Notify, Progress, ScannerError
-from scanner.connectors.ios_apps import SCOPE, SERVICE, build_inventory, read_lookup
-from scanner.connectors.ios_errors import (
+from scanner.connectors.interface import Attached, Notify, Progress, ScannerError
+from scanner.connectors.ios.apps import SCOPE, SERVICE, build_inventory, read_lookup
+from scanner.connectors.ios.errors import (
     DamagedPairRecord,
     Failure,
     NotTrusted,
