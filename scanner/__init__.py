@@ -49,9 +49,9 @@ def scan(
     from scanner.matcher import Matcher
 
     names = tuple(inputs)
-    sigs = load_signatures(signatures)
-    matcher = Matcher(sigs, policies)
-    return run((FileConnector(n, keep=matcher.knows) for n in names), sigs, matcher, inventory=inventory, fail_on=fail_on, inputs=names)
+    matcher = Matcher(load_signatures(signatures), policies)
+    return run((FileConnector(n, keep=matcher.knows) for n in names), matcher, inventory=inventory, fail_on=fail_on,
+               inputs=names)
 
 
 def scan_devices(
@@ -74,19 +74,12 @@ def scan_devices(
     usbmuxd (`usbmux_address`, default $USBMUXD_SOCKET_ADDRESS or the OS's).
     A platform that cannot be reached is a failed result, never a clean one.
     """
-    from scanner.audit import run
+    from scanner import live
     from scanner.matcher import Matcher
 
-    sigs = load_signatures(signatures)
-    matcher = Matcher(sigs, policies)
-    connectors: list = []
+    matcher = Matcher(load_signatures(signatures), policies)
     chosen = set(platforms)
-    if "android" in chosen:
-        from scanner.connectors.android.connector import AndroidConnector
-
-        connectors.append(AndroidConnector(adb_server, serials=tuple(serials), timeout=timeout, required=True))
-    if "ios" in chosen:
-        from scanner.connectors.ios.connector import IOSConnector
-
-        connectors.append(IOSConnector(usbmux_address, udids=tuple(udids), timeout=timeout, required=True))
-    return run(connectors, sigs, matcher, inventory=inventory, fail_on=fail_on, live=True)
+    transports = live.open_transports({p: True for p in ("android", "ios") if p in chosen},
+                                      select={"android": tuple(serials), "ios": tuple(udids)},
+                                      addresses={"android": adb_server, "ios": usbmux_address}, timeout=timeout)
+    return live.scan(transports, matcher, inventory=inventory, fail_on=fail_on)

@@ -416,8 +416,12 @@ def scan(ctx: click.Context, inputs: tuple[str, ...], platform: str | None, seri
             connectors: Sequence = [FileConnector(name, keep=matcher.knows) for name in inputs]
         else:
             connectors = live_connectors(platforms, serials, udids, timeout, adb_server, progress)
-        report = run(connectors, signatures, matcher, inventory=inventory, fail_on=fail_on, inputs=inputs,
-                     live=not inputs)
+        if inputs:
+            report = run(connectors, matcher, inventory=inventory, fail_on=fail_on, inputs=inputs)
+        else:
+            from scanner.live import scan as scan_live
+
+            report = scan_live(connectors, matcher, inventory=inventory, fail_on=fail_on)
     if not report.results:
         notify("no device found: connect a device by USB (Android: enable USB debugging; iPhone: unlock it "
                "and tap Trust), then run again; `scanner devices` shows what is attached")

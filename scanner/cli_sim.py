@@ -226,7 +226,7 @@ def demo(profile_path: str | None, timeout: float, signature_paths: tuple[str, .
     signatures, matcher = make_matcher(signature_paths, policies)
     devices = load_fleet_profile(profile_path)
 
-    from scanner.audit import run
+    from scanner.live import scan as scan_live
 
     platforms = sorted({d.platform for d in devices})
     fleet = start_fleet(devices)
@@ -244,7 +244,7 @@ def demo(profile_path: str | None, timeout: float, signature_paths: tuple[str, .
         with records, live_progress(quiet) as progress:
             connectors = live_connectors({p: True for p in platforms}, (), (), timeout, fleet.adb_server,
                                          progress, usbmuxd=fleet.usbmuxd)
-            report = run(connectors, signatures, matcher, inventory=inventory, fail_on=fail_on, live=True)
+            report = scan_live(connectors, matcher, inventory=inventory, fail_on=fail_on)
     finally:
         fleet.stop()
     deliver(report, fmt, out_specs)

@@ -140,7 +140,7 @@ class Intake:
         """The session as one report: the last result of every device seen, and a failed one for each device
         seen but never read (None when no device was seen at all)."""
         from scanner import __version__
-        from scanner.audit import merge, policy_refs
+        from scanner.model import merge_results as merge
 
         with self._lock:
             results = dict(self.latest)
@@ -150,11 +150,11 @@ class Intake:
             down = tuple(self._down[p] for p in sorted(self._down))
         if not results:
             return None
-        ordered = sorted(results.values(),
-                         key=lambda r: (r.device.platform or "", r.device.serial or "", r.device.source,
-                                        r.device.transport or ""))
+        from scanner.model import by_device
+
+        ordered = sorted(results.values(), key=by_device)
         return Report(tool="scanner", version=__version__, started=self.started, finished=datetime.now(timezone.utc),
-                      policies=policy_refs(self.matcher, self.signatures), signature_files=self.signatures.files,
+                      policies=self.matcher.policy_refs(), signature_files=self.signatures.files,
                       results=tuple(ordered), fail_on=self.fail_on, transports=down)
 
     def unanswered(self) -> list[Transport]:
@@ -222,7 +222,8 @@ class Intake:
             raise
 
     def _scan_once(self, key: Key, why: str) -> None:
-        from scanner.audit import merge, run
+        from scanner.live import scan as scan_live
+        from scanner.model import merge_results as merge
 
         platform, serial = key
         with self._slots:
@@ -231,7 +232,7 @@ class Intake:
             with self._lock:
                 begun = self._events  # events after this one are not answered by this scan
             connector = self._connector(platform, serial)
-            report = run([connector], self.signatures, self.matcher, fail_on=self.fail_on, live=True)
+            report = scan_live([connector], self.matcher, fail_on=self.fail_on)
         with self._lock:
             if self.stop.is_set():
                 return  # interrupted: a scan cut short is never reported (the device stays unread)
@@ -269,7 +270,7 @@ class Intake:
         # A later verdict never wipes a finding seen earlier in the session: clones that share ro.serialno
         # plugged in one after the other get one name from adb (no USB path while only one is attached), and
         # a clean second clone must not hide the first one's WeChat. The status is the latest scan's.
-        from scanner.audit import one_finding_each
+        from scanner.model import one_finding_each
 
         kept = one_finding_each((*result.findings, *carried))  # one per app, rule and user (an app updated since)
         self.latest[key] = replace(result, findings=kept) if len(kept) > len(result.findings) else result

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from scanner.model import App, Finding
+from scanner.model import App, Finding, PolicyRef, RuleRef
 from scanner.signatures import CatalogApp, Policy, PolicyEntry, Signatures
 
 
@@ -53,6 +53,7 @@ class Matcher:
     """The selected policies of a signature set, compiled for lookups."""
 
     def __init__(self, signatures: Signatures, policies: Iterable[str] | None = None):
+        self.signatures = signatures  # what the policies were compiled from: the report names its files
         self.policies: list[Policy] = signatures.select(policies)
         # platform -> lower-cased identifier -> rules, in policy order
         self._exact: dict[str, dict[str, list[_Rule]]] = {"android": {}, "ios": {}}
@@ -76,6 +77,28 @@ class Matcher:
                 self._team.setdefault(team_id, []).append(rule)
         # "<catalogued iOS id>." prefixes: str.startswith tries them all in C.
         self._extensions = tuple(f"{key}." for key in self._exact["ios"])
+
+    def policy_refs(self) -> tuple[PolicyRef, ...]:
+        """The selected policies as a report names them, each with its rules."""
+        apps = self.signatures.apps
+        return tuple(
+            PolicyRef(
+                id=p.id,
+                title=p.title,
+                status=p.status,
+                status_note=p.status_note,
+                signed=p.signed.isoformat(),
+                source=p.source,
+                sha256=p.sha256,
+                entries=len(p.entries),
+                rules=tuple(
+                    RuleRef(id=f"{p.id}/{e.key}", listed=e.listed, relation=e.relation, severity=e.severity,
+                            catalog_name=apps[e.app].name, note=e.note)
+                    for e in p.entries
+                ),
+            )
+            for p in self.policies
+        )
 
     def _add_identifiers(self, policy: Policy, entry: PolicyEntry, app: CatalogApp) -> None:
         for ident in app.identifiers:

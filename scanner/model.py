@@ -30,6 +30,8 @@ EXIT_USAGE = 2
 EXIT_INCOMPLETE = 4
 EXIT_FINDINGS_INCOMPLETE = 5
 
+MAX_PROBLEMS = 20  # problem details kept per inventory or result; all are counted
+
 
 class App(NamedTuple):
     """One app as a device or a file reported it.
@@ -316,3 +318,73 @@ def device_verdict(result: DeviceResult, fail_on: str) -> str:
     if result.status != "complete":
         return "incomplete"
     return "review" if result.findings else "clean"
+
+
+# --- combining results ---------------------------------------------------------------------------------
+
+_STATUS_RANK = {"complete": 0, "partial": 1, "failed": 2}
+_MATCH_RANK = {"exact": 0, "extension": 0, "team-id": 0, "other-platform": 1, "recovered": 2}
+
+
+def _rank(f: Finding) -> tuple[int, int]:
+    """Most severe first, then the best-founded: a review lead never stands in for a prohibited finding."""
+    return (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else len(SEVERITIES), _MATCH_RANK.get(f.match, 0))
+
+
+def one_finding_each(findings: tuple[Finding, ...] | list[Finding]) -> tuple[Finding, ...]:
+    """One app found twice (a device listed twice in an export, a line repeated) is one finding; and one app
+    id under one rule and user found in several ways (read whole in one part, recovered from a damaged line
+    of another; an app whose platform was edited) is one finding too: the most severe, then the best-founded."""
+    best: dict[tuple, Finding] = {}
+    for f in findings:
+        key = (f.rule, f.app.id.lower(), f.app.user)
+        old = best.get(key)
+        if old is None or _rank(f) < _rank(old):
+            best[key] = f
+    # A recovered id knows no user: it is the same app as one found whole, at least as severe, under any user.
+    whole: dict[tuple, tuple[int, int]] = {}
+    for f in best.values():
+        if f.match != "recovered":
+            k = (f.rule, f.app.id.lower())
+            whole[k] = min(whole.get(k, (99, 99)), _rank(f))
+    kept = {id(f) for f in best.values()
+            if f.match != "recovered" or whole.get((f.rule, f.app.id.lower()), (99, 99))[0] > _rank(f)[0]}
+    return tuple(f for f in dict.fromkeys(findings) if id(f) in kept)
+
+
+def _merge_scopes(a: tuple[Scope, ...], b: tuple[Scope, ...]) -> tuple[Scope, ...]:
+    merged: dict[tuple, Scope] = {}
+    for scope in a + b:
+        key = (scope.name, scope.read, scope.reason)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = scope
+        elif scope.apps is not None:
+            merged[key] = replace(old, apps=(old.apps or 0) + scope.apps)
+    return tuple(merged.values())
+
+
+def merge_results(a: DeviceResult, b: DeviceResult) -> DeviceResult:
+    """Two parts of one device's result (an export that lists a device twice)."""
+    worse = b if _STATUS_RANK[b.status] > _STATUS_RANK[a.status] else a
+    # Failed only when no part could be read; one part read and one not is partial.
+    status = "failed" if a.status == b.status == "failed" else ("complete" if worse.status == "complete" else "partial")
+    return replace(
+        a,
+        status=status,
+        reason=worse.reason if worse.status != "complete" else a.reason,
+        message=worse.message if worse.status != "complete" else a.message,
+        coverage=_merge_scopes(a.coverage, b.coverage),
+        # Live devices never merge across transports: two clones with one ro.serialno stay two devices.
+        findings=one_finding_each(a.findings + b.findings),
+        app_count=a.app_count + b.app_count,
+        problems=(a.problems + b.problems)[:MAX_PROBLEMS],
+        problem_count=a.problem_count + b.problem_count,
+        apps=(a.apps + b.apps) if a.apps is not None and b.apps is not None else a.apps,
+    )
+
+
+def by_device(result: DeviceResult) -> tuple[str, str, str, str]:
+    """The order of live results, which finish in no particular order: platform, serial, transport, source."""
+    d = result.device
+    return (d.platform or "", d.serial or "", d.transport or "", d.source)

@@ -319,7 +319,7 @@ def test_crlf_output_of_a_pre_android_7_phone(scanned, matcher):
 
 
 def test_hostile_props_reach_the_report_intact_and_the_table_escapes_them(scanned, sigs, matcher):
-    from scanner.audit import run
+    from scanner.live import scan as scan_live
     from scanner.formats.table import write_table
 
     inv = scanned["EVIL\x1b[31mSERIAL"]
@@ -334,7 +334,7 @@ def test_hostile_props_reach_the_report_intact_and_the_table_escapes_them(scanne
     import io
 
     out = io.StringIO()
-    write_table(run([One()], sigs, matcher, live=True), out)
+    write_table(scan_live([One()], matcher), out)
     text = out.getvalue()
     assert "\x1b" not in text and "\r" not in text
     assert "EVIL\\x1b[31mSERIAL" in text and "Evil\\x1b[2JPhone\\r" in text

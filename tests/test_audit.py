@@ -7,6 +7,7 @@ from typing import Iterator
 import pytest
 
 from scanner.audit import run
+from scanner.live import scan as scan_live
 from scanner.matcher import Matcher
 from scanner.model import (
     App,
@@ -57,7 +58,7 @@ def test_runs_of_one_device_are_merged(sigs):
             phone("A", "cn.wps.moffice_eng", status="partial", scopes=[Scope("records", False, "line 9: bad")]),
         ],
     )
-    report = run([conn], sigs, Matcher(sigs))
+    report = run([conn], Matcher(sigs))
     assert [r.device.serial for r in report.results] == ["A", "B"]
     a, b = report.results
     assert a.status == "partial" and a.reason == "bad-lines"
@@ -74,7 +75,7 @@ def test_runs_of_one_device_are_merged(sigs):
 def test_a_crashing_connector_becomes_a_failed_result_and_others_go_on(sigs):
     broken = Fixed("broken.txt", [phone("C", "com.tencent.mm")], crash=RuntimeError("boom"))
     fine = Fixed("fine.txt", [phone("D", "com.whatsapp")])
-    report = run([broken, fine], sigs, Matcher(sigs))
+    report = run([broken, fine], Matcher(sigs))
     statuses = [(r.device.serial or r.device.source, r.status) for r in report.results]
     assert statuses == [("C", "complete"), ("broken.txt", "failed"), ("D", "complete")]
     failed = report.results[1]
@@ -83,7 +84,7 @@ def test_a_crashing_connector_becomes_a_failed_result_and_others_go_on(sigs):
 
 
 def test_no_target_at_all_is_incomplete_not_clean(sigs):
-    report = run([], sigs, Matcher(sigs))
+    report = run([], Matcher(sigs))
     assert report.results == () and report.exit_code == 4 and report.verdict == "incomplete"
 
 
@@ -98,15 +99,15 @@ def test_no_target_at_all_is_incomplete_not_clean(sigs):
     ],
 )
 def test_exit_code_table_for_complete_scans(sigs, fail_on, ids, expected):
-    report = run([Fixed("x", [phone("A", *ids)])], sigs, Matcher(sigs), fail_on=fail_on)
+    report = run([Fixed("x", [phone("A", *ids)])], Matcher(sigs), fail_on=fail_on)
     assert report.exit_code == expected
 
 
 def test_inventory_kept_only_when_asked(sigs):
     conn = [Fixed("x", [phone("A", "com.whatsapp", "com.tencent.mm")])]
-    assert run(conn, sigs, Matcher(sigs)).results[0].apps is None
+    assert run(conn, Matcher(sigs)).results[0].apps is None
     conn = [Fixed("x", [phone("A", "com.whatsapp", "com.tencent.mm")])]
-    kept = run(conn, sigs, Matcher(sigs), inventory=True).results[0].apps
+    kept = run(conn, Matcher(sigs), inventory=True).results[0].apps
     assert [a.id for a in kept] == ["com.whatsapp", "com.tencent.mm"]
 
 
@@ -130,10 +131,10 @@ def test_a_failed_part_of_a_device_read_elsewhere_makes_it_partial_not_failed(si
     failed_part = Inventory(device=DeviceInfo("android", "A", source="fleet.csv"), apps=(), status="failed",
                             reason="bad-lines", message="line 4: not valid UTF-8",
                             coverage=(Scope("records", False, "1 lines could not be read"),))
-    report = run([Fixed("fleet.csv", [phone("A", "com.whatsapp"), failed_part])], sigs, Matcher(sigs))
+    report = run([Fixed("fleet.csv", [phone("A", "com.whatsapp"), failed_part])], Matcher(sigs))
     (a,) = report.results
     assert a.status == "partial" and a.reason == "bad-lines" and a.app_count == 1
-    both_failed = run([Fixed("f", [failed_part, failed_part])], sigs, Matcher(sigs)).results[0]
+    both_failed = run([Fixed("f", [failed_part, failed_part])], Matcher(sigs)).results[0]
     assert both_failed.status == "failed"
 
 
@@ -160,7 +161,7 @@ def test_live_connectors_run_side_by_side_and_results_are_sorted(sigs):
     android = Handshake("adb", phone("ZZ9"), wait_for=None, then_set=android_done)
     crash = Fixed("adb-2", [], crash=RuntimeError("boom"))
     # iOS is first and blocks until Android has yielded: sequential reading would dead-end.
-    report = run([ios, android, crash], sigs, Matcher(sigs), live=True)
+    report = scan_live([ios, android, crash], Matcher(sigs))
     keys = [(r.device.platform, r.device.serial) for r in report.results]
     assert keys == [(None, None), ("android", "ZZ9"), ("ios", "00008101-A")]
     assert report.results[0].status == "failed" and "boom" in report.results[0].message
@@ -170,7 +171,7 @@ def test_live_connectors_run_side_by_side_and_results_are_sorted(sigs):
 def test_one_app_seen_twice_on_one_device_is_one_finding(sigs):
     # The same phone through two transports (USB and adb over Wi-Fi) has one ro.serialno.
     usb = Inventory(device=DeviceInfo("android", "R5CT", source="adb"), apps=(App("android", "com.intsig.camscanner"),))
-    report = run([Fixed("adb", [usb, usb])], sigs, Matcher(sigs), live=True)
+    report = scan_live([Fixed("adb", [usb, usb])], Matcher(sigs))
     (result,) = report.results
     assert [f.app.id for f in result.findings] == ["com.intsig.camscanner"]
     assert report.summary.findings == 1

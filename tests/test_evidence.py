@@ -127,7 +127,7 @@ def test_a_device_with_a_recovered_finding_is_never_complete(sigs, matcher):
     # A reader that kept evidence but still said complete: the audit does not believe it.
     inv = Inventory(DeviceInfo("android", "A1", source="f"), (App("android", "com.google.android.gm"),),
                     (Scope("records", True, apps=1),), residue=("com.tencent.mm",))
-    report = run([Fixed(inv)], sigs, matcher)
+    report = run([Fixed(inv)], matcher)
     (result,) = report.results
     assert result.status == "partial" and [f.match for f in result.findings] == ["recovered"]
     assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
@@ -137,7 +137,7 @@ def test_residue_without_a_catalog_id_changes_nothing(sigs, matcher):
     inv = Inventory(DeviceInfo("android", "A1", source="f"), (App("android", "com.google.android.gm"),),
                     (Scope("records", True, apps=1), Scope("records", False, reason="1 lines could not be read")),
                     status="partial", reason="bad-lines", residue=("com.example.app",))
-    (result,) = run([Fixed(inv)], sigs, matcher).results
+    (result,) = run([Fixed(inv)], matcher).results
     assert result.findings == () and result.status == "partial"
 
 
@@ -277,7 +277,7 @@ def test_a_phone_line_that_cannot_be_read_is_searched_through_the_real_adb_serve
                      path="/data/app/ok/base.apk")
     profile = DeviceProfile("android", "GARBAGE02", apps=(system, *filler_apps("android", 5, "GARBAGE02"), odd))
     with AndroidSimulator([profile]) as sim:
-        report = run([AndroidConnector(f"127.0.0.1:{sim.adb_port}", timeout=20)], sigs, matcher)
+        report = run([AndroidConnector(f"127.0.0.1:{sim.adb_port}", timeout=20)], matcher)
     (result,) = report.results
     assert result.status == "partial" and result.reason == "bad-lines"
     assert [(f.app.id, f.match) for f in result.findings if f.catalog_app == "wechat"][:1] == [
@@ -466,7 +466,7 @@ def test_watch_keeps_one_finding_for_an_app_updated_between_two_scans(sigs):
 
     def verdict(*apps: App):
         findings = tuple(matcher.match(apps))
-        return swap(run([Fixed(Inventory(device, apps, (Scope("user 0", True, apps=len(apps)),)))], sigs,
+        return swap(run([Fixed(Inventory(device, apps, (Scope("user 0", True, apps=len(apps)),)))],
                         matcher).results[0], findings=findings)
 
     key = ("android", "R5CT1")

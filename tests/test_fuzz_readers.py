@@ -321,7 +321,7 @@ def read_through_library(name: str, data: bytes) -> tuple[list[Any], list[Device
     """read_input's inventories (exceptions propagate: I1) and the audit's results for the same bytes."""
     invs = list(read_input(name, io.BytesIO(data)))
     sigs, matcher = signatures_and_matcher()
-    report = run([FileConnector(name, io.BytesIO(data))], sigs, matcher, inventory=True, inputs=(name,))
+    report = run([FileConnector(name, io.BytesIO(data))], matcher, inventory=True, inputs=(name,))
     return invs, list(report.results)
 
 

@@ -38,6 +38,7 @@ import pytest
 from loopback import LoopbackServer, pump, recv_exact, shut
 
 from scanner.audit import run
+from scanner.live import scan as scan_live
 from scanner.connectors.android.connector import AndroidConnector
 from scanner.connectors.ios.connector import IOSConnector
 from scanner.formats.json_report import clone_serials, finding_id, report_to_dict
@@ -171,7 +172,7 @@ def proxy(sim) -> Iterator[Callable[[Callable[[bytes], tuple[bytes, int]]], AdbP
 
 
 def live(matcher, sigs, *connectors) -> Report:
-    return run(list(connectors), sigs, matcher, live=True)
+    return scan_live(list(connectors), matcher)
 
 
 def by_transport(report: Report) -> dict[str | None, DeviceResult]:
@@ -371,7 +372,7 @@ def test_a_file_scan_lists_no_transport(sigs, matcher, tmp_path):
 
     listing = tmp_path / "phone.txt"
     listing.write_text("package:com.google.android.gm\npackage:android\n")
-    doc = report_to_dict(run([FileConnector(str(listing))], sigs, matcher, inputs=(str(listing),)))
+    doc = report_to_dict(run([FileConnector(str(listing))], matcher, inputs=(str(listing),)))
     assert doc["transports"] == [] and doc["devices"][0]["device"]["transport"] is None
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)
 
