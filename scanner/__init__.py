@@ -12,7 +12,8 @@ Imports are lazy so that importing the package (and starting the CLI) stays fast
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "load_signatures", "scan", "scan_devices"]
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from scanner.signatures import Signatures
 
 
-def load_signatures(extra: Iterable[str] = ()) -> "Signatures":
+def load_signatures(extra: Iterable[str] = ()) -> Signatures:
     """The bundled catalog and policies plus your files or folders in `extra`.
 
     Raises scanner.signatures.SignatureError listing every problem."""
@@ -38,7 +39,7 @@ def scan(
     signatures: Iterable[str] = (),
     inventory: bool = False,
     fail_on: str = "prohibited",
-) -> "Report":
+) -> Report:
     """Match saved or exported inventories (file paths) against policies.
 
     `policies` None means the default policy; ["all"] every loaded one. The
@@ -66,7 +67,7 @@ def scan_devices(
     signatures: Iterable[str] = (),
     inventory: bool = False,
     fail_on: str = "prohibited",
-) -> "Report":
+) -> Report:
     """Scan the attached devices of `platforms`, concurrently, each within `timeout` seconds.
 
     Android goes through the adb server (`adb_server` "HOST:PORT", default the
@@ -74,12 +75,16 @@ def scan_devices(
     usbmuxd (`usbmux_address`, default $USBMUXD_SOCKET_ADDRESS or the OS's).
     A platform that cannot be reached is a failed result, never a clean one.
     """
-    from scanner import live
+    from scanner import connectors, live
     from scanner.matcher import Matcher
 
+    chosen = {p: True for p in platforms}
+    unknown = sorted(set(chosen) - {e.platform for e in connectors.TRANSPORTS})
+    if unknown:
+        raise ValueError(f"platforms {unknown}: not a registered transport; give any of "
+                         f"{[e.platform for e in connectors.TRANSPORTS]}")
     matcher = Matcher(load_signatures(signatures), policies)
-    chosen = set(platforms)
-    transports = live.open_transports({p: True for p in ("android", "ios") if p in chosen},
+    transports = live.open_transports(chosen,
                                       select={"android": tuple(serials), "ios": tuple(udids)},
                                       addresses={"android": adb_server, "ios": usbmux_address}, timeout=timeout)
     return live.scan(transports, matcher, inventory=inventory, fail_on=fail_on)

@@ -9,13 +9,21 @@ ordered are the caller's choice; the rest is the same for every source.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 
 from scanner import __version__
 from scanner.connectors.interface import Connector
 from scanner.matcher import Matcher
-from scanner.model import DeviceInfo, DeviceResult, Inventory, Report, Scope, merge_results, one_finding_each
+from scanner.model import (
+    DeviceInfo,
+    DeviceResult,
+    Inventory,
+    Report,
+    Scope,
+    merge_results,
+    one_finding_each,
+)
 
 __all__ = ["crashed", "guarded", "one_after_another", "run"]
 
@@ -93,7 +101,7 @@ def run(
     `order`. A connector that says in `asked` (a model.Transport) that its
     transport did not answer makes the report incomplete.
     """
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     connectors = list(connectors)
     results: dict[tuple, DeviceResult] = {}
     for inv in read(connectors):
@@ -107,7 +115,7 @@ def run(
         tool="scanner",
         version=__version__,
         started=started,
-        finished=datetime.now(timezone.utc),
+        finished=datetime.now(UTC),
         policies=matcher.policy_refs(),
         signature_files=matcher.signatures.files,
         results=tuple(ordered),

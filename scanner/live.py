@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
+from scanner import connectors
 from scanner.audit import crashed, guarded, run
-from scanner.connectors import TRANSPORTS, transport_entry
-from scanner.connectors.interface import Attached, Connector, DeviceTransport, Notify, Progress, ScannerError
+from scanner.connectors import transport_entry
+from scanner.connectors.interface import (
+    Attached,
+    Connector,
+    DeviceTransport,
+    Notify,
+    Progress,
+    ScannerError,
+)
 from scanner.matcher import Matcher
 from scanner.model import Inventory, Report, by_device
 
@@ -35,9 +43,9 @@ def pick_platforms(platform: str | None, select: Mapping[str, Sequence[str]]) ->
     clean exit.
     """
     if any(not value.strip() for values in select.values() for value in values):
-        raise UsageError(f"{' and '.join(e.selector for e in TRANSPORTS)} need a value; `scanner devices` lists "
-                         "the attached devices")
-    for entry in TRANSPORTS:
+        selectors = " and ".join(e.selector for e in connectors.TRANSPORTS)
+        raise UsageError(f"{selectors} need a value; `scanner devices` lists the attached devices")
+    for entry in connectors.TRANSPORTS:
         if select.get(entry.platform) and platform not in (None, "all", entry.platform):
             other = transport_entry(platform) if platform is not None else entry
             raise UsageError(f"{entry.selector} selects {entry.devices}; it cannot be used with --platform "
@@ -46,8 +54,8 @@ def pick_platforms(platform: str | None, select: Mapping[str, Sequence[str]]) ->
         transport_entry(platform)  # KeyError for a platform nobody registered
         return {platform: True}
     if platform is None and any(select.values()):
-        return {e.platform: True for e in TRANSPORTS if select.get(e.platform)}
-    return {e.platform: bool(select.get(e.platform)) for e in TRANSPORTS}
+        return {e.platform: True for e in connectors.TRANSPORTS if select.get(e.platform)}
+    return {e.platform: bool(select.get(e.platform)) for e in connectors.TRANSPORTS}
 
 
 def open_transports(platforms: Mapping[str, bool], *, select: Mapping[str, Sequence[str]] | None = None,
@@ -62,7 +70,7 @@ def open_transports(platforms: Mapping[str, bool], *, select: Mapping[str, Seque
     return [
         entry.load()(addresses.get(entry.platform), select=tuple(select.get(entry.platform, ())), timeout=timeout,
                      notify=notify, progress=progress, required=platforms[entry.platform], may_start=may_start)
-        for entry in TRANSPORTS if entry.platform in platforms
+        for entry in connectors.TRANSPORTS if entry.platform in platforms
     ]
 
 

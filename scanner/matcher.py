@@ -8,8 +8,8 @@ finding. Never a vendor prefix, a substring or a display name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from scanner.model import App, Finding, PolicyRef, RuleRef
 from scanner.signatures import CatalogApp, Policy, PolicyEntry, Signatures

@@ -29,7 +29,7 @@ class TransportEntry:
     selector: str  # the option that picks one of its devices: "--serial"
     factory: str  # "module:function" building it (see interface.DeviceTransport)
 
-    def load(self) -> "TransportFactory":
+    def load(self) -> TransportFactory:
         module, _, function = self.factory.partition(":")
         return getattr(importlib.import_module(module), function)
 

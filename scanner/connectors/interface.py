@@ -16,8 +16,9 @@ file never hides the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 from scanner.model import Inventory, Transport
 
@@ -106,7 +107,7 @@ class DeviceTransport(Connector, Protocol):
         """
         ...
 
-    def track(self, plugs: Plugs, stop: "Stopping") -> None:
+    def track(self, plugs: Plugs, stop: Stopping) -> None:
         """Follow plug events until `stop` is set, telling `plugs` what comes and goes.
 
         Blocks; reconnects when the transport goes away, saying so through
