@@ -3,7 +3,7 @@ whole catalog ids, and what is found there is a `recovered` finding on a
 device that is never complete.
 
 The reader-specific cases (joined lines, curly quotes, narrow consoles) are in
-tests/test_readers_trust.py and tests/test_fleet_trust.py; this file covers
+tests/connectors/files/test_damaged_lines.py and test_fleet_csv.py; this file covers
 the shared mechanism: the tokens, the matcher's rule, the audit, the whole-file
 search of inputs of unknown format, and how the reports show it.
 """
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from scanner import scan
 from scanner.audit import run
-from scanner.connectors.files.source import Problems, id_tokens
+from scanner.connectors.records import Problems, id_tokens
 from scanner.matcher import Matcher
 from scanner.model import EXIT_FINDINGS_INCOMPLETE, EXIT_INCOMPLETE, App, DeviceInfo, Inventory, Scope
 from scanner.signatures import load_signatures
@@ -316,7 +316,7 @@ def test_an_id_recovered_in_one_run_and_read_whole_in_another_is_one_finding(tmp
     assert a1.status == "partial" and [f.match for f in a1.findings] == ["exact"]
 
 
-# --- what the property test found (tests/test_fuzz_readers.py pins the shrunk inputs too) -------
+# --- what the property test found (tests/connectors/files/test_fuzzed_inputs.py pins the shrunk inputs too)
 
 
 def test_fleet_rows_under_an_ideviceinstaller_header_are_no_ios_apps(tmp_path):
@@ -421,7 +421,7 @@ def test_an_id_both_platforms_share_matches_as_exact(matcher):
 
 def test_a_prohibited_id_after_more_distinct_words_than_the_cap_is_still_found(tmp_path):
     # The review: 2^18 distinct id-like words of garbage first, and the id after them used to be dropped.
-    from scanner.connectors.files.source import MAX_EVIDENCE
+    from scanner.connectors.records import MAX_EVIDENCE
 
     junk = b" ".join(b"a%d.b" % i for i in range(MAX_EVIDENCE + 10))
     report = scan_bytes(tmp_path, "apps.txt",

@@ -136,3 +136,52 @@ class ScannerError(Exception):
     wrong and what to do about it, with no traceback needed to understand it.
     """
 
+
+# --- file readers ------------------------------------------------------------------------------------------------
+
+__all__ += ["FileReader", "HeadLine"]
+
+
+@dataclass(frozen=True)
+class HeadLine:
+    """The head line that decided an input's format, as the reader of that format is handed it."""
+
+    at: int  # its index among the head lines (0-based); len(head) when only a count line decided
+    text: str  # its text as read to recognise it, without the line end ("" when `at` is past the head)
+    count: int | None = None  # what a count line before it said ("Total: 12 apps" -> 12), if there was one
+
+
+@dataclass(frozen=True)
+class FileReader:
+    """One saved or exported format: how it is recognised, named and read (registered in
+    scanner.connectors.files.readers.READERS).
+
+    A format of lines is recognised by its deciding head line, the first line of the input that is not
+    blank, a tool's error, adb's own status or a count line: `head(text)` is true of it. It is read by
+    `read(name, lines, head_line)`, `lines` the input's InputLines and `head_line` a HeadLine.
+
+    A JSON format is recognised by the parsed document: `document(doc)`, and read by `read(name, doc)`.
+
+    Either way `read` yields the input's Inventories and never raises for a bad input. READERS asks the
+    readers in its order, which is also the order the messages and the --input help name them in; the
+    first that recognises an input reads it.
+    """
+
+    name: str  # tells the readers apart in code and tests: "pm", "ideviceinstaller", ...
+    description: str  # how messages name it among the accepted formats: "`ideviceinstaller -l` output"
+    help: str  # how the --input help names it: "ideviceinstaller -l"
+    read: Callable[..., Iterator[Inventory]]
+    head: Callable[[str], bool] | None = None
+    document: Callable[[object], bool] | None = None
+    #: A format of lines that may begin with a line giving the number of apps ("Total: 12 apps"): that line's
+    #: count, None for any other line. Once it is seen, the lines after it are this format's unless a reader
+    #: before this one in READERS recognises them, and the count is handed to `read` in HeadLine.count.
+    count: Callable[[str], int | None] | None = None
+    #: A JSON format: what its document is, for the message about JSON that no reader recognises
+    #: ("pymobiledevice3 apps list output (an object keyed by bundle id)").
+    shape: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.head is None) == (self.document is None):
+            raise ValueError(f"file reader {self.name!r}: give head (a format of lines) or document (JSON), not both")
+

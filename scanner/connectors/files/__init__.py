@@ -1,5 +1,5 @@
 """Saved and exported app inventories, read by content (see connector.py)."""
 
-from scanner.connectors.files.connector import ACCEPTED_FORMATS, MAX_PROBLEMS, FileConnector, read_input
+from scanner.connectors.files.connector import ACCEPTED_FORMATS, INPUT_HELP, MAX_PROBLEMS, FileConnector, read_input
 
-__all__ = ["ACCEPTED_FORMATS", "FileConnector", "MAX_PROBLEMS", "read_input"]
+__all__ = ["ACCEPTED_FORMATS", "INPUT_HELP", "MAX_PROBLEMS", "FileConnector", "read_input"]

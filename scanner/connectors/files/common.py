@@ -1,32 +1,24 @@
-"""What every parser shares: the Inventory for what was read, the failed one
-for an input that cannot be, the check of an app id, and the wording of
-labels and excerpts in messages.
+"""What every file parser shares: the Inventory for what was read, the failed
+one for an input that cannot be, and the wording of labels in messages. (The
+check of an app id and the excerpts quoted in messages, which the live
+readers share too, are in scanner.connectors.records.)
 """
 
 from __future__ import annotations
 
 import codecs
-import re
 
-from scanner.connectors.files.source import Problems, Source
+from scanner.connectors.files.source import InputLines
+from scanner.connectors.records import Problems, residue_of
 from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Scope
 
 __all__ = [
-    "ACCEPTED_FORMATS", "KNOWN_PLATFORMS", "KNOWN_STATES", "BadRecord", "clean_id", "decodable", "error_text",
-    "evidence_of",
-    "MAX_ID", "failure", "header_refused", "label_of", "make_inventory", "snippet",
+    "KNOWN_PLATFORMS", "KNOWN_STATES", "error_text", "evidence_of", "failed_inventory", "header_refused",
+    "label_of", "make_inventory",
 ]
 
-ACCEPTED_FORMATS = (
-    "`adb shell pm list packages` output, `ideviceinstaller -l` output, `pymobiledevice3 apps list` JSON, "
-    "a scanner JSON report saved with --inventory, or a CSV with a platform,device,app_id header"
-)
 KNOWN_PLATFORMS = {p: p for p in PLATFORMS}
 KNOWN_STATES = frozenset(APP_STATES)
-
-
-class BadRecord(ValueError):
-    """One record (row, JSON object) that cannot become an App; the text says why."""
 
 
 def make_inventory(
@@ -34,7 +26,7 @@ def make_inventory(
     device: DeviceInfo,
     apps: list[App],
     problems: Problems,
-    src: Source | None,
+    src: InputLines | None,
     *,
     scopes: tuple[Scope, ...] = (),
     reason: str | None = None,
@@ -93,17 +85,7 @@ def make_inventory(
     )
 
 
-def residue_of(problems: Problems) -> tuple[str, ...]:
-    """The tokens of what could not be read, for the matcher to search; a
-    note among the problems if there was more than could be kept."""
-    if problems.evidence_overflow:
-        problems.kept.append(f"{problems.evidence_overflow} more id-like words in the unreadable text were not "
-                             f"searched for prohibited apps (more than {len(problems.evidence)} distinct ones)")
-        problems.evidence_overflow = 0
-    return tuple(problems.evidence)
-
-
-def failure(
+def failed_inventory(
     name: str, reason: str, message: str, *, platform: str | None = None, problems: tuple[str, ...] = (),
     evidence: Problems | None = None,
 ) -> Inventory:
@@ -122,13 +104,13 @@ def failure(
     )
 
 
-def header_refused(name: str, src: Source, at: int, why: str, advice: str, *,
+def header_refused(name: str, src: InputLines, at: int, why: str, advice: str, *,
                    platform: str | None = None) -> Inventory:
     """A file whose header line (head line `at`) cannot be trusted: none of its records is read, it is
     failed, and all its text is kept as evidence for the matcher."""
     message = f"{label_of(name)} line {at + 1}: {why}; none of its records were read: {advice}, and rescan"
-    return failure(name, "bad-header", message, platform=platform, problems=(f"line {at + 1}: {why}",),
-                   evidence=evidence_of(src))
+    return failed_inventory(name, "bad-header", message, platform=platform, problems=(f"line {at + 1}: {why}",),
+                            evidence=evidence_of(src))
 
 
 def label_of(name: str) -> str:
@@ -137,54 +119,6 @@ def label_of(name: str) -> str:
 
 def error_text(err: OSError) -> str:
     return (err.strerror or str(err) or type(err).__name__).lower()
-
-
-def snippet(text: str, width: int = 60) -> str:
-    """A short quoted excerpt for a problem line; repr() escapes control and bidi characters."""
-    return repr(text if len(text) <= width else text[:width] + "…")
-
-
-def decodable(cell: str) -> bool:
-    """False for a cell holding the surrogate escapes of bytes that were not UTF-8."""
-    try:
-        cell.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def clean_id(value: str, what: str, *, dotted: bool = False) -> tuple[str, str | None]:
-    """(the id without surrounding whitespace, why it is not an id or None).
-    A package name or bundle id never holds whitespace or a control, format
-    or other non-printable character (NUL, ESC, bidi marks, line breaks);
-    one that does is a damaged or forged record, not an app to match.
-    `dotted`: the id must have two labels at least, as every iOS bundle id
-    that ideviceinstaller lists has (com.apple.mobilesafari); a one-word id
-    there is another format's line read in the wrong columns ("android" of
-    `android,A1,com.tencent.mm`)."""
-    app_id = value.strip()
-    if not app_id:
-        return app_id, f"empty {what}"
-    if not app_id.isprintable() or " " in app_id:  # the only printable whitespace is " "
-        return app_id, (f"{what} {snippet(app_id)} holds whitespace or a control character, so it is not a "
-                        f"real package name or bundle id")
-    if len(app_id) > MAX_ID:
-        return app_id, (f"{what} {snippet(app_id)} is {len(app_id)} characters long, longer than any real package "
-                        f"name or bundle id (at most {MAX_ID}): the line is damaged or forged")
-    if not _ID_GRAMMAR.match(app_id):
-        return app_id, (f"{what} {snippet(app_id)} is not a package name or bundle id (letters, digits, '_' "
-                        f"and '-' in dot-separated labels): was something else pasted into this column?")
-    if dotted and "." not in app_id:
-        return app_id, (f"{what} {snippet(app_id)} has no dot, and every bundle id has (com.apple.mobilesafari): "
-                        f"was another list pasted in?")
-    return app_id, None
-
-
-MAX_ID = 255  # an Android package name is a folder name (/data/data/<package>), and so at most 255 bytes
-
-# Android package names and iOS bundle ids: labels of letters, digits, "_"
-# and "-", joined by dots. One label is allowed: the framework is "android".
-_ID_GRAMMAR = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\Z")
 
 
 _CHUNK = 1 << 20
@@ -205,7 +139,7 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def evidence_of(src: Source) -> Problems:
+def evidence_of(src: InputLines) -> Problems:
     """The id-like words of all the text of an input that cannot be read as
     a list (its head and the rest of the stream), for the matcher to search.
 

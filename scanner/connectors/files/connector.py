@@ -1,10 +1,11 @@
 """Saved and exported app inventories: one parser per format, detected by content.
 
-The formats are what an admin already has on disk: `adb shell pm list
-packages` output, `ideviceinstaller -l` output (old and CSV forms),
-`pymobiledevice3 apps list` JSON, a scanner JSON report saved with
-`--inventory`, and a fleet CSV with a `platform,device,app_id` header. The file
-extension means nothing; the first lines decide.
+The formats are what an admin already has on disk, one reader each in
+scanner.connectors.files.readers.READERS (`adb shell pm list packages` output,
+`ideviceinstaller -l` output in its old and CSV forms, `pymobiledevice3 apps
+list` JSON, a scanner JSON report saved with `--inventory`, a fleet CSV with a
+`platform,device,app_id` header, ...). The file extension means nothing; the
+first lines decide.
 
 Nothing here raises for a bad file. Every problem becomes an Inventory whose
 status says how far it can be trusted: a line that cannot be read is counted
@@ -30,8 +31,9 @@ The fleet CSV can hold millions of rows, so it is streamed: one device's apps
 at a time, one Inventory per contiguous run of rows of a device (the audit
 merges runs of the same device).
 
-The parsers live in scanner.connectors.files.readers, one module per format; this
-module opens the input, asks which format it is and hands it to its parser.
+The parsers live in scanner.connectors.files.readers, one module per format,
+each registered in READERS; this module opens the input, asks which format it
+is (detect.py) and hands it to that reader.
 """
 
 from __future__ import annotations
@@ -41,20 +43,20 @@ import sys
 from dataclasses import replace
 from typing import BinaryIO, Callable, Iterator
 
-from scanner.connectors.files.common import (
-    ACCEPTED_FORMATS, error_text, evidence_of, failure, label_of, residue_of,
-)
-from scanner.connectors.files.detect import Failed, sniff, tool_error
-from scanner.connectors.files.readers.fleet_csv import read_fleet_csv
-from scanner.connectors.files.readers.ideviceinstaller import read_idevice_csv, read_idevice_list
-from scanner.connectors.files.json_values import Repeats, json_object, json_type, keys_text
-from scanner.connectors.files.readers.pm import read_pm
-from scanner.connectors.files.readers.pymobiledevice3 import read_pmd3
-from scanner.connectors.files.readers.report import read_report
-from scanner.connectors.files.source import MAX_PROBLEMS, Problems, Source, keeping
+from scanner.connectors.files.common import error_text, evidence_of, failed_inventory, label_of
+from scanner.connectors.files.detect import InputRefused, sniff, tool_error
+from scanner.connectors.files.readers import ACCEPTED_FORMATS, INPUT_HELP, READERS
+from scanner.connectors.files.source import InputLines
+from scanner.connectors.grammars.json_values import json_object, json_type
+from scanner.connectors.records import MAX_PROBLEMS, Problems, keeping, residue_of
 from scanner.model import Inventory
 
-__all__ = ["ACCEPTED_FORMATS", "FileConnector", "MAX_PROBLEMS", "read_input"]
+__all__ = ["ACCEPTED_FORMATS", "INPUT_HELP", "MAX_PROBLEMS", "FileConnector", "read_input"]
+
+_DOCUMENT_READERS = tuple(r for r in READERS if r.document is not None)
+# What JSON that no reader recognises is not, in the message about it: "a, b or c".
+_shapes = [r.shape or r.description for r in _DOCUMENT_READERS]
+_SHAPES = " or ".join([", ".join(_shapes[:-1]), _shapes[-1]] if len(_shapes) > 2 else _shapes)
 
 
 # --- public API ----------------------------------------------------------------------------------
@@ -71,7 +73,7 @@ def read_input(name: str, stream: BinaryIO | None = None) -> Iterator[Inventory]
     if stream is None and name == "-":
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None:  # started with stdin closed
-            yield failure(name, "unreadable", "stdin is closed: nothing to read; give --input FILE instead")
+            yield failed_inventory(name, "unreadable", "stdin is closed: nothing to read; give --input FILE instead")
             return
     if stream is not None:
         yield from _read(name, stream)
@@ -79,7 +81,7 @@ def read_input(name: str, stream: BinaryIO | None = None) -> Iterator[Inventory]
     try:
         opened = open(name, "rb")  # noqa: SIM115 - closed by the with below, also when the caller stops early
     except OSError as err:
-        yield failure(name, "unreadable", _open_error(name, err))
+        yield failed_inventory(name, "unreadable", _open_error(name, err))
         return
     with opened:
         yield from _read(name, opened)
@@ -111,31 +113,25 @@ class FileConnector:
 
 
 def _read(name: str, stream: BinaryIO) -> Iterator[Inventory]:
-    src = Source(stream)
+    src = InputLines(stream)
     try:
-        kind, at, total, first_error = sniff(name, src)
+        sniffed = sniff(name, src)
         src.complete_head()
-    except Failed as failed:
-        yield _searched(failed.inventory, src)
+    except InputRefused as refused:
+        yield _searched(refused.inventory, src)
         return
     except OSError as err:
         yield _unreadable(name, err)
         return
-    if kind == "json":
+    if sniffed.kind == "json":
         yield from _read_json(name, src)
-    elif kind == "pm":
-        yield read_pm(name, src)
-    elif kind == "idevice-list":
-        yield read_idevice_list(name, src, total)
-    elif kind == "idevice-csv":
-        yield read_idevice_csv(name, src, at, total)
-    elif kind == "csv":
-        yield from read_fleet_csv(name, src, at)
+    elif sniffed.reader is not None:
+        yield from sniffed.reader.read(name, src, sniffed.line)
     else:  # only error messages from the tool that wrote the file
-        yield _searched(tool_error(name, src, first_error), src)
+        yield _searched(tool_error(name, src, sniffed.first_error), src)
 
 
-def _searched(inv: Inventory, src: Source) -> Inventory:
+def _searched(inv: Inventory, src: InputLines) -> Inventory:
     """An input that could not be read as a list, with the id-like words of
     all its text kept for the matcher: a WeChat id in a file of unknown
     format is still found (as "recovered"), and the file is still failed."""
@@ -146,7 +142,7 @@ def _searched(inv: Inventory, src: Source) -> Inventory:
                    problems=(*inv.problems, *evidence.kept)[:MAX_PROBLEMS])
 
 
-def _read_json(name: str, src: Source) -> Iterator[Inventory]:
+def _read_json(name: str, src: InputLines) -> Iterator[Inventory]:
     label = label_of(name)
     try:
         data = src.rest()
@@ -171,42 +167,29 @@ def _json_inventories(name: str, label: str, data: bytes) -> Iterator[Inventory]
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        yield failure(name, "bad-json", f"{label} line {line}: not valid UTF-8, so the JSON cannot be read; "
-                                        f"export or save it again", problems=(f"line {line}: not valid UTF-8",))
+        yield failed_inventory(name, "bad-json", (
+            f"{label} line {line}: not valid UTF-8, so the JSON cannot be read; export or save it again"
+        ), problems=(f"line {line}: not valid UTF-8",))
         return
     try:
         doc = json.loads(text, object_pairs_hook=json_object)
     except json.JSONDecodeError as err:
-        yield failure(name, "bad-json", (
+        yield failed_inventory(name, "bad-json", (
             f"{label} line {err.lineno} column {err.colno}: not valid JSON ({err.msg}); the file was cut short "
             f"or edited: export or save it again"
         ), problems=(f"line {err.lineno}: {err.msg}",))
         return
     except (ValueError, RecursionError) as err:  # a number too long for int(), nesting too deep
-        yield failure(name, "bad-json", f"{label}: JSON scanner will not read ({err}); export or save it again")
+        yield failed_inventory(name, "bad-json",
+                               f"{label}: JSON scanner will not read ({err}); export or save it again")
         return
-    if isinstance(doc, dict) and ("schema_version" in doc or "devices" in doc):
-        if isinstance(doc, Repeats):  # "devices" twice hides a whole list of devices
-            yield failure(name, "bad-json", (
-                f"{label} is a scanner report that gives {keys_text(doc.repeated)} more than once, so part of it "
-                f"would be silently ignored: it was edited or damaged; save the scan again"
-            ))
+    for reader in _DOCUMENT_READERS:
+        if reader.document(doc):  # type: ignore[misc]
+            yield from reader.read(name, doc)
             return
-        yield from read_report(name, doc)
-    elif isinstance(doc, dict) and doc and any(
-        isinstance(v, dict) and any(str(k).startswith("CFBundle") for k in v) for v in doc.values()
-    ):
-        yield read_pmd3(name, doc)
-    elif isinstance(doc, dict) and not doc:
-        yield failure(name, "empty", (
-            f"{label} is an empty JSON object: no apps; export again with pymobiledevice3 apps list --type Any "
-            f"(without --type User an empty list is not a real iPhone's)"
-        ))
-    else:
-        yield failure(name, "unknown-format", (
-            f"{label} holds JSON that is {json_type(doc)}, not pymobiledevice3 apps list output (an object "
-            f"keyed by bundle id) or a scanner report; give one of: {ACCEPTED_FORMATS}"
-        ))
+    yield failed_inventory(name, "unknown-format", (
+        f"{label} holds JSON that is {json_type(doc)}, not {_SHAPES}; give one of: {ACCEPTED_FORMATS}"
+    ))
 
 
 def _open_error(name: str, err: OSError) -> str:
@@ -221,6 +204,6 @@ def _open_error(name: str, err: OSError) -> str:
 
 def _unreadable(name: str, err: OSError) -> Inventory:
     """An input that was opened but could not be read."""
-    return failure(
+    return failed_inventory(
         name, "unreadable", f"cannot read {label_of(name)}: {error_text(err)}; check the file or device it is on"
     )

@@ -8,7 +8,8 @@ import csv
 import re
 from typing import Any, Iterator
 
-from scanner.connectors.files.source import Problems, Source
+from scanner.connectors.files.source import InputLines
+from scanner.connectors.records import Problems
 
 __all__ = [
     "SPILL", "blank_row", "csv_error_text", "csv_records", "header_cells", "is_spill", "line_span",
@@ -31,7 +32,7 @@ def header_cells(raw: bytes) -> list[str]:
     return [c.strip() for c in cells]
 
 
-def csv_records(src: Source, start: int, bad: list[int], problems: Problems, *, spaces_after_quotes: bool = False,
+def csv_records(src: InputLines, start: int, bad: list[int], problems: Problems, *, spaces_after_quotes: bool = False,
                 **fmt: Any) -> Iterator[tuple[int, list[str]]]:
     """(first line number, row) of each non-blank record from head line
     `start` on; records that are not UTF-8, that csv rejects (a quote never

@@ -5,44 +5,57 @@ extension means nothing), and the input that holds only a tool's errors.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-from scanner.connectors.files.common import ACCEPTED_FORMATS, failure, label_of, snippet
-from scanner.connectors.files.csv_rows import header_cells
-from scanner.connectors.files.readers.ideviceinstaller import TOTAL_LINE
-from scanner.connectors.files.readers.pm import ADB_STATUS, PM_REFUSED
-from scanner.connectors.files.source import Source
+from scanner.connectors.files.common import failed_inventory, label_of
+from scanner.connectors.files.readers import ACCEPTED_FORMATS, READERS
+from scanner.connectors.files.source import HEAD_LINE_BYTES, InputLines
+from scanner.connectors.grammars.pm import ADB_STATUS, PM_REFUSED
+from scanner.connectors.interface import FileReader, HeadLine
+from scanner.connectors.records import snippet
 from scanner.model import Inventory
 
-__all__ = ["HEAD_LINE_BYTES", "Failed", "sniff", "tool_error"]
+__all__ = ["InputRefused", "Sniffed", "sniff", "tool_error"]
 
 _HEAD_LINES = 200  # lines looked at, at most, to recognise the format
-HEAD_LINE_BYTES = 1 << 16  # of each of them: enough to recognise any format
+_LINE_READERS = tuple(r for r in READERS if r.head is not None)
+_COUNTED = tuple(r for r in _LINE_READERS if r.count is not None)
 _BOM = b"\xef\xbb\xbf"
 
 # What `pm`, `cmd` and the iOS tools print instead of a list when they fail.
 _TOOL_ERROR = re.compile(
     r"^(?:error\b|exception\b|failure\b|java\.|caused by:|\s+at |\s*\.\.\. \d+ more|no device found)", re.I
 )
-# The start of an old-form `ideviceinstaller -l` line: `<bundle id> - `.
-_IDEVICE_SNIFF = re.compile(r"^[A-Za-z0-9][\w-]*(?:\.[\w-]+)+ - ")
 
 
-class Failed(Exception):
-    """The whole input failed; carries the Inventory that says why."""
+class InputRefused(Exception):
+    """The input as a whole cannot be read (not text, no format we read, empty); carries the failed Inventory
+    that says why."""
 
     def __init__(self, inventory: Inventory) -> None:
         super().__init__(inventory.message)
         self.inventory = inventory
 
 
-def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
-    """(kind, index of the deciding head line, a `Total: N apps` count, line
-    of the first tool error). Lines before the deciding one that are blank,
-    tool errors, a Total header, adb's own status lines or not UTF-8 are left
-    for the parser to count; anything else there means the format is not one
-    we read."""
+class Sniffed(NamedTuple):
+    """What the head of an input says it is: "json" (a document for the JSON
+    readers), "lines" (a format of lines: its reader and deciding line) or
+    "tool-error" (nothing but a tool's errors, the first on `first_error`)."""
+
+    kind: str
+    reader: FileReader | None = None
+    line: HeadLine | None = None
+    first_error: int = 0
+
+
+def sniff(name: str, src: InputLines) -> Sniffed:
+    """Which format the input is, from its first lines. Lines before the
+    deciding one that are blank, tool errors, a count line (`Total: N apps`),
+    adb's own status lines or not UTF-8 are left for the parser to count;
+    anything else there means the format is not one we read."""
     label = label_of(name)
     total: int | None = None
+    counted: FileReader | None = None  # the reader whose count line was seen
     first_error = 0
     adb_status = False  # "* daemon started successfully": adb printed it before the listing
     undecodable = 0  # the first line that is not UTF-8 text
@@ -56,7 +69,7 @@ def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
                 raw = raw[3:]
             elif raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
                 src.head.append(raw)  # kept: the text is still searched for app ids
-                raise Failed(failure(name, "not-text", (
+                raise InputRefused(failed_inventory(name, "not-text", (
                     f"{label} is UTF-16 text (what Windows PowerShell writes with '>'); save it as UTF-8, e.g. "
                     f"adb shell pm list packages -f -U | Out-File -Encoding utf8 apps.txt, and scan that file"
                 )))
@@ -67,22 +80,16 @@ def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
             continue
         text = text.rstrip("\r\n")
         if "\r" in text and not text.lstrip().startswith(("{", "[")):
-            raise Failed(failure(name, "unknown-format", (
+            raise InputRefused(failed_inventory(name, "unknown-format", (
                 f"{label} line {n}: lines end in a bare carriage return (an old Mac file?), so its records cannot "
                 f"be told apart; convert it (tr '\\r' '\\n' < file > fixed.txt) and scan that"
             )))
         if not text.strip():
             continue
-        i = n - 1
         if text.startswith(("{", "[")):
-            return "json", i, None, 0
-        if text.startswith("package:"):
-            return "pm", i, None, 0
-        if text.startswith("CFBundle") and "CFBundleIdentifier" in text:
-            return "idevice-csv", i, total, 0
-        match = TOTAL_LINE.match(text)
-        if match and total is None:
-            total = int(match.group(1))
+            return Sniffed("json")
+        if counted is None and (found := _count(text)) is not None:
+            counted, total = found
             continue
         if _TOOL_ERROR.match(text):
             first_error = first_error or n
@@ -90,32 +97,31 @@ def sniff(name: str, src: Source) -> tuple[str, int, int | None, int]:
         if ADB_STATUS.fullmatch(text.strip(" \t")):
             adb_status = True
             continue
-        if total is not None or _IDEVICE_SNIFF.match(text):
-            return "idevice-list", i, total, 0
-        if _is_csv_header(text):
-            return "csv", i, None, 0
+        for reader in _LINE_READERS:  # the lines above are no format's head line: a reader never sees them
+            if reader is counted or reader.head(text):
+                return Sniffed("lines", reader, HeadLine(n - 1, text, total))
         if undecodable:
-            raise Failed(_not_text(name, undecodable))
-        raise Failed(failure(name, "unknown-format", (
+            raise InputRefused(_not_text(name, undecodable))
+        raise InputRefused(failed_inventory(name, "unknown-format", (
             f"{label} line {n}: not a format scanner reads (it starts {snippet(text)}); give one of: "
             f"{ACCEPTED_FORMATS}"
         )))
-    if total is not None:
-        return "idevice-list", len(src.head), total, 0
+    if counted is not None:
+        return Sniffed("lines", counted, HeadLine(len(src.head), "", total))
     if first_error:
-        return "tool-error", len(src.head), None, first_error
+        return Sniffed("tool-error", first_error=first_error)
     if undecodable:
-        raise Failed(_not_text(name, undecodable))
+        raise InputRefused(_not_text(name, undecodable))
     if len(src.head) == _HEAD_LINES:  # 200 blank lines and more to come
-        raise Failed(failure(name, "unknown-format", (
+        raise InputRefused(failed_inventory(name, "unknown-format", (
             f"{label}: the first {_HEAD_LINES} lines are blank; give one of: {ACCEPTED_FORMATS}"
         )))
     if adb_status:
-        raise Failed(failure(name, "empty", (
+        raise InputRefused(failed_inventory(name, "empty", (
             f"{label} holds only what adb prints when it starts its server ('* daemon started successfully'), no "
             f"app list; run the listing again (adb shell pm list packages -f -i -U > apps.txt) and scan that file"
         ), platform="android"))
-    raise Failed(failure(name, "empty", f"{label} is empty; give one of: {ACCEPTED_FORMATS}"))
+    raise InputRefused(failed_inventory(name, "empty", f"{label} is empty; give one of: {ACCEPTED_FORMATS}"))
 
 
 def _decode_head(raw: bytes) -> str | None:
@@ -128,29 +134,33 @@ def _decode_head(raw: bytes) -> str | None:
         return None
 
 
-def _is_csv_header(text: str) -> bool:
-    names = {c.lower() for c in header_cells(text.encode("utf-8"))}
-    return {"platform", "device", "app_id"} <= names
+def _count(text: str) -> tuple[FileReader, int] | None:
+    """(the reader, the count) of a line that gives the number of apps in a list ("Total: 12 apps")."""
+    for reader in _COUNTED:
+        count = reader.count(text)  # type: ignore[misc]
+        if count is not None:
+            return reader, count
+    return None
 
 
 def _not_text(name: str, line: int) -> Inventory:
-    return failure(name, "not-text", (
+    return failed_inventory(name, "not-text", (
         f"{label_of(name)} line {line}: not UTF-8 text (a binary file?); give one of: {ACCEPTED_FORMATS}"
     ), problems=(f"line {line}: not valid UTF-8",))
 
 
-def tool_error(name: str, src: Source, first_error: int) -> Inventory:
+def tool_error(name: str, src: InputLines, first_error: int) -> Inventory:
     """A file with no list, only what the exporting tool printed when it failed."""
     first = src.head[first_error - 1].decode("utf-8", "replace").strip()
     refused = PM_REFUSED.search(b"".join(src.head).decode("utf-8", "replace"))
     platform = "android" if refused or "java." in first else None
     if refused:
-        return failure(name, "user-refused", (
+        return failed_inventory(name, "user-refused", (
             f"{label_of(name)}: the phone refused to list user {refused.group(1)} (a work profile, Secure Folder "
             f"or another user), so none of its apps were checked; that profile's apps cannot be listed over "
             f"adb on this phone: check them on the device or in the MDM's inventory"
         ), platform=platform, problems=(f"line {first_error}: {snippet(first, 120)}",))
-    return failure(name, "tool-error", (
+    return failed_inventory(name, "tool-error", (
         f"{label_of(name)} holds no app list, only the error the exporting tool printed: line "
         f"{first_error}: {snippet(first, 120)}; fix that and export the list again"
     ), platform=platform, problems=(f"line {first_error}: {snippet(first, 120)}",))

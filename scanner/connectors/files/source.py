@@ -1,5 +1,5 @@
-"""Reading an input: its raw lines, numbered and decoded one at a time, and
-the problems counted on the way.
+"""Reading an input: its raw lines, numbered and decoded one at a time (the
+problems counted on the way are scanner.connectors.records.Problems).
 
 Input is read as bytes and each line decoded here, so invalid UTF-8 is
 reported with its line number instead of aborting the whole file.
@@ -7,97 +7,17 @@ reported with its line number instead of aborting the whole file.
 
 from __future__ import annotations
 
-import re
-import threading
-from contextlib import contextmanager
 from itertools import chain
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Iterator
 
-__all__ = ["MAX_EVIDENCE", "MAX_PROBLEMS", "Problems", "Source", "id_tokens", "keeping"]
+from scanner.connectors.records import Problems
 
-MAX_PROBLEMS = 20  # problem details kept per inventory; all are counted
-MAX_EVIDENCE = 1 << 18  # distinct id-like tokens kept from the unreadable text of one inventory
+__all__ = ["HEAD_LINE_BYTES", "InputLines"]
 
-# A run of the characters an app id is made of (letters, digits, "_", "-", "."): an app id inside text
-# that could not be parsed is one whole such run, never part of one. "com.tencent.mm-y" is not WeChat.
-# Two dots in a row are no part of an id either, so they end a token.
-_TOKEN = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
-_TOKEN_BYTES = re.compile(rb"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+HEAD_LINE_BYTES = 1 << 16  # of each line read to recognise the format: enough to recognise any format
 
 
-def id_tokens(text: str | bytes) -> Iterator[str]:
-    """The whole tokens of `text` that could be an app id: dot-separated
-    labels, at least two of them (every package name and bundle id has a
-    dot). A dot at either end is punctuation, not part of the id."""
-    if isinstance(text, bytes):  # bytes that are not UTF-8: ids are ASCII, so any other byte is a delimiter
-        tokens: Iterator[str] = (t.decode("ascii") for t in _TOKEN_BYTES.findall(text))
-    else:
-        tokens = iter(_TOKEN.findall(text))
-    for token in tokens:
-        if "." in token and len(token) <= 255:
-            yield token
-
-
-_wanted = threading.local()  # .keep: which tokens are worth keeping, while a reader runs (see keeping())
-
-
-@contextmanager
-def keeping(keep: Callable[[str], bool] | None) -> Iterator[None]:
-    """While the block runs in this thread, Problems keep only the tokens
-    `keep` says could be catalog ids, and so never need a cap: a prohibited
-    id after a million distinct words of garbage is still kept. The caller
-    (the file connector, given the matcher's `knows`) knows the catalog; the
-    readers do not need to."""
-    previous = getattr(_wanted, "keep", None)
-    _wanted.keep = keep
-    try:
-        yield
-    finally:
-        _wanted.keep = previous
-
-
-class Problems:
-    """Problems of one inventory: all counted, the first MAX_PROBLEMS kept as
-    text, and the id-like tokens of every record that could not be read.
-
-    Evidence is never dropped: the text of a line that cannot be parsed is
-    kept as its tokens (`evidence`), which the matcher searches for whole
-    catalog identifiers. A prohibited app on a damaged line is still found.
-    """
-
-    __slots__ = ("kept", "count", "evidence", "evidence_overflow", "_keep")
-
-    def __init__(self) -> None:
-        self.kept: list[str] = []
-        self.count = 0
-        self.evidence: dict[str, None] = {}  # insertion-ordered set of tokens, as written
-        self.evidence_overflow = 0  # tokens not kept once MAX_EVIDENCE was reached
-        self._keep: Callable[[str], bool] | None = getattr(_wanted, "keep", None)
-
-    def add(self, text: str, count: int = 1, *, evidence: str | bytes | None = None) -> None:
-        """Count a problem; `evidence` is the raw text of what could not be read."""
-        self.count += count
-        if len(self.kept) < MAX_PROBLEMS:
-            self.kept.append(text)
-        if evidence:
-            self.search(evidence)
-
-    def search(self, text: str | bytes) -> None:
-        """Keep the id-like tokens of text that could not be read."""
-        kept = self.evidence
-        keep = self._keep
-        for token in id_tokens(text):
-            if keep is not None:  # only what could be a catalog id: no cap needed
-                if token not in kept and keep(token):
-                    kept[token] = None
-            elif token not in kept:
-                if len(kept) >= MAX_EVIDENCE:
-                    self.evidence_overflow += 1
-                    continue
-                kept[token] = None
-
-
-class Source:
+class InputLines:
     """A binary stream, the lines already read to recognise its format, and
     the I/O error (if any) that stopped reading it."""
 
@@ -111,7 +31,7 @@ class Source:
         self.unterminated = 0
 
     def complete_head(self) -> None:
-        """Read the rest of the last head line if it was cut at detect.HEAD_LINE_BYTES."""
+        """Read the rest of the last head line if it was cut at HEAD_LINE_BYTES."""
         if self.head and not self.head[-1].endswith(b"\n"):
             self.head[-1] += self.stream.readline()
 

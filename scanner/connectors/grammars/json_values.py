@@ -1,6 +1,6 @@
 """Values of a JSON document, checked: a key given twice, a value of the
-wrong type, text that is not text. Shared by the pymobiledevice3 list and
-the saved scanner report.
+wrong type, text that is not text. Shared by the installation_proxy record
+grammar (live and saved pymobiledevice3 lists) and the saved scanner report.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from scanner.connectors.files.common import BadRecord, decodable, snippet
+from scanner.connectors.records import BadRecord, decodable, snippet
 
 __all__ = [
     "Repeats", "check_text", "flag_of", "int_of", "json_object", "json_text", "json_type", "keys_text",

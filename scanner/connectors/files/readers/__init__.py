@@ -1,12 +1,43 @@
-"""The readers behind scanner.connectors.files, one module per format.
+"""The file readers, one module per format, and READERS, the registry of them.
 
-source     the input as numbered lines, and the problem counter
-detect     which format an input is, from its first lines
-pm, ideviceinstaller, pymobiledevice3, report, fleet_csv
-           one parser per format
-common     the Inventory built from what was read, and checks all parsers share
-csv_rows, json_values
-           CSV records and JSON values read the same way by the parsers that need them
+Each module declares its format as READER (a scanner.connectors.interface.FileReader):
+its name, how messages and the --input help name it, how its head line or
+its JSON document is recognised, and its read function. A new format is one
+module here and one line in READERS; the list of accepted formats in messages
+(ACCEPTED_FORMATS) and the --input help (INPUT_HELP) are built from READERS.
 
-Import from scanner.connectors.files; what is here may move.
+What the readers share is one level up: source (the input as numbered lines),
+common (the Inventory built from what was read), csv_rows (CSV records); and
+in scanner.connectors.records and scanner.connectors.grammars, what they share
+with the live readers.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from scanner.connectors.interface import FileReader
+
+__all__ = ["ACCEPTED_FORMATS", "INPUT_HELP", "READERS"]
+
+#: Asked in this order: the first reader that recognises an input reads it. Messages and the --input help
+#: name the formats in this order too.
+READERS: tuple[FileReader, ...] = tuple(import_module(f"{__name__}.{module}").READER for module in (
+    "pm",
+    "ideviceinstaller",
+    "pymobiledevice3",
+    "report",
+    "fleet_csv",
+))
+
+
+def _listed(names: list[str]) -> str:
+    """ "a, b, or c" """
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + (", or " if len(names) > 2 else " or ") + names[-1]
+
+
+#: Every format, as the messages about an input that is none of them name them.
+ACCEPTED_FORMATS = _listed([r.description for r in READERS])
+#: The help of `scanner scan --input`.
+INPUT_HELP = (f"Scan a saved or exported app inventory instead of attached devices "
+              f"({_listed([r.help for r in READERS])}). Repeatable; '-' reads stdin.")

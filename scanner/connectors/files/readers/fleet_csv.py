@@ -36,17 +36,35 @@ from itertools import chain
 from typing import Any, Iterator
 
 from scanner.connectors.files.common import (
-    KNOWN_PLATFORMS, KNOWN_STATES, BadRecord, clean_id, decodable, error_text, failure, header_refused, label_of,
-    make_inventory, residue_of, snippet,
+    KNOWN_PLATFORMS, KNOWN_STATES, error_text, failed_inventory, header_refused, label_of, make_inventory,
 )
 from scanner.connectors.files.csv_rows import (
     SPILL, blank_row, csv_error_text, header_cells, is_spill, line_span, swallowed_note,
 )
-from scanner.connectors.files.detect import HEAD_LINE_BYTES
-from scanner.connectors.files.source import Problems, Source
+from scanner.connectors.files.source import HEAD_LINE_BYTES, InputLines
+from scanner.connectors.interface import FileReader, HeadLine
+from scanner.connectors.records import BadRecord, Problems, clean_id, decodable, residue_of, snippet
 from scanner.model import APP_STATES, App, DeviceInfo, Inventory, Scope
 
-__all__ = ["read_fleet_csv"]
+__all__ = ["READER", "read_fleet_csv"]
+
+
+def _is_header(text: str) -> bool:
+    names = {c.lower() for c in header_cells(text.encode("utf-8"))}
+    return {"platform", "device", "app_id"} <= names
+
+
+def _read(name: str, src: InputLines, head: HeadLine) -> Iterator[Inventory]:
+    return read_fleet_csv(name, src, head.at)
+
+
+READER = FileReader(
+    name="fleet-csv",
+    description="a CSV with a platform,device,app_id header",
+    help="a platform,device,app_id CSV",
+    head=_is_header,
+    read=_read,
+)
 
 _CSV_FIELDS = ("name", "version", "build", "user", "state", "installer", "team_id")
 _KNOWN_IDS = 1 << 16  # app_id cells known to be clean ids, remembered (fleets repeat the same apps)
@@ -76,7 +94,7 @@ class _Run:
         self.apps: list[App] = []
         self.problems = Problems()
 
-    def inventory(self, name: str, src: Source | None) -> Inventory:
+    def inventory(self, name: str, src: InputLines | None) -> Inventory:
         device = DeviceInfo(platform=self.platform, serial=self.serial, source=name)
         return make_inventory(name, device, self.apps, self.problems, src, what=f"device {snippet(self.serial)}")
 
@@ -98,7 +116,7 @@ class _Fault:
         self.swallowed, self.text, self.cells, self.cut, self.aligned = swallowed, text, cells, cut, aligned
 
 
-def read_fleet_csv(name: str, src: Source, at: int) -> Iterator[Inventory]:
+def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
     """Stream the rows; yield each device's run of rows as soon as it ends.
 
     This is the hot path for fleet exports (a million rows): a csv.reader
@@ -485,7 +503,7 @@ class _Fleet:
     def _charge(self, platform: str | None, serial: str, text: str, evidence: str | None = None) -> None:
         self.charges.setdefault((platform, serial), Problems()).add(text, evidence=evidence)
 
-    def finish(self, name: str, src: Source, runs: int) -> Iterator[Inventory]:
+    def finish(self, name: str, src: InputLines, runs: int) -> Iterator[Inventory]:
         """What was charged to devices off their runs, then the file's own result."""
         seen = self.seen
         for word, (line, what) in self.mentions.items():
@@ -520,7 +538,7 @@ def _serials_in(word: str, seen: dict[str, Any]) -> set[str]:
     return hits
 
 
-def _blocks(src: Source, start: int, marked: list[tuple[int, str, bool]],
+def _blocks(src: InputLines, start: int, marked: list[tuple[int, str, bool]],
             bad: list[int]) -> Iterator[list[str] | Iterator[str]]:
     """The lines from head line `start` (0-based) on, in blocks for csv to
     read through itertools.chain: a block with nothing unusual in it is one
@@ -562,10 +580,10 @@ def _blocks(src: Source, start: int, marked: list[tuple[int, str, bool]],
         src.error, src.error_line = err, n + 1
     else:
         if tail[tail.rfind(b"\n") + 1:].strip(b" \t\r"):
-            src.unterminated = n  # as Source does: make_inventory says the file may have been cut
+            src.unterminated = n  # as InputLines does: make_inventory says the file may have been cut
 
 
-def _chunks(src: Source, start: int) -> Iterator[bytes]:
+def _chunks(src: InputLines, start: int) -> Iterator[bytes]:
     """Whole lines, about _BLOCK bytes at a time (the rest of the head
     first); the last chunk is what follows the last line break. Reading in
     blocks, not lines, so that a read error loses only the line it cut."""
@@ -675,7 +693,7 @@ def _header_fault(cells: list[str]) -> str | None:
     return None
 
 
-def _refused(name: str, src: Source, at: int, why: str) -> Inventory:
+def _refused(name: str, src: InputLines, at: int, why: str) -> Inventory:
     return header_refused(name, src, at, why, "export it again with each column named once and nothing else on "
                                                "the header line")
 
@@ -756,7 +774,7 @@ def _charged(name: str, platform: str | None, serial: str, problems: Problems) -
     )
 
 
-def _orphans(name: str, src: Source, orphans: Problems, runs: int) -> Inventory:
+def _orphans(name: str, src: InputLines, orphans: Problems, runs: int) -> Inventory:
     """The input itself: lines no device can be named for, a read error, or no rows at all."""
     label = label_of(name)
     device = DeviceInfo(platform=None, serial=None, source=name)
@@ -771,7 +789,8 @@ def _orphans(name: str, src: Source, orphans: Problems, runs: int) -> Inventory:
             problems=tuple(orphans.kept), problem_count=orphans.count, residue=residue_of(orphans),
         )
     if not orphans.count:
-        return failure(name, "empty", f"{label} has a CSV header but no rows: no device to check; export it again")
+        return failed_inventory(name, "empty",
+                                f"{label} has a CSV header but no rows: no device to check; export it again")
     return Inventory(
         device=device, apps=(), coverage=(Scope("records", read=False, reason=f"{orphans.count} lines could not "
                                                                               f"be read"),),

@@ -12,15 +12,20 @@ kept as evidence, and the device is never complete.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from scanner.connectors.files.common import clean_id, header_refused, label_of, make_inventory, snippet
+from scanner.connectors.files.common import header_refused, label_of, make_inventory
 from scanner.connectors.files.csv_rows import csv_records, header_cells, repeated_names
-from scanner.connectors.files.source import Problems, Source
+from scanner.connectors.files.source import InputLines
+from scanner.connectors.interface import FileReader, HeadLine
+from scanner.connectors.records import Problems, clean_id, snippet
 from scanner.model import App, DeviceInfo, Inventory
 
-__all__ = ["TOTAL_LINE", "read_idevice_csv", "read_idevice_list"]
+__all__ = ["READER", "read_idevice_csv", "read_idevice_list"]
 
 TOTAL_LINE = re.compile(r"^Total: (\d{1,9}) apps?[ \t]*$")
+# The start of an old-form `ideviceinstaller -l` line: `<bundle id> - `.
+_IDEVICE_SNIFF = re.compile(r"^[A-Za-z0-9][\w-]*(?:\.[\w-]+)+ - ")
 # ideviceinstaller before 1.1.1: `<bundle id> - <display name> <version>`.
 _IDEVICE_LINE = re.compile(r"^(?P<id>\S+) - (?P<rest>.*)$")
 _ID = r"[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+"
@@ -50,7 +55,34 @@ _COLUMNS = (
 )
 
 
-def read_idevice_list(name: str, src: Source, total: int | None) -> Inventory:
+def _csv_form(text: str) -> bool:
+    """True for the header line of the CSV form (`CFBundleIdentifier, ...`)."""
+    return text.startswith("CFBundle") and "CFBundleIdentifier" in text
+
+
+def _count(text: str) -> int | None:
+    match = TOTAL_LINE.match(text)
+    return int(match.group(1)) if match else None
+
+
+def _read(name: str, src: InputLines, head: HeadLine) -> Iterator[Inventory]:
+    if _csv_form(head.text):
+        yield read_idevice_csv(name, src, head.at, head.count)
+    else:
+        yield read_idevice_list(name, src, head.count)
+
+
+READER = FileReader(
+    name="ideviceinstaller",
+    description="`ideviceinstaller -l` output",
+    help="ideviceinstaller -l",
+    head=lambda text: _csv_form(text) or _IDEVICE_SNIFF.match(text) is not None,
+    count=_count,
+    read=_read,
+)
+
+
+def read_idevice_list(name: str, src: InputLines, total: int | None) -> Inventory:
     """The old form: `Total: N apps`, then `<bundle id> - <name> <version>` lines."""
     apps: list[App] = []
     problems = Problems()
@@ -127,7 +159,7 @@ def _old_evidence(text: str) -> str:
     return text if split == text else f"{text}\n{split}"
 
 
-def read_idevice_csv(name: str, src: Source, at: int, total: int | None) -> Inventory:
+def read_idevice_csv(name: str, src: InputLines, at: int, total: int | None) -> Inventory:
     """The CSV form: a `CFBundleIdentifier, ...` header, then rows of plist-printed values."""
     header = header_cells(src.head[at])
     refused = _header_fault(header)
@@ -203,12 +235,12 @@ def _cells_fault(row: list[str], header: list[str]) -> str | None:
     return None
 
 
-def _unread(name: str, src: Source, at: int, why: str) -> Inventory:
+def _unread(name: str, src: InputLines, at: int, why: str) -> Inventory:
     return header_refused(name, src, at, why, "export the list again (ideviceinstaller -l, naming each attribute "
                                                "once)", platform="ios")
 
 
-def _ios_inventory(name: str, src: Source, apps: list[App], problems: Problems, total: int | None) -> Inventory:
+def _ios_inventory(name: str, src: InputLines, apps: list[App], problems: Problems, total: int | None) -> Inventory:
     device = DeviceInfo(platform="ios", serial=None, source=name)
     if total is None or len(apps) + problems.count >= total:
         return make_inventory(name, device, apps, problems, src)

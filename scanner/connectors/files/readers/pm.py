@@ -9,50 +9,32 @@ to start its server: those lines are recognised exactly and skipped.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
 
-from scanner.connectors.files.common import clean_id, label_of, make_inventory, snippet
-from scanner.connectors.files.source import Problems, Source
+from scanner.connectors.files.common import label_of, make_inventory
+from scanner.connectors.files.source import InputLines
+from scanner.connectors.grammars.pm import ADB_STATUS, PM_PREFIX, PM_REFUSED, pm_evidence, pm_line
+from scanner.connectors.interface import FileReader, HeadLine
+from scanner.connectors.records import Problems, clean_id, snippet
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
-__all__ = ["ADB_STATUS", "PM_REFUSED", "pm_evidence", "pm_line", "read_pm"]
+__all__ = ["READER", "read_pm"]
 
-_PREFIX = "package:"
-# `pm list packages [-f] [-i] [-U] [--show-versioncode]`: the path holds "=" ("~~abc==/"), so the
-# package is the last "="-free word before the optional fields. A greedy `(.+)=` would stop at
-# `installer=` and return the installer as the package. Digits are bounded so that int() never
-# meets a hostile 5,000-digit uid. Every field is held to what pm really prints: an absolute path of
-# printable ASCII that never holds "package:" (two lines joined into one would otherwise read as the
-# second app only: pm_line() checks that first, since a lookahead inside the repeat costs the regex
-# engine memory for every character of a hostile 50 MB line), an installer that is a package name (or "null"), spaces between fields. NUL padding, ESC, bidi
-# marks or any other control character in a field therefore make no match. The package itself is
-# checked by clean_id, which says what is wrong with it. Shared with the live listing (adb_parse).
-_PM_LINE = re.compile(
-    r"^package:(?:(?P<path>/[!-~]*)=)?(?P<pkg>[^=\s]+)(?: versionCode:(?P<code>\d{1,19}))?"
-    r"(?: +installer=(?P<installer>[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*))?(?: uid:(?P<uid>\d{1,10}))?[ \t]*\r?$"
+
+def _read(name: str, src: InputLines, head: HeadLine) -> Iterator[Inventory]:
+    yield read_pm(name, src)
+
+
+READER = FileReader(
+    name="pm",
+    description="`adb shell pm list packages` output",
+    help="pm list packages",
+    head=lambda text: text.startswith(PM_PREFIX),
+    read=_read,
 )
 
 
-def pm_line(text: str) -> re.Match[str] | None:
-    """The fields of one `pm list packages` line, or None when it is not one (a second "package:" in it
-    means two lines joined)."""
-    return None if text.find(_PREFIX, 1) >= 0 else _PM_LINE.match(text)
-
-
-PM_REFUSED = re.compile(r"SecurityException: .*?\buser (\d{1,10})\b")
-# What adb prints when it has to start (or restart) its server before running the command: on stderr
-# since adb 1.0.36 and on stdout before, so a listing saved with 2>&1 or copied from a console begins
-# with it. Recognised whole and exactly (a port, never a name): such a line holds no app.
-ADB_STATUS = re.compile(
-    r"\* daemon not running; starting now at tcp:\d{1,5}"
-    r"|\* daemon not running\. starting it now on port \d{1,5} \*"
-    r"|\* daemon started successfully(?: \*)?"
-    r"|adb server version \(\d{1,5}\) doesn't match this client \(\d{1,5}\); killing\.\.\."
-    r"|adb server is out of date\.  killing\.\.\."
-)
-
-
-def read_pm(name: str, src: Source) -> Inventory:
+def read_pm(name: str, src: InputLines) -> Inventory:
     apps: list[App] = []
     problems = Problems()
     refused: dict[str, str] = {}  # user id -> what the device said
@@ -94,23 +76,13 @@ def read_pm(name: str, src: Source) -> Inventory:
 
 def _fault(text: str) -> str:
     """Why a line is not a pm line, for a person."""
-    records = text.count(_PREFIX)
+    records = text.count(PM_PREFIX)
     if records > 1:
         return (f"{records} 'package:' records on one line (lines joined by a lost line break, or copied from a "
                 f"narrow console): {snippet(text)}; none of them was read as an app")
-    if records and not text.startswith(_PREFIX):
+    if records and not text.startswith(PM_PREFIX):
         return f"other text before 'package:' in {snippet(text)}, so the line was not read as an app"
     if not text.rstrip(" \t").isprintable():
         return (f"a control, format or line-break character (NUL padding after a crash, ESC, a bidi mark...) in "
                 f"{snippet(text)}, so the line is damaged or forged and was not read as an app")
     return f"expected 'package:<name>' (adb shell pm list packages output), got {snippet(text)}"
-
-
-def pm_evidence(text: str | bytes) -> str | bytes:
-    """The text of a line that was not read, to be searched for whole ids;
-    with its records split apart when several were joined, since the join
-    glues one app's id to the next record ("com.tencent.mmpackage:").
-    Shared with the live listing, whose lines are bytes."""
-    if isinstance(text, bytes):
-        return text if text.find(b"package:", 1) < 0 else text + b"\n" + text.replace(b"package:", b"\n")
-    return text if text.find(_PREFIX, 1) < 0 else text + "\n" + text.replace(_PREFIX, "\n")

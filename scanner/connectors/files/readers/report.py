@@ -53,18 +53,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from scanner.connectors.files.common import (
-    KNOWN_PLATFORMS, KNOWN_STATES, BadRecord, clean_id, decodable, failure, label_of, residue_of, snippet,
-)
-from scanner.connectors.files.json_values import (
+from scanner.connectors.files.common import KNOWN_PLATFORMS, KNOWN_STATES, failed_inventory, label_of
+from scanner.connectors.grammars.json_values import (
     Repeats, check_text, int_of, json_text, json_type, keys_text, no_repeats, strings_in, text_of, text_or_none,
 )
-from scanner.connectors.files.source import MAX_PROBLEMS, Problems
+from scanner.connectors.interface import FileReader
+from scanner.connectors.records import MAX_PROBLEMS, BadRecord, Problems, clean_id, decodable, residue_of, snippet
 from scanner.model import (
     APP_STATES, FAIL_ON, SEVERITIES, STATUSES, App, DeviceInfo, Inventory, Scope, severity_at_least,
 )
 
-__all__ = ["read_report"]
+__all__ = ["READER", "is_report", "read_report"]
+
+
+def is_report(doc: object) -> bool:
+    """A scanner report names its schema or its devices."""
+    return isinstance(doc, dict) and ("schema_version" in doc or "devices" in doc)
+
+
+def _read(name: str, doc: dict[str, Any]) -> Iterator[Inventory]:
+    if isinstance(doc, Repeats):  # "devices" twice hides a whole list of devices
+        yield failed_inventory(name, "bad-json", (
+            f"{label_of(name)} is a scanner report that gives {keys_text(doc.repeated)} more than once, so part of "
+            f"it would be silently ignored: it was edited or damaged; save the scan again"
+        ))
+        return
+    yield from read_report(name, doc)
+
+
+READER = FileReader(
+    name="report",
+    description="a scanner JSON report saved with --inventory",
+    help="a scanner JSON report written with --inventory",
+    document=is_report,
+    shape="a scanner report",
+    read=_read,
+)
 
 # The source of a phone read live through adb: the one read that can be complete and still keep notes.
 LIVE_ADB = "adb"
@@ -86,13 +110,13 @@ def read_report(name: str, doc: dict[str, Any]) -> Iterator[Inventory]:
     label = label_of(name)
     version = doc.get("schema_version")
     if not isinstance(version, str) or version.split(".")[0] != "1":
-        yield failure(name, "unsupported-schema", (
+        yield failed_inventory(name, "unsupported-schema", (
             f"{label} is a scanner report with schema_version {snippet(str(version))}; this scanner reads 1.x "
             f"reports: scan the devices again with this version, or use the version that wrote it"
         ))
         return
     if doc.get("inventory_included") is not True:
-        yield failure(name, "no-inventory", (
+        yield failed_inventory(name, "no-inventory", (
             f"{label} is a scanner report saved without its app list, so it cannot be matched again; rerun the "
             f"scan with --inventory (e.g. scanner scan ... --inventory --output json=FILE) and use that file"
         ))
@@ -100,7 +124,7 @@ def read_report(name: str, doc: dict[str, Any]) -> Iterator[Inventory]:
     devices = doc.get("devices")
     if not isinstance(devices, list) or not devices:
         what = "no devices" if isinstance(devices, list) else f"'devices' as {json_type(devices)}, not a list"
-        yield failure(name, "empty" if isinstance(devices, list) else "unknown-format", (
+        yield failed_inventory(name, "empty" if isinstance(devices, list) else "unknown-format", (
             f"{label} is a scanner report with {what}; nothing to match: save the scan again with --inventory"
         ))
         return
@@ -192,7 +216,7 @@ def _unseen(name: str, doc: dict[str, Any], devices: list[Any], top: _TopLevel,
     yield from asked
     why = top.missing + (top.unfinished if complete and not asked else [])
     if why:
-        yield failure(name, "report-incomplete", (
+        yield failed_inventory(name, "report-incomplete", (
             f"{label}: {why[0]}: the scan it saved did not read every target (a device transport that did not "
             f"answer, a device taken out of the report), or the report was edited or damaged; what it does not "
             f"list was not checked: scan again and save the scan again with --inventory"
@@ -211,7 +235,7 @@ def _unanswered(name: str, doc: dict[str, Any], devices: list[Any]) -> Iterator[
         if isinstance(item, dict) and not isinstance(item, Repeats) and item.get("answered") is True:
             continue
         if not (isinstance(item, dict) and not isinstance(item, Repeats) and item.get("answered") is False):
-            yield failure(name, "bad-records", (
+            yield failed_inventory(name, "bad-records", (
                 f"{label}: its list of transports cannot be read ({json_text(item)}), so it cannot show that "
                 f"every transport it asked for devices answered: it was edited or damaged; scan again and save "
                 f"the scan again with --inventory"))
@@ -254,8 +278,8 @@ def _report_device(name: str, number: int, entry: Any, fail_on: Any, distrust: l
     if not isinstance(entry, dict):
         evidence = Problems()
         _keep_evidence(evidence, entry)
-        return failure(name, "bad-records", f"{where} is {json_type(entry)}, not an object; save the scan again",
-                       evidence=evidence)
+        return failed_inventory(name, "bad-records",
+                                f"{where} is {json_type(entry)}, not an object; save the scan again", evidence=evidence)
     problems = Problems()
     if isinstance(entry, Repeats):
         problems.add(f"device #{number}: {keys_text(entry.repeated)} given more than once")

@@ -88,7 +88,7 @@ def untrusted(inv: Inventory) -> None:
 
 
 def test_a_failed_device_edited_to_look_complete_is_still_failed(tmp_path):
-    doc = json.loads((Path(__file__).parent / "data" / "inputs" / "report-with-inventory.json").read_text())
+    doc = json.loads((Path(__file__).parents[2] / "data" / "inputs" / "report-with-inventory.json").read_text())
     offline = doc["devices"][2]
     assert offline["status"] == "failed" and offline["reason"] == "unauthorized"
     offline.update(status="complete", coverage=[{"scope": "all users", "read": True, "reason": None, "apps": 0}],
@@ -101,7 +101,7 @@ def test_a_failed_device_edited_to_look_complete_is_still_failed(tmp_path):
 
 
 def test_a_failed_device_edited_everywhere_but_with_no_apps_is_refused_as_empty(tmp_path):
-    doc = json.loads((Path(__file__).parent / "data" / "inputs" / "report-with-inventory.json").read_text())
+    doc = json.loads((Path(__file__).parents[2] / "data" / "inputs" / "report-with-inventory.json").read_text())
     offline = doc["devices"][2]
     offline.update(status="complete", reason=None, message=None, verdict="clean", problems=[], problem_count=0,
                    coverage=[{"scope": "all users", "read": True, "reason": None, "apps": 0}])

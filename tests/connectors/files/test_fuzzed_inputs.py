@@ -73,7 +73,7 @@ from scanner.connectors.files import FileConnector, read_input
 from scanner.matcher import Matcher
 from scanner.model import App, DeviceResult
 
-CORPUS = Path(__file__).parent / "data" / "fuzz"
+CORPUS = Path(__file__).parents[2] / "data" / "fuzz"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
 LINE_FORMATS = frozenset({"pm", "idevice-list", "idevice-csv", "fleet-csv"})
 SINGLE_DEVICE = frozenset({"pm", "idevice-list", "idevice-csv", "pmd3-json"})

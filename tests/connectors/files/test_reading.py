@@ -18,7 +18,7 @@ from scanner.connectors.interface import Connector, ScannerError
 from scanner.connectors.files import MAX_PROBLEMS, FileConnector, read_input
 from scanner.model import APP_STATES, PLATFORMS, STATUSES, App, Inventory, Scope
 
-DATA = Path(__file__).parent / "data" / "inputs"
+DATA = Path(__file__).parents[2] / "data" / "inputs"
 
 WECHAT_PM = (
     "package:/data/app/~~wPsmersxdVPHCSsZyCiQxQ==/com.tencent.mm-UrZAfkGI7uXTMX9NiVFxUQ==/base.apk=com.tencent.mm"
@@ -742,12 +742,13 @@ def test_json_lone_surrogate_escapes_are_bad_records_not_text(tmp_path):
 
 # --- a quote never closed: what it swallowed is never "complete" -----------------------------------
 
-REVIEW = DATA / "review"  # reproduction files from the review of the reader
+DAMAGED = DATA / "damaged"  # inputs damaged or edited by hand, one way each
 
 
-@pytest.mark.parametrize("file", ["q.csv", "q2.csv", "q3.csv"])
+@pytest.mark.parametrize("file", ["fleet-quote-never-closed-in-version.csv", "fleet-quote-never-closed-in-name.csv",
+                                  "fleet-quote-never-closed-in-app-id.csv"])
 def test_csv_quote_never_closed_is_a_bad_line_of_its_device_at_the_line_it_opened(file):
-    path = REVIEW / file
+    path = DAMAGED / file
     device, rest = read(path)
     # The quote opened on line 2 (dev1's row) and the file ended inside it: com.tencent.mm was swallowed.
     assert device.device.serial == "dev1" and device.status == "failed" and device.reason == "bad-lines"
@@ -757,7 +758,7 @@ def test_csv_quote_never_closed_is_a_bad_line_of_its_device_at_the_line_it_opene
     assert rest.device.serial is None and rest.status == "partial" and rest.reason == "bad-lines"
     assert rest.problems[0].startswith(("line 3: swallowed by the quote opened on line 2",
                                         "lines 3-4: swallowed by the quote opened on line 2"))
-    assert rest.problem_count == (2 if file == "q2.csv" else 1)
+    assert rest.problem_count == (2 if file == "fleet-quote-never-closed-in-name.csv" else 1)
     assert "could hold rows of any device" in rest.problems[0]
 
 
@@ -824,7 +825,7 @@ def test_csv_quote_closed_rows_later_with_the_right_width_is_still_caught(tmp_pa
 
 
 def test_ideviceinstaller_csv_quote_never_closed_is_not_complete():
-    inv = one(read(REVIEW / "id9.txt"))
+    inv = one(read(DAMAGED / "ideviceinstaller-csv-quote-never-closed.txt"))
     assert inv.status == "failed" and inv.reason == "bad-lines" and inv.apps == ()
     assert inv.problem_count == 2
     assert inv.problems == ("line 2: a quote opened on this line is never closed (the file ends inside it); it "
@@ -846,9 +847,10 @@ def test_ideviceinstaller_csv_quote_swallowing_rows_into_a_name(tmp_path):
 
 
 def test_csv_spaces_after_commas_and_trailing_spaces_are_not_part_of_the_values(tmp_path):
-    sp = one(read(REVIEW / "sp.csv"))  # "platform, device, app_id" / "android, dev1, com.tencent.mm"
+    # "platform, device, app_id" / "android, dev1, com.tencent.mm"
+    sp = one(read(DATA / "fleet-spaces-after-commas.csv"))
     assert sp.status == "complete" and sp.device.serial == "dev1" and ids(sp) == ["com.tencent.mm"]
-    ts = one(read(REVIEW / "ts.csv"))  # "com.tencent.mm " (trailing space)
+    ts = one(read(DATA / "fleet-trailing-space-in-id.csv"))  # "com.tencent.mm " (trailing space)
     assert ts.status == "complete" and ids(ts) == ["com.tencent.mm", "COM.TENCENT.MM"]
     data = CSV_HEAD + "android,dev1,com.a,  Name A  ,  1.0 \nandroid,dev1 , com.b ,B,2\n Android , dev1,com.c,,\n"
     inv = one(read_bytes(tmp_path, data.encode(), "f.csv"))  # one device, however it is spaced
@@ -872,8 +874,8 @@ def test_csv_app_id_with_whitespace_or_control_characters_is_a_bad_line(tmp_path
     assert invs[0].status == "partial" and ids(invs[0]) == ["com.ok"] and invs[0].problems[0].startswith("line 3:")
 
 
-def test_csv_nul_ids_from_the_review_are_not_apps():
-    inv = one(read(REVIEW / "nul.csv"))
+def test_csv_ids_followed_by_a_nul_are_not_apps():
+    inv = one(read(DAMAGED / "fleet-nul-after-ids.csv"))
     assert inv.status == "failed" and inv.apps == () and inv.problem_count == 2
     assert "'com.tencent.mm\\x00' holds whitespace or a control character" in inv.problems[1]
 
@@ -885,7 +887,7 @@ def test_csv_a_clean_id_repeated_across_devices_is_still_checked_each_time(tmp_p
 
 
 def test_pm_nul_after_the_package_is_a_bad_line():
-    inv = one(read(REVIEW / "pm2.txt"))
+    inv = one(read(DAMAGED / "pm-nul-after-package.txt"))
     assert inv.status == "partial" and ids(inv) == ["com.a"]
     assert inv.problems[0].startswith("line 2: package 'com.tencent.mm\\x00' holds whitespace or a control")
 
@@ -911,7 +913,7 @@ def test_ideviceinstaller_ids_are_stripped_and_control_characters_are_bad_lines(
 
 
 def test_pymobiledevice3_ids_are_stripped_and_whitespace_inside_is_a_bad_record(tmp_path):
-    inv = one(read(REVIEW / "pj2.json"))  # "CFBundleIdentifier": "  com.tencent.xin"
+    inv = one(read(DATA / "pymobiledevice3-id-with-leading-spaces.json"))  # "CFBundleIdentifier": "  com.tencent.xin"
     assert inv.status == "complete" and ids(inv) == ["com.a", "com.tencent.xin"]
     doc = {" com.b ": {"CFBundleIdentifier": "com.b"}, "com.c\t": {}, "com.d\u202e": {"CFBundleName": "D"},
            "com.e": {"CFBundleIdentifier": "com.e\x00"}}
@@ -938,17 +940,20 @@ def test_saved_report_ids_are_stripped_and_control_characters_are_bad_records(tm
 @pytest.mark.parametrize(
     ("file", "why"),
     [
-        ("rep_edit1.json", "its coverage says 'records' was not read"),  # and problem_count 1, problems listed
-        ("rep_edit2.json", "its coverage says 'records' was not read"),
-        ("r5a.json", "its coverage counts 2 apps in 'records' but the inventory lists 0"),  # app_count removed
-        ("r5b.json", "its coverage counts 2 apps"),  # app_count "2"
-        ("r5c.json", "its coverage counts 2 apps"),  # app_count 2.0
-        ("r5d.json", "its coverage counts 2 apps in 'records' but the inventory lists 1"),
-        ("r5e.json", "its coverage is a string, not a list"),
+        # problem_count 1, problems listed
+        ("report-complete-with-unread-records-and-problems.json", "its coverage says 'records' was not read"),
+        ("report-complete-with-unread-records.json", "its coverage says 'records' was not read"),
+        ("report-complete-without-app-count.json",
+         "its coverage counts 2 apps in 'records' but the inventory lists 0"),
+        ("report-complete-app-count-as-string.json", "its coverage counts 2 apps"),  # app_count "2"
+        ("report-complete-app-count-as-float.json", "its coverage counts 2 apps"),  # app_count 2.0
+        ("report-complete-app-count-below-coverage.json",
+         "its coverage counts 2 apps in 'records' but the inventory lists 1"),
+        ("report-complete-coverage-as-string.json", "its coverage is a string, not a list"),
     ],
 )
 def test_saved_report_edited_to_complete_is_partial(file, why):
-    inv = one(read(REVIEW / file))
+    inv = one(read(DAMAGED / file))
     assert inv.status == "partial" and inv.reason == "bad-records"
     assert f"saved as complete, but the saved report is inconsistent ({why}" in inv.message
     assert inv.message.endswith("scan the device again")
@@ -994,7 +999,7 @@ def test_saved_report_missing_app_count_is_inconsistent_and_consistent_ones_stay
 
 
 def test_pymobiledevice3_duplicate_keys_are_bad_records_and_every_value_is_read(tmp_path):
-    inv = one(read(REVIEW / "dup.json"))
+    inv = one(read(DAMAGED / "pymobiledevice3-key-twice.json"))
     assert inv.status != "complete" and inv.reason == "bad-records"
     assert inv.problems[0] == ("app 'x': listed more than once (the same JSON key twice), so the file was edited "
                                "or damaged")
@@ -1010,7 +1015,7 @@ def test_pymobiledevice3_duplicate_keys_are_bad_records_and_every_value_is_read(
 
 
 def test_pymobiledevice3_key_that_differs_from_its_bundle_id_is_a_bad_record_naming_both(tmp_path):
-    inv = one(read(REVIEW / "pj3.json"))
+    inv = one(read(DAMAGED / "pymobiledevice3-key-and-id-differ.json"))
     assert inv.status == "partial" and inv.reason == "bad-records" and ids(inv) == ["com.a"]
     assert inv.problems == ("app 'com.tencent.xin': the key and CFBundleIdentifier 'com.a' name different apps, so "
                             "the file was edited or damaged",)

@@ -158,7 +158,7 @@ def test_several_pm_records_on_one_line_are_a_bad_line_that_is_searched(tmp_path
 
 
 def test_the_live_listing_shares_the_stricter_pm_grammar():
-    # adb_parse reads a live `pm list packages` with the same _PM_LINE: an ESC in a path is a problem there too.
+    # android/parse.py reads a live `pm list packages` with the same pm_line: an ESC in a path is a problem there too.
     listing = parse_listing((b"package:/data/app/\x1b[2J/base.apk=com.a", b"package:com.b  installer=null\r"), "pm")
     assert list(listing.entries) == ["com.b"] and listing.problems[0].startswith("pm line 1:")
 
