@@ -26,6 +26,7 @@ READERS: tuple[FileReader, ...] = tuple(import_module(f"{__name__}.{module}").RE
     "pm",
     "ideviceinstaller",
     "pymobiledevice3",
+    "android_management",
     "report",
     "fleet_csv",
 ))
