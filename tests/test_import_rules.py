@@ -20,7 +20,7 @@ import scanner
 PACKAGE = Path(scanner.__file__).parent
 
 # Modules allowed to import scanner.simulator (inside their commands).
-SERVES_THE_SIMULATOR = {"scanner.cli.simulate", "scanner.cli.demo", "scanner.cli_sim"}
+SERVES_THE_SIMULATOR = {"scanner.cli.simulate", "scanner.cli.demo", "scanner.cli.fleet"}
 CONNECTORS_MAY_NOT = ("scanner.matcher", "scanner.signatures", "scanner.formats", "scanner.cli", "scanner.audit",
                       "scanner.live", "scanner.intake", "scanner.simulator")
 FORMATS_MAY = ("scanner.model", "scanner.terminal", "scanner.formats")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from scanner.terminal.text import safe
 from scanner.signatures import Policy, Signatures
+from scanner.terminal.text import safe
 
 
 def _t(value: object, limit: int = 1000) -> str:

@@ -30,10 +30,11 @@ import csv
 import re
 from typing import TextIO
 
-from scanner.terminal.text import safe
+from scanner.formats.interface import Format, FormatOptions
 from scanner.model import DeviceResult, Finding, Report
+from scanner.terminal.text import safe
 
-__all__ = ["HEADER", "write_csv"]
+__all__ = ["FORMAT", "HEADER", "write_csv"]
 
 # New columns go at the end, so that `cut -d, -f N` of an older report still means the same.
 HEADER = (
@@ -113,3 +114,10 @@ def write_csv(report: Report, out: TextIO) -> None:
     for result in report.results:
         for row in _rows(result):
             writer.writerow([_cell(v) for v in row])
+
+
+def _write(report: Report, out: TextIO, options: FormatOptions) -> None:
+    write_csv(report, out)
+
+
+FORMAT = Format("csv", "a row per finding and per device without one, for spreadsheets", _write)

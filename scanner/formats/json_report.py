@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from scanner.formats.interface import Format, FormatOptions
 from scanner.model import App, DeviceResult, Finding, Report, device_verdict
 
-__all__ = ["SCHEMA_VERSION", "app_to_dict", "clone_serials", "finding_id", "report_to_dict", "timestamp", "write_json"]
+__all__ = ["FORMAT", "SCHEMA_VERSION", "app_to_dict", "clone_serials", "device_to_dict", "finding_id", "report_to_dict",
+           "timestamp", "write_json"]
 
 SCHEMA_VERSION = "1.1"
 
@@ -26,7 +28,7 @@ def timestamp(moment: datetime) -> str:
 
     A naive datetime is taken as local time, which is what Python means by it.
     """
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _id_part(value: object) -> str:
@@ -124,7 +126,11 @@ def _finding(result: DeviceResult, finding: Finding, clones: frozenset) -> dict[
     }
 
 
-def _device(result: DeviceResult, report: Report, clones: frozenset = frozenset()) -> dict[str, Any]:
+def device_to_dict(result: DeviceResult, report: Report, clones: frozenset = frozenset()) -> dict[str, Any]:
+    """One entry of the report's `devices`; also the body of watch's jsonl record (scanner/formats/jsonl.py).
+
+    `clones`: from clone_serials(report), so that finding ids tell devices that share a serial apart.
+    """
     d = result.device
     out: dict[str, Any] = {
         "device": {
@@ -197,7 +203,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "devices_with_findings": summary.devices_with_findings,
             "apps_read": summary.apps_read,
         },
-        "devices": [_device(r, report, clones) for r in report.results],
+        "devices": [device_to_dict(r, report, clones) for r in report.results],
     }
 
 
@@ -220,3 +226,10 @@ def write_json(report: Report, out: TextIO) -> None:
         out.write(",\n    " if i else "\n    ")
         out.write(encode(device))
     out.write("\n  ]\n}\n" if devices else "]\n}\n")
+
+
+def _write(report: Report, out: TextIO, options: FormatOptions) -> None:
+    write_json(report, out)
+
+
+FORMAT = Format("json", "the complete record, for scripts (docs/json-report.md)", _write)

@@ -12,10 +12,11 @@ import json
 import re
 from typing import Any, TextIO
 
+from scanner.formats.interface import Format, FormatOptions
 from scanner.formats.json_report import clone_serials, finding_id, timestamp
 from scanner.model import SEVERITIES, DeviceResult, Finding, PolicyRef, Report, RuleRef
 
-__all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "report_to_sarif", "write_sarif"]
+__all__ = ["FORMAT", "INFORMATION_URI", "SARIF_SCHEMA", "report_to_sarif", "write_sarif"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/scanner-project/scanner"
@@ -225,3 +226,10 @@ def write_sarif(report: Report, out: TextIO) -> None:
     """Write one SARIF 2.1.0 log with one run."""
     json.dump(report_to_sarif(report), out, ensure_ascii=True, indent=2)
     out.write("\n")
+
+
+def _write(report: Report, out: TextIO, options: FormatOptions) -> None:
+    write_sarif(report, out)
+
+
+FORMAT = Format("sarif", "SARIF 2.1.0, for security dashboards", _write)

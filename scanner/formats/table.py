@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
-from scanner.terminal.text import safe
+from scanner.formats.interface import Format, FormatOptions
 from scanner.model import SEVERITIES, DeviceResult, Finding, Report, device_verdict
+from scanner.terminal.text import safe
 
-__all__ = ["write_table"]
+__all__ = ["FORMAT", "write_table"]
 
 _PLATFORM = {"android": "Android", "ios": "iOS"}
 
@@ -226,3 +227,10 @@ def write_table(report: Report, out: TextIO, *, color: bool = False) -> None:
                 lines.append("  apps read: none")
         out.write("\n".join(lines) + "\n\n")
     out.write("\n".join(_summary(report, paint)) + "\n")
+
+
+def _write(report: Report, out: TextIO, options: FormatOptions) -> None:
+    write_table(report, out, color=options.color)
+
+
+FORMAT = Format("table", "a block per device, then the summary: for people at a terminal", _write)

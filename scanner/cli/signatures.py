@@ -1,0 +1,61 @@
+"""`scanner signatures list|show|validate`: the loaded catalogs and policies, for people to read and check.
+
+Kept fast (an admin runs `signatures list` to see what a scan checks): no
+device library is imported, and tabulate only when a table is written.
+"""
+
+from __future__ import annotations
+
+import click
+
+from scanner.cli.options import loaded_signatures
+from scanner.cli.output import CommandError, write_stdout
+
+__all__ = ["signatures"]
+
+_SIGNATURES_OPTION = click.option("--signatures", "signature_paths", multiple=True, metavar="PATH",
+                                  help="Also load your own catalog and policy files.")
+
+
+@click.group()
+def signatures() -> None:
+    """List, show and validate signature catalogs and policies."""
+
+
+@signatures.command("list")
+@_SIGNATURES_OPTION
+def signatures_list(signature_paths: tuple[str, ...]) -> None:
+    """List the loaded policies with their status, date and entry counts."""
+    sigs = loaded_signatures(signature_paths)
+    from scanner.cli.signatures_screen import write_policy_list
+
+    write_stdout(lambda out: write_policy_list(sigs, out))
+
+
+@signatures.command("show")
+@click.argument("policy_id")
+@_SIGNATURES_OPTION
+def signatures_show(policy_id: str, signature_paths: tuple[str, ...]) -> None:
+    """Show one policy's entries with their identifiers and sources."""
+    sigs = loaded_signatures(signature_paths)
+    if policy_id not in sigs.policies:
+        raise CommandError(f"unknown policy {policy_id!r}; loaded policies: {', '.join(sorted(sigs.policies))}")
+    from scanner.cli.signatures_screen import write_policy
+
+    write_stdout(lambda out: write_policy(sigs, sigs.policies[policy_id], out))
+
+
+@signatures.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+def signatures_validate(paths: tuple[str, ...]) -> None:
+    """Check your own catalog and policy files, with the bundled ones they may point at."""
+    sigs = loaded_signatures(paths)
+    from pathlib import Path
+
+    from scanner.signatures import toml_files
+
+    checked = {f.resolve() for p in paths for f in toml_files(Path(p))}
+    apps = sum(a.source and Path(a.source).resolve() in checked for a in sigs.apps.values())
+    policies = sum(Path(p.source).resolve() in checked for p in sigs.policies.values())
+    click.echo(f"ok: {len(checked)} file(s) valid: {apps} catalog app(s), "
+               f"{policies} polic{'y' if policies == 1 else 'ies'}")
