@@ -27,7 +27,6 @@ from typing import Callable
 
 import adbutils
 
-from scanner.connectors.android import device as adb_device
 from scanner.connectors.android.connector import AndroidConnector
 from scanner.simulator.android import adb_binary
 
@@ -57,7 +56,8 @@ phones = [DeviceProfile("android", f"BENCH{i:04d}", model="Pixel 7",
 with AndroidSimulator(phones) as sim:
     print(json.dumps({"port": sim.adb_port, "pids": sim.pids,
                       "serials": {p.serial: sim.transport_serial(p.serial) for p in phones}}), flush=True)
-    sys.stdin.read()  # until the benchmark closes our stdin
+    for line in sys.stdin:  # "shells SERIAL": the shell round trips that phone has served; until stdin closes
+        print(sim.shell_count(line.split()[1]), flush=True)
 """
 
 
@@ -74,6 +74,12 @@ class Fleet:
         self.adb_port: int = info["port"]
         self.serials: dict[str, str] = info["serials"]
         self.env = {"ANDROID_ADB_SERVER_PORT": str(self.adb_port)}
+
+    def shell_count(self, serial: str) -> int:
+        """The shell round trips phone `serial` has served so far, counted by the phone itself."""
+        self.proc.stdin.write(f"shells {serial}\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
 
     def __enter__(self) -> "Fleet":
         return self
@@ -126,9 +132,9 @@ def main() -> None:
         device = adbutils.AdbClient(port=port).device(transport)
         device.shell2("true", v2=True)  # features fetched once, as the connector does per phone
         trip = best(lambda: device.shell2("true", v2=True), args.runs * 3)
-        adb_device.round_trips.clear()
+        served = sim.shell_count(transport)
         one = best(lambda: scan(port, [transport]), args.runs, "one")
-        trips = adb_device.round_trips[transport] / args.runs
+        trips = (sim.shell_count(transport) - served) / args.runs
         rows.append(("in-process", "one bare shell2('true', v2=True) round trip", trip, "baseline"))
         rows.append(("in-process", f"one phone's whole inventory ({trips:.0f} shell round trips)", one,
                      f"{one / trip:.1f} round trips' worth (target <= 3)"))

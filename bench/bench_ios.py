@@ -75,7 +75,7 @@ def bare_lookup(address: str, udid: str) -> int:
     """The least work any client does: connect, start installation_proxy, Lookup ids only."""
     from pymobiledevice3.lockdown import create_using_usbmux
 
-    from scanner.connectors.ios.connector import pair_record_folder
+    from scanner.connectors.ios.pairing import pair_record_folder
 
     async def go() -> int:
         lockdown = await create_using_usbmux(serial=udid, autopair=False, usbmux_address=address,

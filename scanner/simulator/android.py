@@ -16,9 +16,11 @@ Usage::
         sim.attach(other_profile); sim.detach("SIMA0001")  # plug in / unplug at run time
 
 Extras beyond the shared interface: `workdir` (temporary HOME/TMPDIR/server
-log), `history(serial)` (commands a phone received), `adbd(serial)` (its
-FakeAdbd), and `host_request(port, "host:...")`, a smart-socket call that can
-never make adbutils start a stray adb server.
+log), `history(serial)` (commands a phone received), `shell_count(serial)`
+(shell services it served: a reader's round trips, counted where the phone
+sees them), `adbd(serial)` (its FakeAdbd), and `host_request(port,
+"host:...")`, a smart-socket call that can never make adbutils start a stray
+adb server.
 
 Each device is a fake adbd (adbd.py) on its own free 127.0.0.1 port, served by
 threads of this process. One real adb server (the binary in the adbutils wheel,
@@ -966,6 +968,12 @@ class AndroidSimulator:
             phone = self._phones[self._hardware_serial(serial)][0]
         with phone._history_lock:
             return list(phone.history)
+
+    def shell_count(self, serial: str) -> int:
+        """How many shell services device `serial` (hardware or transport serial) has served so far: one per
+        shell round trip a reader made to it. Host requests such as `features` are answered by the adb server
+        and never reach the phone, so they are not counted."""
+        return len(self.history(serial))
 
     def adbd(self, serial: str) -> FakeAdbd:
         """The fake adbd of device `serial` (hardware or transport serial)."""

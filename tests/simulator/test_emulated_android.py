@@ -517,6 +517,20 @@ def test_history_records_what_the_device_was_asked(sim, client):
     assert sim.history(sim.transport_serial("SIMA0007"))[before:] == ["pm list packages -U --user 0"]
 
 
+def test_shell_count_is_one_per_shell_round_trip_the_phone_serves(sim, client):
+    """What the connector tests count a reader's round trips with: shells the phone served, v1 or v2, one
+    script each however many commands it holds; the server's own answers (features, state) never reach it."""
+    d = dev(sim, client, NO_INSTALLER)
+    before = sim.shell_count("SIMA0007")
+    d.get_features()
+    d.get_state()
+    assert sim.shell_count("SIMA0007") == before
+    d.shell2("getprop; pm list users; pm list packages --user 0", v2=True)
+    d.shell("echo hi")
+    assert sim.shell_count(sim.transport_serial("SIMA0007")) == before + 2
+    assert sim.shell_count("SIMA0002") == 0  # unauthorized: nothing ever reached its shell
+
+
 # -- attach / detach, many devices, stop ------------------------------------------------------------
 
 

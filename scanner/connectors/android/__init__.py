@@ -1,4 +1,5 @@
-"""Android through the adb server: listing, reading, the server itself, what its errors mean."""
+"""Android through the adb server: listing, reading, following plug events, the server itself, what its
+errors mean."""
 
 from __future__ import annotations
 
@@ -11,4 +12,4 @@ def open_transport(address: str | None = None, *, select: Sequence[str] = (), ti
     from scanner.connectors.android.connector import AndroidConnector
 
     return AndroidConnector(address, serials=select, timeout=timeout, notify=notify, progress=progress,
-                            required=required)
+                            required=required, may_start=may_start)

@@ -13,7 +13,6 @@ A ready phone is read in at most three shell round trips (the design is in
 scanner.connectors.android.device): (1) all props, the users and a probe of the
 optional pm flags; (2) every user's package listings; (3) only when a listing
 rejected a flag after all, those listings again without the optional flags.
-`adb_device.round_trips` counts them per transport serial.
 
 Phones are read side by side, one thread each (a bounded pool), each bounded
 by `timeout` seconds as a whole: at its deadline the device's sockets are
@@ -24,9 +23,13 @@ The adb server (scanner.connectors.android.server): `server="HOST:PORT"` is used
 as given and never started. Otherwise the user's own server on 127.0.0.1 and
 $ANDROID_ADB_SERVER_PORT (default 5037); when nothing listens there, one is
 started on that same port with the adb adbutils finds, the person is told
-so and how to stop it, and its pid is kept in `started_server`. adbutils'
-own habit of running `adb start-server` on any failed connection is switched
-off, so no server ever appears on a port nobody asked for.
+so and how to stop it, and its pid is kept in `started_server`; with
+`may_start=False` (watch's scans) never. adbutils' own habit of running
+`adb start-server` on any failed connection is switched off, so no server
+ever appears on a port nobody asked for.
+
+`track()` follows the server's plug events for `scanner watch`
+(scanner.connectors.android.tracking).
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from typing import Iterator, Sequence
 from adbutils import AdbDeviceInfo
 from adbutils.errors import AdbConnectionError, AdbError
 
-from scanner.connectors.android.device import READ_ERRORS, DeviceReader, Head, round_trips
+from scanner.connectors.android import tracking
+from scanner.connectors.android.device import READ_ERRORS, DeviceReader, Identity
 from scanner.connectors.android.errors import explain_error, explain_state
 from scanner.connectors.android.server import (
     Client,
@@ -52,10 +56,10 @@ from scanner.connectors.android.server import (
     start_server,
     user_server,
 )
-from scanner.connectors.interface import Attached, Notify, Progress, ScannerError
+from scanner.connectors.interface import Attached, Notify, Plugs, Progress, ScannerError, Stopping
 from scanner.model import DeviceInfo, Inventory, Scope, Transport
 
-__all__ = ["AndroidConnector", "round_trips"]
+__all__ = ["AndroidConnector"]
 
 PLATFORM = "android"
 MAX_THREADS = 32
@@ -119,6 +123,7 @@ class AndroidConnector:
     """Every attached Android phone (or those in `serials`), read through an adb server."""
 
     name = "adb"
+    platform = PLATFORM
 
     def __init__(
         self,
@@ -129,6 +134,7 @@ class AndroidConnector:
         notify: Notify | None = None,
         progress: Progress | None = None,
         required: bool = False,
+        may_start: bool = True,
     ) -> None:
         self.address = parse_server(server) if server else user_server()  # ScannerError for a bad value
         if timeout <= 0:
@@ -138,6 +144,8 @@ class AndroidConnector:
         self.notify = notify or (lambda message: None)
         self.progress = progress
         self.required = required
+        self.may_start = may_start  # whether an adb server may be started when none answers (watch's scans: no)
+        #: The adb server this connector started, if it did (Android only: usbmuxd is the system's).
         self.started_server: StartedServer | None = None
         #: The adb server this connector asked for its phones, and whether it answered (None until asked):
         #: one that did not may hide attached phones, so the report is then never complete.
@@ -146,8 +154,18 @@ class AndroidConnector:
     # --- the server ---------------------------------------------------------------------------------
 
     def _start(self, why: str | None) -> None:
-        """Nothing usable answered at the address: start the user's server there, or say why not."""
+        """Nothing usable answered at the address: start the user's server there, or say why not.
+
+        Never with may_start False: watch's tracker decides that, once, as watch begins, and a scan that then
+        finds no server found one that went away while watch followed it (a simulator stopped); starting
+        ours there would leave it running on a port another server used.
+        """
         address = self.address
+        if not self.may_start:
+            raise ServerUnavailable(
+                f"The adb server on {address} stopped answering while watch followed it"
+                f"{f' ({why})' if why else ''}; watch does not start one in its place: start that server again "
+                f"(or the simulator that served it), then replug the phone")
         if address.explicit:
             raise ServerUnavailable(
                 f"No adb server answers at {address} (--adb-server){f': {why}' if why else ''}; start one there "
@@ -165,6 +183,15 @@ class AndroidConnector:
                 f"No adb server was running, so one was started on {address} (pid {started.pid}, {started.adb}); "
                 f"it keeps running for later scans: stop it with {started.stop_command}"
             )
+
+    def start_server(self) -> bool:
+        """Start the user's adb server on this connector's address, as a scan does when nothing listens there;
+        whether one was started (never for --adb-server, nor with may_start False). Said through notify."""
+        try:
+            self._start(None)
+        except (ServerUnavailable, OSError):
+            return False
+        return self.started_server is not None
 
     def _answered(self, answered: bool, message: str | None = None) -> None:
         self.asked = Transport(PLATFORM, self.name, str(self.address), answered, message)
@@ -231,10 +258,10 @@ class AndroidConnector:
         self._answered(True)
         results: list[tuple[Attached, str | None] | None] = [None] * len(listed)
 
-        def describe(i: int, seen: _Listed) -> None:
-            results[i] = self._describe(seen)
+        def ask(i: int, seen: _Listed) -> None:
+            results[i] = self._attached(seen)
 
-        threads = [threading.Thread(target=describe, args=(i, seen), daemon=True) for i, seen in enumerate(listed)]
+        threads = [threading.Thread(target=ask, args=(i, seen), daemon=True) for i, seen in enumerate(listed)]
         for t in threads:
             t.start()
         for t in threads:
@@ -256,7 +283,7 @@ class AndroidConnector:
             for serial in self.serials if serial not in seen
         ]
 
-    def _describe(self, seen: _Listed) -> tuple[Attached, str | None]:
+    def _attached(self, seen: _Listed) -> tuple[Attached, str | None]:
         """The phone as `scanner devices` shows it, and its ro.serialno when it could be read."""
         info = seen.info
         model = info.tags.get("model")
@@ -278,6 +305,29 @@ class AndroidConnector:
             name=props.get("persist.sys.device_name") or None,
             os_version=props.get("ro.build.version.release") or None,
         ), props.get("ro.serialno", "").strip() or None
+
+    # --- `scanner watch` -------------------------------------------------------------------------
+
+    def track(self, plugs: Plugs, stop: Stopping) -> None:
+        """Follow the server's `host:track-devices` until `stop` (scanner.connectors.android.tracking).
+
+        As watch begins, a server is started when none answers (as `scan` does, with may_start and never for
+        --adb-server); one that answered and then went away is waited for, never replaced.
+        """
+        tracking.track(self.address, plugs, stop, notify=self.notify,
+                       start=self.start_server if self.may_start and not self.address.explicit else None)
+
+    def explain_state(self, state: str) -> tuple[str, str]:
+        """(reason, what to do) for an adb state the tracker saw a phone in (Plugs.seen)."""
+        return explain_state(state)
+
+    def unread(self, serial: str, reason: str, message: str) -> Inventory:
+        """The failed Inventory of a phone the tracker saw (by its transport serial) that was never read."""
+        return Inventory(
+            device=DeviceInfo(platform=PLATFORM, serial=serial, source=self.name, transport=serial),
+            apps=(), coverage=(Scope("all users", read=False, reason=reason),), status="failed", reason=reason,
+            message=message,
+        )
 
     # --- scanning -------------------------------------------------------------------------------
 
@@ -352,8 +402,8 @@ class AndroidConnector:
                 try:
                     result = self._read(job)
                 except Exception as err:
-                    result = self._failed(job, None, "error", f"internal error while reading the phone: "
-                                                              f"{type(err).__name__}: {err}; please report this")
+                    result = self._failed_inventory(job, None, "error", f"internal error while reading the phone: "
+                                                                        f"{type(err).__name__}: {err}; please report this")
                 done.put((job, result))
 
         for _ in range(min(MAX_THREADS, len(jobs))):
@@ -393,32 +443,32 @@ class AndroidConnector:
         if not job.identify:
             self._progress(job.transport, "reading", None)
         try:
-            head = reader.read_head()
+            identity = reader.read_identity()
         except READ_ERRORS as err:
             if job.identify:
                 return _Skip(job.transport, None, _one_line(err))
             return self._error(job, reader, None, err)
         if job.identify:
-            if head.serialno(info.serial) not in self.serials:
-                return _Skip(job.transport, head.serialno(info.serial))
+            if identity.serialno(info.serial) not in self.serials:
+                return _Skip(job.transport, identity.serialno(info.serial))
             job.identify = False  # one of those asked for: from here on it is a scan like any other
             self._progress(job.transport, "reading", None)
         try:
-            inventory = reader.read_inventory(head)
+            inventory = reader.read_inventory(identity)
         except READ_ERRORS as err:
-            return self._error(job, reader, head, err)
+            return self._error(job, reader, identity, err)
         self._progress(job.transport, "failed" if inventory.status == "failed" else "done", len(inventory.apps))
         return inventory
 
     # --- results that are not a reading ---------------------------------------------------------
 
-    def _error(self, job: _Job, reader: DeviceReader, head: Head | None, err: BaseException) -> Inventory:
+    def _error(self, job: _Job, reader: DeviceReader, identity: Identity | None, err: BaseException) -> Inventory:
         reason, message = explain_error(err, timeout=self.timeout, server=str(self.address),
                                         timed_out=job.aborted or reader.client.aborted)
-        return self._failed(job, reader, reason, message, detail=_one_line(err))
+        return self._failed_inventory(job, reader, reason, message, detail=_one_line(err))
 
-    def _failed(self, job: _Job, reader: DeviceReader | None, reason: str, message: str,
-                detail: str | None = None) -> Inventory:
+    def _failed_inventory(self, job: _Job, reader: DeviceReader | None, reason: str, message: str,
+                          detail: str | None = None) -> Inventory:
         self._progress(job.transport, "failed", None)
         device = reader.device_info() if reader is not None else DeviceInfo(
             platform=PLATFORM, serial=job.info.serial, model=job.info.tags.get("model"), source=self.name,
@@ -431,7 +481,7 @@ class AndroidConnector:
 
     def _timeout(self, job: _Job) -> Inventory:
         reason, message = explain_error(TimeoutError(), timeout=self.timeout, server=str(self.address), timed_out=True)
-        return self._failed(job, job.reader, reason, message)
+        return self._failed_inventory(job, job.reader, reason, message)
 
     def _not_ready(self, seen: _Listed) -> Inventory:
         info = seen.info

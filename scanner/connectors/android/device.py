@@ -4,7 +4,7 @@ Round trips (each is one `shell,v2:` stream through the adb server; a few
 host requests such as `features` come on top, but are answered by the
 server, not the phone):
 
-1. head: `getprop`, `pm list users`, and one probe per optional
+1. identity: `getprop`, `pm list users`, and one probe per optional
    `pm list packages` flag (`-i`, `-U`, `--show-versioncode`) with a filter
    that matches nothing, so an old Android's "Unknown option" is learnt
    before the real listing rather than after it.
@@ -24,8 +24,6 @@ are told apart, and a short list can never pass for a complete one.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from dataclasses import dataclass, field
 
 from adbutils import AdbDevice
@@ -44,31 +42,27 @@ from scanner.connectors.android.parse import (
 )
 from scanner.connectors.android.script import BadAnswer, Script, Section
 from scanner.connectors.android.server import Client, ServerAddress
-from scanner.connectors.files.common import residue_of, snippet
-from scanner.connectors.files.readers.pm import pm_evidence
-from scanner.connectors.files.source import MAX_PROBLEMS, Problems
+from scanner.connectors.grammars.pm import pm_evidence
+from scanner.connectors.records import MAX_PROBLEMS, Problems, residue_of, snippet
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
-__all__ = ["OPTIONAL_FLAGS", "READ_ERRORS", "DeviceReader", "Head", "round_trips"]
+__all__ = ["OPTIONAL_FLAGS", "READ_ERRORS", "DeviceReader", "Identity"]
 
 #: Optional `pm list packages` flags and the field each adds; an old Android may reject any of them.
 OPTIONAL_FLAGS = {"-i": "installer", "-U": "uid", "--show-versioncode": "versionCode"}
 
-#: Scope reason of a user whose listing had no package at all (never complete: see _Build.user).
+#: Scope reason of a user whose listing had no package at all (never complete: see _InventoryBuilder.user).
 EMPTY_LISTING = "the listing was empty"
 
 #: Errors that mean the phone or the server stopped answering (adbutils raises EOFError, outside AdbError,
 #: when a v2 shell stream is cut).
 READ_ERRORS = (AdbError, EOFError, OSError, BadAnswer)
 
-#: Shell round trips per transport (DeviceInfo.transport), for tests and benchmarks to check the budget.
-round_trips: Counter[str] = Counter()
-_count_lock = threading.Lock()
-
 
 @dataclass
-class Head:
-    """What the first round trip tells: who the phone is, its users, and which optional flags its pm takes."""
+class Identity:
+    """What the first round trip learns: who the phone is (its props), its users, and which optional flags its
+    pm takes; with what of that could not be learnt."""
 
     props: dict[str, str]
     users: list[User]
@@ -94,7 +88,7 @@ class DeviceReader:
         self.device = (AdbDevice(self.client, transport_id=transport_id) if transport_id
                        else AdbDevice(self.client, serial=transport))
         self._v2: bool | None = None
-        self.head: Head | None = None
+        self.identity: Identity | None = None
 
     # --- the wire -----------------------------------------------------------------------------------
 
@@ -103,8 +97,6 @@ class DeviceReader:
         if self._v2 is None:
             # Asked here rather than left to shell2, which logs a warning and falls back itself.
             self._v2 = "shell_v2" in self.device.get_features().split(",")
-        with _count_lock:
-            round_trips[self.label] += 1
         result = self.device.shell2(script.command_line(), timeout=self.timeout, encoding=None, v2=self._v2)
         return script.split(result.stdout if self._v2 else result.output)
 
@@ -115,9 +107,9 @@ class DeviceReader:
         """Only the props (one round trip), for `scanner devices`."""
         return parse_props(self.run(Script([("props", "getprop")]))["props"].lines)[0]
 
-    # --- round trip 1 -------------------------------------------------------------------------------
+    # --- round trip 1: who the phone is ---------------------------------------------------------
 
-    def read_head(self) -> Head:
+    def read_identity(self) -> Identity:
         probe = f"scanner-probe-{Script([]).nonce}"  # a filter no package name contains
         script = Script(
             [("props", "getprop"), ("users", "pm list users")]
@@ -125,56 +117,56 @@ class DeviceReader:
         )
         sections = self.run(script)
         props, prop_problems = parse_props(sections["props"].lines)
-        head = Head(props=props, users=[], flags=[], problems=list(prop_problems))
+        identity = Identity(props=props, users=[], flags=[], problems=list(prop_problems))
         users_section = sections["users"]
         users, user_problems = parse_users(users_section.lines) if users_section.rc == 0 else ([], [])
-        head.problems += user_problems
+        identity.problems += user_problems
         if users_section.rc != 0 or not users or user_problems:
             why = (f"pm list users failed ({snippet(users_section.text(), 100)})" if users_section.rc != 0
                    else f"{len(user_problems)} lines of pm list users were not understood" if user_problems
                    else "pm list users listed no user")
-            head.scopes.append(Scope("other users", read=False, reason=why))
-            head.issues.append(("users-unknown", (
+            identity.scopes.append(Scope("other users", read=False, reason=why))
+            identity.issues.append(("users-unknown", (
                 f"The phone's list of users could not be read ({why}), so apps of a work profile or another user "
                 f"may be missing from this report; run again, and report this if it persists")))
-        head.users = users or [User(0, "")]
-        if not any(u.id == 0 for u in head.users):
-            head.users.insert(0, User(0, ""))
+        identity.users = users or [User(0, "")]
+        if not any(u.id == 0 for u in identity.users):
+            identity.users.insert(0, User(0, ""))
         for flag, what in OPTIONAL_FLAGS.items():
             probe_section = sections[f"probe {flag}"]
             answer = probe_section.text()
             if probe_section.rc == 0 and not answer:
-                head.flags.append(flag)
+                identity.flags.append(flag)
             else:
-                head.problems.append(_unavailable(what, flag, answer or f"exit status {probe_section.rc}"))
-        self.head = head
-        return head
+                identity.problems.append(_unavailable(what, flag, answer or f"exit status {probe_section.rc}"))
+        self.identity = identity
+        return identity
 
     # --- round trips 2 and 3 ------------------------------------------------------------------------
 
-    def read_inventory(self, head: Head) -> Inventory:
-        users = head.users
+    def read_inventory(self, identity: Identity) -> Inventory:
+        users = identity.users
         commands: list[tuple[str, str]] = []
         for user in users:
             commands += [
-                (f"list {user.id}", _list_command(head.flags, user.id)),
+                (f"list {user.id}", _list_command(identity.flags, user.id)),
                 (f"installed {user.id}", f"pm list packages --user {user.id}"),
                 (f"disabled {user.id}", f"pm list packages -d --user {user.id}"),
                 (f"system {user.id}", f"pm list packages -s -u --user {user.id}"),
             ]
         sections = self.run(Script(commands))
-        build = _Build(head)
+        builder = _InventoryBuilder(identity)
         retry: list[User] = []
         for user in users:
             main = sections[f"list {user.id}"]
             option = rejected_option(main.text()) if main.rc != 0 else None
             if option in OPTIONAL_FLAGS:
                 note = _unavailable(OPTIONAL_FLAGS[option], option, main.text())
-                if note not in head.problems:
-                    head.problems.append(note)
+                if note not in identity.problems:
+                    identity.problems.append(note)
                 retry.append(user)
                 continue
-            build.user(user, main, sections)
+            builder.user(user, main, sections)
         if retry:
             try:
                 again = self.run(Script([(f"list {u.id}", _list_command([], u.id)) for u in retry]))
@@ -182,18 +174,18 @@ class DeviceReader:
                 reason, message = explain_error(err, timeout=self.timeout, server=str(self.client.address),
                                                 timed_out=self.client.aborted)
                 for user in retry:
-                    build.scopes.append(Scope(user.label, read=False, reason=reason))
-                build.issues.append((reason, message))
+                    builder.scopes.append(Scope(user.label, read=False, reason=reason))
+                builder.issues.append((reason, message))
             else:
                 for user in retry:
-                    build.user(user, again[f"list {user.id}"], sections)
-        return build.inventory(self.device_info(), self.transport)
+                    builder.user(user, again[f"list {user.id}"], sections)
+        return builder.inventory(self.device_info(), self.transport)
 
     def device_info(self) -> DeviceInfo:
-        props = self.head.props if self.head else {}
+        props = self.identity.props if self.identity else {}
         return DeviceInfo(
             platform="android",
-            serial=self.head.serialno(self.transport) if self.head else self.transport,
+            serial=self.identity.serialno(self.transport) if self.identity else self.transport,
             model=props.get("ro.product.model") or None,
             os_version=props.get("ro.build.version.release") or None,
             name=props.get("persist.sys.device_name") or None,
@@ -212,15 +204,15 @@ def _unavailable(what: str, flag: str, answer: str) -> str:
             f"the apps were listed without it")
 
 
-class _Build:
+class _InventoryBuilder:
     """Apps, scopes and problems of one device, gathered user by user."""
 
-    def __init__(self, head: Head) -> None:
-        self.head = head
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
         self.apps: list[App] = []
-        self.scopes: list[Scope] = list(head.scopes)
-        self.issues: list[tuple[str, str]] = list(head.issues)
-        self.problems: list[str] = head.problems  # shared: the head's notes come first
+        self.scopes: list[Scope] = list(identity.scopes)
+        self.issues: list[tuple[str, str]] = list(identity.issues)
+        self.problems: list[str] = identity.problems  # shared: the identity's notes come first
         self._bad: list[str] = []  # lines not understood in the current user's names-only listings
         self.evidence = Problems()  # the id-like words of every line not understood, for the matcher
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from scanner.connectors.files.common import MAX_ID, clean_id, snippet
-from scanner.connectors.files.readers.pm import PM_REFUSED, pm_line  # the shared grammar of a pm line
+from scanner.connectors.grammars.pm import PM_REFUSED, pm_line  # the shared grammar of a pm line
+from scanner.connectors.records import MAX_ID, clean_id, snippet
 
 __all__ = [
     "Entry", "Listing", "User", "parse_listing", "parse_names", "parse_props", "parse_users", "refusal",

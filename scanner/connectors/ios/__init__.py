@@ -1,4 +1,5 @@
-"""iPhones and iPads through usbmuxd and lockdownd (pymobiledevice3): listing, reading, pairing."""
+"""iPhones and iPads through usbmuxd and lockdownd (pymobiledevice3): listing, reading, following plug events,
+pairing."""
 
 from __future__ import annotations
 

@@ -6,20 +6,20 @@ every app (4-40 times the bytes, 2-4 times the time), and `lookup()` drops the
 reply's `Status`, so a list cut short would look like a whole one. Here the
 reply is read until `Status: Complete`; anything less is never `complete`.
 
-The App of each entry is built by the `pymobiledevice3 apps list` parser
-(scanner.connectors.files.readers.pymobiledevice3): that JSON is this same Lookup
-result, so a live scan and a saved export are read by one piece of code.
+The App of each entry is built by the installation_proxy record grammar the
+`pymobiledevice3 apps list` reader uses too (scanner.connectors.grammars.installation_proxy):
+that JSON is this same Lookup result, so a live scan and a saved export are read
+by one piece of code.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from scanner.connectors.files.common import BadRecord, residue_of, snippet
-from scanner.connectors.files.json_values import strings_in
-from scanner.connectors.files.readers.pymobiledevice3 import _pmd3_app
-from scanner.connectors.files.source import Problems
-from scanner.connectors.ios.errors import Failure, LookupRefused
+from scanner.connectors.grammars.installation_proxy import parse_app
+from scanner.connectors.grammars.json_values import strings_in
+from scanner.connectors.ios.errors import Explanation, LookupRefused
+from scanner.connectors.records import BadRecord, Problems, residue_of, snippet
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
 __all__ = ["LOOKUP_ATTRIBUTES", "LOOKUP_OPTIONS", "SERVICE", "build_inventory", "read_lookup"]
@@ -91,14 +91,14 @@ def parse_entries(entries: dict[str, Any]) -> tuple[list[App], Problems]:
                 raise BadRecord(f"the bundle id is {type(key).__name__}, not text")
             if not isinstance(value, dict):
                 raise BadRecord(f"expected a dictionary of app attributes, got {type(value).__name__}")
-            apps.append(_pmd3_app(key, value))
+            apps.append(parse_app(key, value))
         except BadRecord as err:
             # Not trusted as an app, but its ids are still searched (the key, CFBundleIdentifier, ...).
             problems.add(f"app {snippet(str(key))}: {err}", evidence=" ".join(strings_in([key, value])))
     return apps, problems
 
 
-def build_inventory(device: DeviceInfo, entries: dict[str, Any], failure: Failure | None) -> Inventory:
+def build_inventory(device: DeviceInfo, entries: dict[str, Any], failure: Explanation | None) -> Inventory:
     """The Inventory of one iPhone: complete only for a whole Lookup whose every entry was read.
 
     `failure` is why the Lookup did not end with `Status: Complete` (or never

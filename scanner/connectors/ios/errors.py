@@ -41,15 +41,15 @@ from pymobiledevice3.exceptions import (
 )
 
 __all__ = [
-    "DamagedPairRecord", "Failure", "LookupRefused", "NotTrusted", "damaged_pair_record", "describe", "not_found",
-    "usbmuxd_garbled", "usbmuxd_unavailable",
+    "DamagedPairRecord", "Explanation", "LookupRefused", "NotTrusted", "damaged_pair_record", "explain_error",
+    "not_found", "usbmuxd_garbled", "usbmuxd_unavailable",
 ]
 
 INSTALL_USBMUXD = "Install and start usbmuxd (Linux: apt install usbmuxd), or set USBMUXD_SOCKET_ADDRESS"
 
 
 @dataclass(frozen=True)
-class Failure:
+class Explanation:
     """Why an iPhone could not be read: `reason` for scripts, `message` for a person."""
 
     reason: str
@@ -94,30 +94,30 @@ class LookupRefused(Exception):
         self.description = description
 
 
-def usbmuxd_unavailable(where: str, err: BaseException | None = None) -> Failure:
+def usbmuxd_unavailable(where: str, err: BaseException | None = None) -> Explanation:
     """usbmuxd cannot be reached at all (not running, no permission, bad address)."""
     if isinstance(err, PermissionError):
-        return Failure("usbmuxd-unavailable", f"usbmuxd at {where} refused this user (permission denied): run as a "
-                                              f"user allowed to use usbmuxd, or set USBMUXD_SOCKET_ADDRESS")
+        return Explanation("usbmuxd-unavailable", f"usbmuxd at {where} refused this user (permission denied): run as a "
+                                                  f"user allowed to use usbmuxd, or set USBMUXD_SOCKET_ADDRESS")
     if isinstance(err, ValueError):
-        return Failure("usbmuxd-unavailable", f"{err}: set USBMUXD_SOCKET_ADDRESS to HOST:PORT or a socket path")
+        return Explanation("usbmuxd-unavailable", f"{err}: set USBMUXD_SOCKET_ADDRESS to HOST:PORT or a socket path")
     if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
-        return Failure("usbmuxd-unavailable", f"usbmuxd at {where} accepted the connection but did not answer: "
-                                              f"restart usbmuxd, or set USBMUXD_SOCKET_ADDRESS to the right one",
-                       reached=True)
+        return Explanation("usbmuxd-unavailable", f"usbmuxd at {where} accepted the connection but did not answer: "
+                                                  f"restart usbmuxd, or set USBMUXD_SOCKET_ADDRESS to the right one",
+                           reached=True)
     if isinstance(err, MuxException) and not isinstance(err, ConnectionFailedToUsbmuxdError):
-        return Failure("usbmuxd-unavailable", f"usbmuxd at {where} answered in a way the scanner does not understand "
-                                              f"({_first_line(err)}): restart usbmuxd, or set USBMUXD_SOCKET_ADDRESS "
-                                              f"to the right one", reached=True)
-    return Failure("usbmuxd-unavailable", f"usbmuxd is not running at {where}: {INSTALL_USBMUXD}")
+        return Explanation("usbmuxd-unavailable", f"usbmuxd at {where} answered in a way the scanner does not "
+                                                  f"understand ({_first_line(err)}): restart usbmuxd, or set "
+                                                  f"USBMUXD_SOCKET_ADDRESS to the right one", reached=True)
+    return Explanation("usbmuxd-unavailable", f"usbmuxd is not running at {where}: {INSTALL_USBMUXD}")
 
 
-def usbmuxd_garbled(where: str, err: BaseException) -> Failure:
+def usbmuxd_garbled(where: str, err: BaseException) -> Explanation:
     """usbmuxd answered, with something pymobiledevice3 could not read (not a plist, a device entry
     without its properties, a UDID that is not text): it is there, so this is never only a note."""
-    return Failure("usbmuxd-unavailable", f"usbmuxd at {where} answered in a way the scanner does not understand "
-                                          f"({type(err).__name__}: {_first_line(err)}): restart usbmuxd, or set "
-                                          f"USBMUXD_SOCKET_ADDRESS to the right one", reached=True)
+    return Explanation("usbmuxd-unavailable", f"usbmuxd at {where} answered in a way the scanner does not understand "
+                                              f"({type(err).__name__}: {_first_line(err)}): restart usbmuxd, or set "
+                                              f"USBMUXD_SOCKET_ADDRESS to the right one", reached=True)
 
 
 _RECORD_KEYS = ("HostID", "HostCertificate", "HostPrivateKey")
@@ -149,18 +149,18 @@ def damaged_pair_record(folder: Path, udid: str) -> Path | None:
     return None
 
 
-def not_found(udid: str) -> Failure:
-    return Failure("not-found", f"No iPhone with UDID {udid} is attached: plug it in, unlock it, and check "
-                                f"`scanner devices --platform ios`")
+def not_found(udid: str) -> Explanation:
+    return Explanation("not-found", f"No iPhone with UDID {udid} is attached: plug it in, unlock it, and check "
+                                    f"`scanner devices --platform ios`")
 
 
 def _again(udid: str, pairing: bool) -> str:
     return f"run `scanner pair --udid {udid}` again" if pairing else "run again"
 
 
-def describe(err: BaseException, udid: str, *, stage: str, timeout: float, pairing: bool = False,
-             where: str = "usbmuxd") -> Failure:
-    """The Failure for an exception raised while talking to one iPhone.
+def explain_error(err: BaseException, udid: str, *, stage: str, timeout: float, pairing: bool = False,
+                  where: str = "usbmuxd") -> Explanation:
+    """The Explanation for an exception raised while talking to one iPhone.
 
     `stage` is what was going on ("connecting", "reading the app list",
     "waiting for Trust"), `pairing` whether this was `scanner pair`. The order
@@ -171,76 +171,76 @@ def describe(err: BaseException, udid: str, *, stage: str, timeout: float, pairi
     again = _again(udid, pairing)
     pair_cmd = f"`scanner pair --udid {udid}`"
     if isinstance(err, DamagedPairRecord):
-        return Failure("pair-record-invalid", f"The pair record {err.path} cannot be read (damaged, or another "
-                                              f"user's): delete that file, then run {pair_cmd}")
+        return Explanation("pair-record-invalid", f"The pair record {err.path} cannot be read (damaged, or another "
+                                                  f"user's): delete that file, then run {pair_cmd}")
     if isinstance(err, NotTrusted):
         if err.reason == "pair-record-invalid":
-            return Failure("pair-record-invalid", f"The pair record is out of date (the iPhone no longer accepts it): "
-                                                  f"run {pair_cmd}")
-        return Failure("not-paired", f"This computer is not paired with the iPhone: run {pair_cmd} first, then tap "
-                                     f"Trust on the iPhone")
+            return Explanation("pair-record-invalid", f"The pair record is out of date (the iPhone no longer accepts "
+                                                      f"it): run {pair_cmd}")
+        return Explanation("not-paired", f"This computer is not paired with the iPhone: run {pair_cmd} first, then tap "
+                                         f"Trust on the iPhone")
     if isinstance(err, (TimeoutError, asyncio.TimeoutError)):
         if stage == "waiting for Trust":
-            return Failure("trust-pending", f"Nobody tapped Trust on the iPhone within {timeout:g} s: run {pair_cmd} "
-                                            f"again, then tap Trust and enter the passcode")
-        return Failure("timeout", f"The iPhone did not answer within {timeout:g} s while {stage}: unlock it, check "
-                                  f"the cable, and {again} (or raise --timeout)")
+            return Explanation("trust-pending", f"Nobody tapped Trust on the iPhone within {timeout:g} s: run "
+                                                f"{pair_cmd} again, then tap Trust and enter the passcode")
+        return Explanation("timeout", f"The iPhone did not answer within {timeout:g} s while {stage}: unlock it, check "
+                                      f"the cable, and {again} (or raise --timeout)")
     if isinstance(err, ConnectionFailedToUsbmuxdError):
-        return Failure("usbmuxd-unavailable", f"usbmuxd at {where} stopped answering while {stage}: "
-                                              f"{INSTALL_USBMUXD}, then {again}")
+        return Explanation("usbmuxd-unavailable", f"usbmuxd at {where} stopped answering while {stage}: "
+                                                  f"{INSTALL_USBMUXD}, then {again}")
     if isinstance(err, (PasswordRequiredError, PasscodeRequiredError)):
         if pairing:
-            return Failure("locked", f"The iPhone is locked: unlock it, then {again}")
-        return Failure("locked", "The iPhone is locked: unlock it, then run again")
+            return Explanation("locked", f"The iPhone is locked: unlock it, then {again}")
+        return Explanation("locked", "The iPhone is locked: unlock it, then run again")
     if isinstance(err, PairingDialogResponsePendingError):
         if pairing:
-            return Failure("trust-pending", f"Nobody tapped Trust on the iPhone within {timeout:g} s: run {pair_cmd} "
-                                            f"again, then tap Trust and enter the passcode")
-        return Failure("trust-pending", "Tap Trust on the iPhone, then run again")
+            return Explanation("trust-pending", f"Nobody tapped Trust on the iPhone within {timeout:g} s: run "
+                                                f"{pair_cmd} again, then tap Trust and enter the passcode")
+        return Explanation("trust-pending", "Tap Trust on the iPhone, then run again")
     if isinstance(err, UserDeniedPairingError):
-        return Failure("trust-denied", f"Trust was refused on the iPhone: run {pair_cmd} and tap Trust")
+        return Explanation("trust-denied", f"Trust was refused on the iPhone: run {pair_cmd} and tap Trust")
     if isinstance(err, MCProtectedError):
-        return Failure("trust-denied", "A configuration profile (MDM) on the iPhone forbids pairing with this "
-                                       "computer: pair it from a computer the MDM allows, or ask its administrator")
+        return Explanation("trust-denied", "A configuration profile (MDM) on the iPhone forbids pairing with this "
+                                           "computer: pair it from a computer the MDM allows, or ask its administrator")
     if isinstance(err, (InvalidHostIDError, FatalPairingError)):
-        return Failure("pair-record-invalid", f"The pair record is out of date (the iPhone no longer accepts it): "
-                                              f"run {pair_cmd}")
+        return Explanation("pair-record-invalid", f"The pair record is out of date (the iPhone no longer accepts it): "
+                                                  f"run {pair_cmd}")
     if isinstance(err, NotPairedError):
-        return Failure("not-paired", f"This computer is not paired with the iPhone: run {pair_cmd} first, then tap "
-                                     f"Trust on the iPhone")
+        return Explanation("not-paired", f"This computer is not paired with the iPhone: run {pair_cmd} first, then tap "
+                                         f"Trust on the iPhone")
     if isinstance(err, PairingError):
-        return Failure("error", f"Pairing with the iPhone failed ({err}): unplug it, plug it back in, unlock it, "
-                                f"and run {pair_cmd}")
+        return Explanation("error", f"Pairing with the iPhone failed ({err}): unplug it, plug it back in, unlock it, "
+                                    f"and run {pair_cmd}")
     if isinstance(err, (NoDeviceConnectedError, DeviceNotFoundError, BadDevError)):
-        return Failure("disconnected", f"The iPhone was unplugged while {stage}: plug it back in, unlock it, and "
-                                       f"{again}")
+        return Explanation("disconnected", f"The iPhone was unplugged while {stage}: plug it back in, unlock it, and "
+                                           f"{again}")
     if isinstance(err, ConnectionFailedError):
-        return Failure("error", f"usbmuxd could not reach the iPhone's lockdownd while {stage} (connection "
-                                f"refused): unplug it, plug it back in, unlock it, and {again}")
+        return Explanation("error", f"usbmuxd could not reach the iPhone's lockdownd while {stage} (connection "
+                                    f"refused): unplug it, plug it back in, unlock it, and {again}")
     if isinstance(err, (ConnectionTerminatedError, MuxException, asyncio.IncompleteReadError, ConnectionError,
                         ssl.SSLError, EOFError)):
-        return Failure("disconnected", f"The connection to the iPhone dropped while {stage}: check the cable, keep "
-                                       f"the iPhone unlocked, and {again}")
+        return Explanation("disconnected", f"The connection to the iPhone dropped while {stage}: check the cable, keep "
+                                           f"the iPhone unlocked, and {again}")
     if isinstance(err, IncorrectModeError):
-        return Failure("error", "The iPhone is not in normal mode (recovery, DFU or restore): restart it normally, "
-                                f"then {again}")
+        return Explanation("error", "The iPhone is not in normal mode (recovery, DFU or restore): restart it normally, "
+                                    f"then {again}")
     if isinstance(err, (InvalidServiceError, StartServiceError)):
-        return Failure("error", f"The iPhone refused to start its app list service ({_detail(err)}): restart the "
-                                f"iPhone, then {again}")
+        return Explanation("error", f"The iPhone refused to start its app list service ({_detail(err)}): restart the "
+                                    f"iPhone, then {again}")
     if isinstance(err, LookupRefused):
-        return Failure("error", f"The iPhone refused to list its apps ({_one_line(str(err))}): unlock it, restart it "
-                                f"if this repeats, and {again}")
+        return Explanation("error", f"The iPhone refused to list its apps ({_one_line(str(err))}): unlock it, restart "
+                                    f"it if this repeats, and {again}")
     if isinstance(err, LockdownError):
-        return Failure("error", f"lockdownd on the iPhone refused a request while {stage} ({_detail(err)}): "
-                                f"unplug it, plug it back in, and {again}")
+        return Explanation("error", f"lockdownd on the iPhone refused a request while {stage} ({_detail(err)}): "
+                                    f"unplug it, plug it back in, and {again}")
     if isinstance(err, (ProtocolError, ExpatError)):
-        return Failure("error", f"The iPhone sent a reply the scanner cannot read while {stage} ({_first_line(err)});"
-                                f" {again}, and report this if it repeats")
+        return Explanation("error", f"The iPhone sent a reply the scanner cannot read while {stage} "
+                                    f"({_first_line(err)}); {again}, and report this if it repeats")
     if isinstance(err, OSError):
-        return Failure("disconnected", f"The connection to the iPhone failed while {stage} "
-                                       f"({err.strerror or type(err).__name__}): check the cable, and {again}")
-    return Failure("error", f"Unexpected error while {stage}: {type(err).__name__}: {_first_line(err)}; {again}, "
-                            f"and please report this")
+        return Explanation("disconnected", f"The connection to the iPhone failed while {stage} "
+                                           f"({err.strerror or type(err).__name__}): check the cable, and {again}")
+    return Explanation("error", f"Unexpected error while {stage}: {type(err).__name__}: {_first_line(err)}; {again}, "
+                                f"and please report this")
 
 
 def _detail(err: BaseException) -> str:

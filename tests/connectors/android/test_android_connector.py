@@ -9,6 +9,7 @@ makes of them is checked as a report reader would see it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,7 +24,6 @@ from pathlib import Path
 import adbutils
 import pytest
 
-from scanner.connectors.android import device as adb_device
 from scanner.connectors.android.device import DeviceReader
 from scanner.connectors.android.errors import explain_state
 from scanner.connectors.android.script import BadAnswer, Script
@@ -99,12 +99,23 @@ def fleet(tmp_path_factory):
         assert not _alive(pid), f"the simulator's adb server (pid {pid}) is still running"
 
 
+@contextlib.contextmanager
+def round_trips(sim: AndroidSimulator, serials: list[str]):
+    """The shell round trips each phone served while the block ran, by transport serial, as the phones
+    themselves saw them (sim.shell_count); a phone that served none is left out."""
+    before = {serial: sim.shell_count(serial) for serial in serials}
+    trips: dict[str, int] = {}
+    yield trips
+    for serial in serials:
+        if served := sim.shell_count(serial) - before[serial]:
+            trips[sim.transport_serial(serial)] = served
+
+
 @pytest.fixture(scope="module")
 def scanned(fleet) -> dict[str, Inventory]:
     """One whole scan of the fleet, by hardware serial; the round trips it took, by transport serial."""
-    adb_device.round_trips.clear()
-    inventories = list(AndroidConnector(f"127.0.0.1:{fleet.adb_port}", timeout=20).inventories())
-    trips = dict(adb_device.round_trips)
+    with round_trips(fleet, [p.serial for p in FLEET]) as trips:
+        inventories = list(AndroidConnector(f"127.0.0.1:{fleet.adb_port}", timeout=20).inventories())
     by_serial = {inv.device.serial: inv for inv in inventories}
     assert len(by_serial) == len(inventories) == len(FLEET)
     by_serial["_trips"] = trips  # type: ignore[assignment]
@@ -354,12 +365,12 @@ def test_listing_that_rejects_a_flag_the_probe_accepted_is_read_again_without_it
     transport = fleet.transport_serial("OLDUID001")
     reader = DeviceReader(parse_server(f"127.0.0.1:{fleet.adb_port}"), transport, None, deadline=None, timeout=20,
                           source="adb")
-    adb_device.round_trips.clear()
-    head = reader.read_head()
-    assert head.flags == ["-i", "--show-versioncode"]
-    head.flags.append("-U")  # as if the probe had been accepted
-    inv = reader.read_inventory(head)
-    assert adb_device.round_trips[transport] == 3
+    with round_trips(fleet, ["OLDUID001"]) as trips:
+        identity = reader.read_identity()
+        assert identity.flags == ["-i", "--show-versioncode"]
+        identity.flags.append("-U")  # as if the probe had been accepted
+        inv = reader.read_inventory(identity)
+    assert trips[transport] == 3
     assert inv.status == "complete" and len(inv.apps) == 13
     assert all(a.uid is None and a.installer is None and a.build is None for a in inv.apps)  # no optional flag
     assert "pm list packages -f -u --user 0" in fleet.history("OLDUID001")[-1]
@@ -385,10 +396,10 @@ def test_select_by_transport_serial(fleet):
 
 
 def test_select_by_ro_serialno_within_the_round_trip_budget(fleet):
-    adb_device.round_trips.clear()
-    (inv,) = AndroidConnector(f"127.0.0.1:{fleet.adb_port}", serials=["WORK00001"]).inventories()
+    with round_trips(fleet, ["WORK00001"]) as trips:
+        (inv,) = AndroidConnector(f"127.0.0.1:{fleet.adb_port}", serials=["WORK00001"]).inventories()
     assert inv.device.serial == "WORK00001" and inv.status == "complete"
-    assert adb_device.round_trips[fleet.transport_serial("WORK00001")] == 2  # the identifying read is reused
+    assert trips[fleet.transport_serial("WORK00001")] == 2  # the identifying read is reused
 
 
 def test_selected_serial_not_attached_is_not_found(fleet):
@@ -473,9 +484,8 @@ def test_twenty_phones_in_one_scan_all_complete(matcher):
               for i in range(20)]
     with AndroidSimulator(phones) as sim:
         STARTED_PIDS.extend(sim.pids)
-        adb_device.round_trips.clear()
-        results = list(AndroidConnector(f"127.0.0.1:{sim.adb_port}").inventories())
-        trips = dict(adb_device.round_trips)
+        with round_trips(sim, [p.serial for p in phones]) as trips:
+            results = list(AndroidConnector(f"127.0.0.1:{sim.adb_port}").inventories())
     assert sorted(r.device.serial for r in results) == [f"FLEET{i:04d}" for i in range(20)]
     assert {r.status for r in results} == {"complete"}
     assert sum(bool(_findings(matcher, r)) for r in results) == 4
@@ -630,7 +640,7 @@ def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProc
 def _cli_ready() -> bool:
     from scanner import cli
 
-    return "platform" in {p.name for p in cli.scan.params}
+    return "platform" in {p.name for p in cli.main.commands["scan"].params}
 
 
 cli_only = pytest.mark.skipif(not _cli_ready(), reason="the CLI does not scan attached devices yet")

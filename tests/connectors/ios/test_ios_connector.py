@@ -29,14 +29,11 @@ from loopback import LoopbackServer, pump
 from pymobiledevice3 import usbmux
 
 from scanner.connectors.interface import ScannerError
-from scanner.connectors.ios.connector import (
-    IOSConnector,
-    pair,
-    pair_record_folder,
-    resolve_address,
-)
+from scanner.connectors.ios.connector import IOSConnector
+from scanner.connectors.ios.pairing import pair, pair_record_folder
+from scanner.connectors.ios.usbmux import resolve_address
 from scanner.matcher import Matcher
-from scanner.model import Inventory
+from scanner.model import Inventory, Transport
 from scanner.signatures import load_signatures
 from scanner.simulator.android import AndroidSimulator
 from scanner.simulator.ios import IOSSimulator
@@ -408,6 +405,18 @@ def test_usbmuxd_absent_is_only_a_note_when_ios_was_not_asked_for():
     assert len(notes) == 1
 
 
+def test_the_ios_connector_records_whether_usbmuxd_answered():
+    address = free_address()
+    connector = IOSConnector(address, timeout=5)
+    assert list(connector.inventories()) == []
+    assert connector.asked == Transport("ios", "usbmux", address, False, connector.asked.message)
+    assert "--platform android" in connector.asked.message
+    required = IOSConnector(address, timeout=5, required=True)
+    (inv,) = required.inventories()
+    assert inv.reason == "usbmuxd-unavailable" and required.asked.answered is False
+    assert "--platform android" not in required.asked.message  # iOS was asked for by name
+
+
 def test_usbmuxd_absent_for_devices_when_asked_for_is_an_error():
     with pytest.raises(ScannerError, match="apt install usbmuxd"):
         IOSConnector(free_address(), required=True).devices()
@@ -562,6 +571,19 @@ def test_pair_replaces_a_stale_record_and_the_iphone_then_scans(pairing):
     result = pair(pairing.address, STALE.serial, timeout=10)
     assert result.state == "ready" and result.message.startswith("Paired")
     assert one(scan(pairing.address, udids=[STALE.serial])).status == "complete"
+
+
+def test_pair_through_the_registered_transport(pairing):
+    """`scanner pair` reaches pairing the way every command reaches a transport: through the registry."""
+    from scanner.connectors import transport_entry
+
+    notes: list[str] = []
+    transport = transport_entry("ios").load()(pairing.address, timeout=60, notify=notes.append, required=True)
+    result = transport.pair(PENDING.serial, timeout=2)  # the pairing's own time limit, not the transport's
+    assert (result.serial, result.state) == (PENDING.serial, "trust-pending") and "within 2 s" in result.message
+    assert notes and "Tap Trust" in notes[0]
+    assert transport.pair(NOT_PAIRED.serial).state == "ready"
+    assert pairing.pair_record(NOT_PAIRED.serial) is not None
 
 
 def test_pair_needs_a_device_and_a_choice(pairing, home):

@@ -32,7 +32,8 @@ import pytest
 from loopback import LoopbackServer, recv_exact, shut
 
 from scanner.connectors.interface import ScannerError
-from scanner.connectors.ios.connector import IOSConnector, pair, pair_record_folder
+from scanner.connectors.ios.connector import IOSConnector
+from scanner.connectors.ios.pairing import pair, pair_record_folder
 from scanner.model import Inventory
 from scanner.simulator.ios import IOSSimulator
 from scanner.simulator.profile import AppProfile, DeviceProfile, Faults, filler_apps
