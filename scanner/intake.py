@@ -45,7 +45,7 @@ Nothing seen is ever lost:
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
@@ -54,7 +54,6 @@ from scanner import connectors
 from scanner.connectors.interface import DeviceTransport, Notify, Progress, ScannerError
 from scanner.matcher import Matcher
 from scanner.model import DeviceResult, Report, Transport
-from scanner.signatures import Signatures
 
 __all__ = ["Intake"]
 
@@ -75,20 +74,18 @@ class _Unread:
 class Intake:
     """Follow the transports of the chosen platforms, scan what is attached, report each device as it is read.
 
-    `platforms` maps each chosen platform to whether it was asked for by name; `adb_server` and `usbmuxd` are
-    the addresses of the Android and iOS transports (None: the user's default). The trackers call the
-    interface.Plugs methods (attached, seen, scan, answering) from their own threads.
+    `platforms` maps each chosen platform to whether it was asked for by name; `addresses` gives a platform's
+    transport address (none given: the user's default). The trackers call the interface.Plugs methods
+    (attached, seen, scan, answering) from their own threads.
     """
 
-    def __init__(self, *, platforms: dict[str, bool], adb_server: str | None, usbmuxd: str | None, timeout: float,
-                 signatures: Signatures, matcher: Matcher, fail_on: str,
-                 on_report: Callable[[Report, str, tuple[str, str]], None], notify: Notify, progress: Progress | None = None) -> None:
-        self.platforms = platforms
-        self.adb_server = adb_server
-        self.usbmuxd = usbmuxd
-        self.addresses = {"android": adb_server, "ios": usbmuxd}
+    def __init__(self, *, platforms: Mapping[str, bool], addresses: Mapping[str, str | None] | None = None,
+                 timeout: float, matcher: Matcher, fail_on: str,
+                 on_report: Callable[[Report, str, tuple[str, str]], None], notify: Notify,
+                 progress: Progress | None = None) -> None:
+        self.platforms = dict(platforms)
+        self.addresses = dict(addresses or {})
         self.timeout = timeout
-        self.signatures = signatures
         self.matcher = matcher
         self.fail_on = fail_on
         self.on_report = on_report
@@ -140,7 +137,8 @@ class Intake:
             transport = self._open(platform, may_start=True)
         except ScannerError as err:
             self.notify(str(err))
-            self.answering(platform, platform, self.addresses.get(platform) or "", str(err))
+            self.answering(platform, connectors.transport_entry(platform).name, self.addresses.get(platform) or "",
+                           str(err))
             return
         with self._lock:
             self._tracking[platform] = transport
@@ -165,7 +163,7 @@ class Intake:
 
         ordered = sorted(results.values(), key=by_device)
         return Report(tool="scanner", version=__version__, started=self.started, finished=datetime.now(timezone.utc),
-                      policies=self.matcher.policy_refs(), signature_files=self.signatures.files,
+                      policies=self.matcher.policy_refs(), signature_files=self.matcher.signatures.files,
                       results=tuple(ordered), fail_on=self.fail_on, transports=down)
 
     def unanswered(self) -> list[Transport]:

@@ -9,11 +9,13 @@ from scanner.connectors import TransportEntry
 from scanner.connectors.interface import Attached
 from scanner.model import App, DeviceInfo, Inventory, Scope, Transport
 
-ENTRY = TransportEntry("fake", "Fake", "fake devices", "--fake-id", "fake_transport:open_transport")
+ENTRY = TransportEntry("fake", "fakemux", "Fake", "fake devices", "--fake-id", "fake_transport:open_transport")
 
 #: What the next transport built answers: its devices' ids and apps; None: it does not answer.
 FLEET: dict[str, tuple[str, ...]] | None = {}
 BUILT: list[FakeTransport] = []
+#: Devices the tracker lists but never asks to read.
+OFFLINE: set[str] = set()
 
 
 @dataclass
@@ -42,12 +44,21 @@ class FakeTransport:
             yield Inventory(DeviceInfo("fake", serial, source=self.name, transport=serial),
                             tuple(App("android", a) for a in apps), (Scope("apps", True, apps=len(apps)),))
 
+    def explain_state(self, state: str) -> tuple[str, str]:
+        return "not-ready", f"fakemux saw it {state}: replug it"
+
+    def unread(self, serial: str, reason: str, message: str) -> Inventory:
+        return Inventory(DeviceInfo("fake", serial, source=self.name, transport=serial), (),
+                         (Scope("apps", read=False, reason=reason),), status="failed", reason=reason, message=message)
+
     def track(self, plugs, stop) -> None:
         fleet = self._ask()
         plugs.answering("fake", self.name, self.address or "", None if self.asked.answered else self.asked.message)
         plugs.attached("fake", {("fake", s) for s in fleet})
         for serial in fleet:
             plugs.seen(("fake", serial), "device")
+            if serial in OFFLINE:
+                continue  # seen, never readable: watch must count it as never read
             plugs.scan("fake", serial, "attached")
         stop.wait()
 

@@ -460,7 +460,7 @@ def test_watch_keeps_one_finding_for_an_app_updated_between_two_scans(sigs):
     from scanner.matcher import Matcher
 
     matcher = Matcher(sigs)
-    intake = Intake(platforms={"android": True}, adb_server=None, usbmuxd=None, timeout=5, signatures=sigs,
+    intake = Intake(platforms={"android": True}, timeout=5,
                     matcher=matcher, fail_on="prohibited", on_report=lambda *a: None, notify=lambda m: None)
     device = DeviceInfo("android", "R5CT1", source="adb", transport="R5CT1")
 

@@ -116,3 +116,35 @@ def test_the_library_scans_devices_through_the_registry(registered, monkeypatch)
     monkeypatch.setattr(connectors, "TRANSPORTS", (fake_transport.ENTRY,))
     report = scanner.scan_devices(platforms=("fake",), timeout=5)
     assert [r.device.serial for r in report.results] == ["F1", "F2"] and report.exit_code == EXIT_FINDINGS
+
+
+def test_watch_follows_a_registered_transport_and_counts_a_device_it_never_read(registered, matcher, monkeypatch):
+    import threading
+
+    from scanner.intake import Intake
+
+    monkeypatch.setattr(fake_transport, "OFFLINE", {"F1"})
+    reported = threading.Event()
+    seen: list[tuple[str, tuple[str, str]]] = []
+
+    def on_report(report, why, key):
+        seen.append((why, key))
+        reported.set()
+
+    intake = Intake(platforms={"fake": True}, addresses={"fake": "127.0.0.1:9"}, timeout=5, matcher=matcher,
+                    fail_on="prohibited", on_report=on_report, notify=lambda message: None)
+    intake.start()
+    try:
+        assert reported.wait(10), "the registered transport's tracker never asked for a scan"
+    finally:
+        intake.close()
+    assert seen == [("attached", ("fake", "F2"))]
+    tracker, scanner_of_f2 = fake_transport.BUILT[:2]
+    assert (tracker.address, tracker.may_start, scanner_of_f2.select, scanner_of_f2.may_start) == \
+        ("127.0.0.1:9", True, ("F2",), False)
+    report = intake.report()
+    by_serial = {r.device.serial: r for r in report.results}
+    assert by_serial["F2"].findings[0].app.id == "com.tencent.mm"
+    assert by_serial["F1"].status == "failed" and by_serial["F1"].message == "Seen device and never read: " \
+        "fakemux saw it device: replug it"
+    assert intake.never_read() == [(("fake", "F1"), "device")] and report.exit_code == EXIT_FINDINGS_INCOMPLETE

@@ -153,8 +153,8 @@ def test_a_rescan_asked_for_during_a_scan_is_queued_not_dropped():
     phone = DeviceProfile("android", "BUSYPHONE", faults=Faults(delay=0.5), apps=(AppProfile("com.intsig.camscanner"),))
     with Fleet([phone]) as fleet:
         transport = fleet.android.transport_serial("BUSYPHONE")
-        intake = Intake(platforms={"android": True}, adb_server=fleet.adb_server, usbmuxd=None, timeout=30,
-                        signatures=signatures, matcher=Matcher(signatures), fail_on="prohibited",
+        intake = Intake(platforms={"android": True}, addresses={"android": fleet.adb_server}, timeout=30,
+                        matcher=Matcher(signatures), fail_on="prohibited",
                         on_report=on_report, notify=lambda message: None)
         try:
             intake.scan("android", transport, "attached")

@@ -100,6 +100,7 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
     jsonl = open_jsonl(outputs)
     matcher = make_matcher(signature_paths, policies)
 
+    from scanner import connectors
     from scanner.formats.jsonl import device_record
     from scanner.formats.verdict import verdict_line
     from scanner.intake import Intake
@@ -135,10 +136,9 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
                                 echo_error(f"--output jsonl={jsonl[0]}: could not append: {err.strerror or err}")
                             failures.append(str(err))
 
-        intake = Intake(platforms=platforms, adb_server=adb_server, usbmuxd=None, timeout=timeout,
-                        signatures=matcher.signatures, matcher=matcher, fail_on=fail_on, on_report=on_report,
-                        notify=terminal.notify, progress=display)
-        watching = " and ".join(p for p in ("android", "ios") if p in platforms)
+        intake = Intake(platforms=platforms, addresses={"android": adb_server}, timeout=timeout, matcher=matcher,
+                        fail_on=fail_on, on_report=on_report, notify=terminal.notify, progress=display)
+        watching = " and ".join(e.platform for e in connectors.TRANSPORTS if e.platform in platforms)
         terminal.notify(f"watching for {watching} devices; plug one in to scan it, Ctrl-C to stop")
         intake.start()
         try:

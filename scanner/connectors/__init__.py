@@ -24,6 +24,7 @@ class TransportEntry:
     """One registered device transport."""
 
     platform: str  # the --platform value, and model.DeviceInfo.platform of what it reads
+    name: str  # what the transport is called in reports and messages: "adb", "usbmux"
     label: str  # how a person names the platform: "Android"
     devices: str  # how the help names its devices: "Android devices"
     selector: str  # the option that picks one of its devices: "--serial"
@@ -35,8 +36,8 @@ class TransportEntry:
 
 
 TRANSPORTS: tuple[TransportEntry, ...] = (
-    TransportEntry("android", "Android", "Android devices", "--serial", "scanner.connectors.android:open_transport"),
-    TransportEntry("ios", "iOS", "iPhones and iPads", "--udid", "scanner.connectors.ios:open_transport"),
+    TransportEntry("android", "adb", "Android", "Android devices", "--serial", "scanner.connectors.android:open_transport"),
+    TransportEntry("ios", "usbmux", "iOS", "iPhones and iPads", "--udid", "scanner.connectors.ios:open_transport"),
 )
 
 

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from scanner.model import Inventory, Transport
 
-__all__ = ["Attached", "Connector", "DeviceTransport", "Notify", "Plugs", "Progress", "ScannerError"]
+__all__ = ["Attached", "Connector", "DeviceTransport", "Notify", "Pairing", "Plugs", "Progress", "ScannerError"]
 
 #: Tells the person running the tool something on stderr ("started an adb server on port 5037").
 Notify = Callable[[str], None]
@@ -113,6 +113,26 @@ class DeviceTransport(Connector, Protocol):
         Blocks; reconnects when the transport goes away, saying so through
         plugs.answering() and the notify callback it was built with.
         """
+        ...
+
+    def explain_state(self, state: str) -> tuple[str, str]:
+        """(reason code, what to do) for a state its tracker saw a device in (Plugs.seen): "offline", ..."""
+        ...
+
+    def unread(self, serial: str, reason: str, message: str) -> Inventory:
+        """The failed Inventory of a device its tracker saw (by what tells it apart) that was never read."""
+        ...
+
+
+class Pairing(Protocol):
+    """A transport whose devices must trust this computer before they can be read (iOS): `scanner pair`.
+
+    The only change a scan ever makes to a device, and only when that command is run.
+    """
+
+    def pair(self, udid: str | None, *, timeout: float | None = None) -> Attached:
+        """Pair with one device (the only one attached when `udid` is None); the device as `scanner devices`
+        would show it afterwards. Raises ScannerError when there is nothing to pair."""
         ...
 
 
