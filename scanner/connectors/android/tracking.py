@@ -24,11 +24,11 @@ from adbutils import AdbError
 
 from scanner.connectors.android.server import Client, ServerAddress
 from scanner.connectors.interface import Notify, Plugs, Stopping
+from scanner.connectors.outage import RETRY, Outage, why
 from scanner.terminal.text import safe
 
 __all__ = ["PASSING_STATES", "RETRY", "SCAN_STATES", "parse_tracked", "track"]
 
-RETRY = 2.0  # seconds between attempts to reach a server that is not there
 SCAN_STATES = ("device", "unauthorized", "no permissions")  # adb states worth a verdict
 PASSING_STATES = ("offline", "connecting", "authorizing")  # adb states that usually turn into `device`
 
@@ -40,9 +40,9 @@ def track(address: ServerAddress, plugs: Plugs, stop: Stopping, *, notify: Notif
     `start`: starts a server when none answers at first, and says whether it did (None: never start one).
     """
     where = f"{address.host}:{address.port}"
+    outage = Outage(plugs, notify, "android", "adb", where)
     may_start = start is not None  # only as watch begins: a server that went away is never replaced
     listing_long = True  # track-devices-l: with USB paths, which tell clones with one serial apart
-    outage = False
     while not stop.is_set():
         try:  # a smart-socket connection with `host:track-devices` accepted
             conn = Client(address).make_connection(timeout=5)
@@ -51,14 +51,11 @@ def track(address: ServerAddress, plugs: Plugs, stop: Stopping, *, notify: Notif
                 may_start = False
                 if start():
                     continue
-            if not outage:
-                notify(f"no adb server answers on {where} ({_why(err)}); Android devices will be "
-                       f"scanned once one runs (`adb start-server`), retrying every {RETRY:.0f} s")
-                outage = True
-                plugs.answering("android", "adb", where, (
-                    f"no adb server answered on {where} ({_why(err)}), so Android devices attached then were "
-                    f"not seen; start one (adb start-server), or watch only iPhones on purpose with "
-                    f"--platform ios"))
+            outage.unreachable(
+                f"no adb server answers on {where} ({why(err)}); Android devices will be scanned once one runs "
+                f"(`adb start-server`), retrying every {RETRY:.0f} s",
+                f"no adb server answered on {where} ({why(err)}), so Android devices attached then were not seen; "
+                f"start one (adb start-server), or watch only iPhones on purpose with --platform ios")
             stop.wait(RETRY)
             continue
         may_start = False
@@ -72,18 +69,14 @@ def track(address: ServerAddress, plugs: Plugs, stop: Stopping, *, notify: Notif
                     raise
                 listing_long = False  # an adb older than platform-tools 30: no USB paths
                 continue
-            if outage:
-                notify(f"the adb server on {where} answers again")
-                outage = False
-            plugs.answering("android", "adb", where, None)
+            outage.answers(f"the adb server on {where} answers again")
             _follow(conn.conn, listing_long, plugs, stop, notify)
         except (AdbError, OSError, ValueError) as err:
             if not stop.is_set():
-                notify(f"lost the adb server on {where} ({_why(err)}); retrying every {RETRY:.0f} s")
-                outage = True
-                plugs.answering("android", "adb", where, (
-                    f"the adb server on {where} went away ({_why(err)}), so Android devices attached since "
-                    f"were not seen; start it again (adb start-server) and rescan"))
+                outage.lost(
+                    f"lost the adb server on {where} ({why(err)}); retrying every {RETRY:.0f} s",
+                    f"the adb server on {where} went away ({why(err)}), so Android devices attached since were "
+                    f"not seen; start it again (adb start-server) and rescan")
                 stop.wait(RETRY)
         finally:
             conn.close()
@@ -187,11 +180,6 @@ class _Blocks:
             if not chunk:
                 raise ConnectionError("the adb server closed the connection")
             self.buffer += chunk
-
-
-def _why(err: BaseException) -> str:
-    """The first line of what went wrong, fit for a one-line note."""
-    return _safe((str(err).strip() or type(err).__name__).splitlines()[0])
 
 
 def _safe(value: object) -> str:

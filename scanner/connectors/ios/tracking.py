@@ -20,11 +20,11 @@ from pymobiledevice3 import usbmux
 
 from scanner.connectors.interface import Notify, Plugs, Stopping
 from scanner.connectors.ios.usbmux import Usbmux
+from scanner.connectors.outage import RETRY, Outage, why
 from scanner.terminal.text import safe
 
 __all__ = ["RETRY", "track"]
 
-RETRY = 2.0  # seconds between attempts to reach a usbmuxd that is not there
 
 
 def track(mux: Usbmux, plugs: Plugs, stop: Stopping, *, notify: Notify) -> None:
@@ -60,27 +60,22 @@ async def _follow(mux: Usbmux, plugs: Plugs, stop: Stopping, notify: Notify) -> 
         plugs.answering("ios", "usbmux", mux.given or "", f"usbmuxd address: {mux.address_error}")
         return
     address, where = mux.address, mux.where
-    outage = False
+    outage = Outage(plugs, notify, "ios", "usbmux", where)
     while not stop.is_set():
         try:
             connection = await usbmux.create_mux(usbmux_address=address)
         except Exception as err:  # noqa: BLE001 - ConnectionFailedToUsbmuxdError, OSError, a garbled answer
-            if not outage:
-                notify(f"usbmuxd is not reachable at {where} ({_why(err)}); iPhones will be scanned once "
-                       f"it is (Linux: `systemctl start usbmuxd`), retrying every {RETRY:.0f} s")
-                outage = True
-                plugs.answering("ios", "usbmux", where, (
-                    f"usbmuxd was not reachable at {where} ({_why(err)}), so iPhones and iPads attached then "
-                    f"were not seen; start it (Linux: systemctl start usbmuxd), or watch only Android devices "
-                    f"on purpose with --platform android"))
+            outage.unreachable(
+                f"usbmuxd is not reachable at {where} ({why(err)}); iPhones will be scanned once it is (Linux: "
+                f"`systemctl start usbmuxd`), retrying every {RETRY:.0f} s",
+                f"usbmuxd was not reachable at {where} ({why(err)}), so iPhones and iPads attached then were not "
+                f"seen; start it (Linux: systemctl start usbmuxd), or watch only Android devices on purpose with "
+                f"--platform android")
             await asyncio.sleep(RETRY)
             continue
         try:
             await connection.listen()
-            if outage:
-                notify(f"usbmuxd at {where} answers again")
-                outage = False
-            plugs.answering("ios", "usbmux", where, None)
+            outage.answers(f"usbmuxd at {where} answers again")
             known: set[str] = set()
             while not stop.is_set():
                 now = {d.serial for d in connection.devices if isinstance(d.serial, str) and d.serial}
@@ -95,16 +90,11 @@ async def _follow(mux: Usbmux, plugs: Plugs, stop: Stopping, notify: Notify) -> 
             raise
         except Exception as err:  # noqa: BLE001 - usbmuxd went away or answered garbage: reconnect
             if not stop.is_set():
-                notify(f"lost usbmuxd at {where} ({_why(err)}); retrying every {RETRY:.0f} s")
-                outage = True
-                plugs.answering("ios", "usbmux", where, (
-                    f"usbmuxd at {where} went away ({_why(err)}), so iPhones and iPads attached since were "
-                    f"not seen; start it again and rescan"))
+                outage.lost(
+                    f"lost usbmuxd at {where} ({why(err)}); retrying every {RETRY:.0f} s",
+                    f"usbmuxd at {where} went away ({why(err)}), so iPhones and iPads attached since were not "
+                    f"seen; start it again and rescan")
                 await asyncio.sleep(RETRY)
         finally:
             await connection.close()
 
-
-def _why(err: BaseException) -> str:
-    """The first line of what went wrong, fit for a one-line note."""
-    return safe((str(err).strip() or type(err).__name__).splitlines()[0], limit=200)

@@ -1,0 +1,34 @@
+"""A tracker's outages (scanner.connectors.outage): said once per outage, always recorded for the session."""
+
+from __future__ import annotations
+
+from scanner.connectors.outage import Outage, why
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.answers: list[tuple[str, str, str, str | None]] = []
+
+    def answering(self, platform: str, transport: str, where: str, message: str | None) -> None:
+        self.answers.append((platform, transport, where, message))
+
+
+def test_an_outage_is_noted_once_and_recorded_until_the_transport_answers_again():
+    plugs, notes = Recorder(), []
+    outage = Outage(plugs, notes.append, "android", "adb", "127.0.0.1:5037")
+    outage.answers("answers again")  # up from the start: nothing to say, recorded as answering
+    outage.unreachable("down", "down: start it")
+    outage.unreachable("down", "down: start it")  # a retry says nothing new
+    outage.answers("answers again")
+    outage.lost("lost it", "went away: start it again")
+    outage.lost("lost it", "went away: start it again")  # each loss after answering is news
+    assert notes == ["down", "answers again", "lost it", "lost it"]
+    assert [m for *_, m in plugs.answers] == [None, "down: start it", None, "went away: start it again",
+                                              "went away: start it again"]
+    assert {a[:3] for a in plugs.answers} == {("android", "adb", "127.0.0.1:5037")}
+
+
+def test_why_is_one_escaped_line():
+    assert why(OSError("refused\nsecond line")) == "refused"
+    assert why(ValueError()) == "ValueError"
+    assert "\x1b" not in why(OSError("\x1b[2Jhostile"))
