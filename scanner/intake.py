@@ -127,9 +127,12 @@ class Intake:
 
         Asked for by name (`required`): a device watch asks to read is one whose failure is a verdict.
         """
-        return connectors.transport_entry(platform).load()(
-            self.addresses.get(platform), select=tuple(select), timeout=self.timeout, notify=self.notify,
-            progress=self.progress, required=True, may_start=may_start)
+        from scanner.live import open_transports
+
+        (transport,) = open_transports({platform: True}, select={platform: select}, addresses=self.addresses,
+                                       timeout=self.timeout, notify=self.notify, progress=self.progress,
+                                       may_start=may_start)
+        return transport
 
     def _track(self, platform: str) -> None:
         # Only as watch begins may a transport start what serves it (the adb server on the user's port).

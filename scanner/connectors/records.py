@@ -15,12 +15,13 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from scanner.model import MAX_PROBLEMS
+
 __all__ = [
     "MAX_EVIDENCE", "MAX_ID", "MAX_PROBLEMS", "BadRecord", "Problems", "clean_id", "decodable", "id_tokens",
     "keeping", "residue_of", "snippet",
 ]
 
-MAX_PROBLEMS = 20  # problem details kept per inventory; all are counted
 MAX_EVIDENCE = 1 << 18  # distinct id-like tokens kept from the unreadable text of one inventory
 
 # A run of the characters an app id is made of (letters, digits, "_", "-", "."): an app id inside text
