@@ -19,9 +19,8 @@ import sys
 import time
 
 import pytest
-from cli.test_simulate import Served, alive, children, client_env, closed
-from test_watch_engine import free_port, watches  # noqa: F401 - `watches` is a fixture
-from test_watch_verdicts import android_only, wait_for
+from served import Served, alive, children, client_env, closed, free_port
+from watching import android_only, fixture_watches, wait_for  # noqa: F401 - the `watches` fixture
 
 from scanner.simulator.fleet import Fleet
 from scanner.simulator.profile import AppProfile, DeviceProfile

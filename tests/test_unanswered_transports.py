@@ -4,8 +4,8 @@ Issue 10, item 10: usbmuxd down under `--platform all` makes the scan and
 `scanner devices` incomplete, and the JSON report lists every transport with
 whether it answered; scanning one platform on purpose asks only that
 transport; a file scan lists none. Against the emulated phones (and their
-real adb server) of tests/connectors/android/test_android_clones_and_partial_lists.py,
-with a usbmuxd address nothing listens on.
+real adb server) of tests/android_fleet.py, with a usbmuxd address nothing
+listens on.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ import json
 from dataclasses import replace
 
 import jsonschema
-from connectors.android.test_android_clones_and_partial_lists import (  # noqa: F401 - sim, sigs, matcher: fixtures
+from android_fleet import (  # noqa: F401 - the `sim`, `sigs` and `matcher` fixtures
     SCHEMA,
-    _free_port,
     cli,
+    fixture_matcher,
+    fixture_sigs,
+    fixture_sim,
     live,
-    matcher,
-    sigs,
-    sim,
 )
+from served import free_port
 
 from scanner.audit import run
 from scanner.connectors.android.connector import AndroidConnector
@@ -32,7 +32,7 @@ from scanner.formats.sarif import report_to_sarif
 
 
 def test_usbmuxd_down_under_platform_all_makes_the_scan_incomplete(sim, tmp_path):
-    nobody = f"127.0.0.1:{_free_port()}"
+    nobody = f"127.0.0.1:{free_port()}"
     proc = cli("scan", "--quiet", "--format", "json", env={**sim.env, "USBMUXD_SOCKET_ADDRESS": nobody}, cwd=tmp_path)
     assert proc.returncode == 5, proc.stderr  # WeChat on a clone, and the iPhones unseen
     assert proc.stderr == ""
@@ -72,7 +72,7 @@ def test_devices_under_platform_all_with_usbmuxd_down_exits_4(sim, tmp_path):
 
 def test_a_report_with_an_unanswered_transport_is_never_complete_and_sarif_says_so(sim, sigs, matcher):
     android = AndroidConnector(f"127.0.0.1:{sim.adb_port}", serials=["PLAIN0001"], timeout=20)
-    ios = IOSConnector(f"127.0.0.1:{_free_port()}", timeout=5)
+    ios = IOSConnector(f"127.0.0.1:{free_port()}", timeout=5)
     report = live(matcher, sigs, android, ios)
     assert [r.status for r in report.results] == ["complete"]
     assert [(t.platform, t.answered) for t in report.transports] == [("android", True), ("ios", False)]

@@ -13,27 +13,14 @@ from __future__ import annotations
 import re
 import signal
 import threading
-import time
 
 import pytest
-from test_watch_engine import Watch, free_port, watches  # noqa: F401 - `watches` is a fixture
+from watching import Watch, android_only, fixture_watches, wait_for  # noqa: F401 - the `watches` fixture
 
 from scanner.simulator.fleet import Fleet
 from scanner.simulator.profile import AppProfile, DeviceProfile, Faults
 
 CLONE_SERIAL = "0123456789ABCDEF"  # what cheap clones ship as ro.serialno
-
-
-def android_only(fleet: Fleet) -> dict[str, str]:
-    return {**fleet.env, "USBMUXD_SOCKET_ADDRESS": f"127.0.0.1:{free_port()}"}
-
-
-def wait_for(condition, timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def summary_notes(w: Watch) -> str:

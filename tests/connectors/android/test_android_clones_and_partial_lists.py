@@ -23,77 +23,30 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import jsonschema
 import pytest
-
+from android_fleet import (  # noqa: F401 - the `sim`, `sigs` and `matcher` fixtures
+    CLONE_SERIAL,
+    SCHEMA,
+    cli,
+    fixture_matcher,
+    fixture_sigs,
+    fixture_sim,
+    live,
+)
 from loopback import LoopbackServer, pump, recv_exact, shut
+from served import free_port
 
-from scanner.live import scan as scan_live
 from scanner.connectors.android.connector import AndroidConnector
 from scanner.formats.json_report import clone_serials, finding_id, report_to_dict
 from scanner.formats.table import write_table
-from scanner.matcher import Matcher
 from scanner.model import DeviceInfo, DeviceResult, Report
-from scanner.signatures import load_signatures
 from scanner.simulator.android import AndroidSimulator
-from scanner.simulator.profile import AppProfile, DeviceProfile, UserProfile, filler_apps
-
-CLONE_SERIAL = "0123456789ABCDEF"
-WECHAT = AppProfile("com.tencent.mm", build="2540", installer="com.android.vending")
-SCHEMA = json.loads((Path(__file__).parents[3] / "docs" / "report-schema.json").read_text(encoding="utf-8"))
-
-
-def phone(serial: str, *apps: AppProfile, users=(UserProfile(0),), props=(), system_users=None) -> DeviceProfile:
-    """A phone with the framework (in `system_users`, default every user) and a few ordinary apps of the owner."""
-    ids = system_users if system_users is not None else tuple(u.id for u in users)
-    framework = AppProfile("android", system=True, users=ids, uid=1000)
-    return DeviceProfile("android", serial, users=users, apps=(framework, *filler_apps("android", 4, serial), *apps),
-                         props=props)
-
-
-def clone(name: str, *apps: AppProfile) -> DeviceProfile:
-    return phone(name, *apps, props=(("ro.serialno", CLONE_SERIAL),))
-
-
-FLEET = [
-    clone("CLONEA001", WECHAT),
-    clone("CLONEB001"),
-    phone("PLAIN0001"),
-    phone("WORKEMPTY", users=(UserProfile(0), UserProfile(10, "Work profile")), system_users=(0,)),
-    phone("WORKFULL1", AppProfile("org.example.work", users=(10,)),
-          users=(UserProfile(0), UserProfile(10, "Work profile"))),
-]
-
-
-@pytest.fixture(scope="module")
-def sigs():
-    return load_signatures()
-
-
-@pytest.fixture(scope="module")
-def matcher(sigs):
-    return Matcher(sigs)
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[AndroidSimulator]:
-    with AndroidSimulator(FLEET) as s:
-        yield s
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class AdbProxy(LoopbackServer):
@@ -168,22 +121,8 @@ def proxy(sim) -> Iterator[Callable[[Callable[[bytes], tuple[bytes, int]]], AdbP
         p.close()
 
 
-def live(matcher, sigs, *connectors) -> Report:
-    return scan_live(list(connectors), matcher)
-
-
 def by_transport(report: Report) -> dict[str | None, DeviceResult]:
     return {r.device.transport: r for r in report.results}
-
-
-def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith(("ANDROID_", "ADB"))}
-    full["USBMUXD_SOCKET_ADDRESS"] = f"127.0.0.1:{_free_port()}"  # no usbmuxd here, unless `env` gives one
-    full.update(env)
-    proc = subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True, env=full,
-                          cwd=cwd, timeout=120)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
 
 
 # --- item 7: two phones with one ro.serialno ---------------------------------------------------------------
@@ -292,7 +231,7 @@ def test_cli_scan_and_devices_with_a_cut_device_list_are_incomplete(sim, proxy, 
 
 def test_an_adb_server_that_cannot_be_asked_is_recorded_with_how_to_scan_ios_only(tmp_path):
     notes: list[str] = []
-    connector = AndroidConnector(f"127.0.0.1:{_free_port()}", notify=notes.append)
+    connector = AndroidConnector(f"127.0.0.1:{free_port()}", notify=notes.append)
     assert list(connector.inventories()) == []
     asked = connector.asked
     assert asked is not None and (asked.platform, asked.transport, asked.answered) == ("android", "adb", False)
