@@ -56,3 +56,18 @@ def nothing_left_running():
             pass
     assert not left, f"processes started by the tests were still running at the end: {left}"
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_config_of_the_person_running_the_tests(tmp_path_factory):
+    """A real ~/.config/scanner/config.toml (or $SCANNER_CONFIG) would change what a plain scan checks:
+    every test, and every `python -m scanner` they start, sees an empty config folder instead."""
+    saved = {k: os.environ.get(k) for k in ("SCANNER_CONFIG", "XDG_CONFIG_HOME")}
+    os.environ.pop("SCANNER_CONFIG", None)
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

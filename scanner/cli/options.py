@@ -18,11 +18,13 @@ from scanner.formats import FORMATS
 from scanner.model import FAIL_ON
 
 if TYPE_CHECKING:
+    from scanner.config import Config
     from scanner.matcher import Matcher
     from scanner.signatures import Signatures
 
 __all__ = [
     "ADB_SERVER_OPTION",
+    "CONFIG_OPTION",
     "EXIT_CODES_HELP",
     "PLATFORM_CHOICE",
     "POLICY_OPTION",
@@ -30,6 +32,7 @@ __all__ = [
     "LazyHelpOption",
     "Seconds",
     "check_adb_server",
+    "chosen_config",
     "chosen_platforms",
     "device_options",
     "fail_on_option",
@@ -65,7 +68,21 @@ SIGNATURES_OPTION = click.option(
     help="Add your own catalog and policy files (a file or a folder). Repeatable.")
 POLICY_OPTION = click.option(
     "--policy", "policies", multiple=True, metavar="ID",
-    help="Policy to check against (default: us-eo-13971). Repeatable; 'all' for every loaded policy.")
+    help="Policy to check against: an id, a jurisdiction (us-tx: all of Texas's) or 'all' (default: the config "
+         "file's, else the federal set). Repeatable.")
+
+_CONFIG_KEY = "scanner.config"
+
+
+def _remember_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    ctx.meta[_CONFIG_KEY] = value
+    return value
+
+
+CONFIG_OPTION = click.option(
+    "--config", metavar="FILE", expose_value=False, callback=_remember_config,
+    help="Default policies and signature folders from FILE (default: $SCANNER_CONFIG, else the per-user "
+         "config file; see scanner signatures list).")
 
 
 def platform_option(help_text: str) -> Callable:
@@ -139,6 +156,7 @@ def report_options(command: Callable) -> Callable:
         timeout_option("Time allowed for each device; a device not read in time is reported as such."),
         SIGNATURES_OPTION,
         POLICY_OPTION,
+        CONFIG_OPTION,
         click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
                      help="Format written to stdout."),
         click.option("--output", "-o", "outputs", multiple=True, metavar="FORMAT=PATH",
@@ -172,23 +190,39 @@ def chosen_platforms(platform: str | None, select: Mapping[str, Sequence[str]]) 
         raise CommandError(str(err)) from None
 
 
-def loaded_signatures(signature_paths: Sequence[str]) -> Signatures:
-    """The bundled signatures and the --signatures files, or a CommandError listing every problem."""
+def chosen_config() -> Config:
+    """The config file in force for this command (--config, $SCANNER_CONFIG, the per-user file), or a
+    CommandError saying what is wrong with it."""
+    from scanner.config import ConfigError, load_config
+
+    ctx = click.get_current_context(silent=True)
+    try:
+        return load_config(ctx.meta.get(_CONFIG_KEY) if ctx is not None else None)
+    except ConfigError as err:
+        raise CommandError(str(err)) from None
+
+
+def loaded_signatures(signature_paths: Sequence[str], *, config: bool = True) -> Signatures:
+    """The bundled signatures, the config file's and the --signatures files, or a CommandError listing every
+    problem. `config` False: only what was given (`signatures validate` checks the files it is given)."""
     from scanner.signatures import SignatureError, load_signatures
 
+    extra = (*chosen_config().signatures, *signature_paths) if config else tuple(signature_paths)
     try:
-        return load_signatures(signature_paths)
+        return load_signatures(extra)
     except SignatureError as err:
         raise CommandError("the signature files cannot be used:", details=err.problems) from None
 
 
 def make_matcher(signature_paths: Sequence[str], policies: Sequence[str]) -> Matcher:
-    """Load the signatures and build the matcher (it keeps them: matcher.signatures), or say what is wrong."""
+    """Load the signatures and build the matcher (it keeps them: matcher.signatures), or say what is wrong.
+
+    No --policy: the config file's policies, else the bundled defaults."""
     signatures = loaded_signatures(signature_paths)
     from scanner.matcher import Matcher
     from scanner.signatures import SignatureError
 
     try:
-        return Matcher(signatures, policies)
+        return Matcher(signatures, policies or chosen_config().policies or None)
     except SignatureError as err:
         raise CommandError(*err.problems) from None

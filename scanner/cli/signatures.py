@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from scanner.cli.options import loaded_signatures
+from scanner.cli.options import CONFIG_OPTION, chosen_config, loaded_signatures
 from scanner.cli.output import CommandError, write_stdout
 
 __all__ = ["signatures"]
@@ -24,17 +24,27 @@ def signatures() -> None:
 
 @signatures.command("list")
 @_SIGNATURES_OPTION
+@CONFIG_OPTION
 def signatures_list(signature_paths: tuple[str, ...]) -> None:
-    """List the loaded policies with their status, date and entry counts."""
+    """List the loaded policies with their status, date and entry counts, and which a plain scan checks."""
     sigs = loaded_signatures(signature_paths)
+    config = chosen_config()
     from scanner.cli.signatures_screen import write_policy_list
+    from scanner.signatures import SignatureError
 
-    write_stdout(lambda out: write_policy_list(sigs, out))
+    try:
+        defaults = [p.id for p in sigs.select(config.policies or None)]
+    except SignatureError as err:
+        raise CommandError(f"the config file {config.path} names policies that are not loaded:",
+                           details=err.problems) from None
+    origin = config.described if config.policies else "built in"
+    write_stdout(lambda out: write_policy_list(sigs, out, defaults=defaults, origin=origin))
 
 
 @signatures.command("show")
 @click.argument("policy_id")
 @_SIGNATURES_OPTION
+@CONFIG_OPTION
 def signatures_show(policy_id: str, signature_paths: tuple[str, ...]) -> None:
     """Show one policy's entries with their identifiers and sources."""
     sigs = loaded_signatures(signature_paths)
@@ -49,7 +59,7 @@ def signatures_show(policy_id: str, signature_paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 def signatures_validate(paths: tuple[str, ...]) -> None:
     """Check your own catalog and policy files, with the bundled ones they may point at."""
-    sigs = loaded_signatures(paths)
+    sigs = loaded_signatures(paths, config=False)
     from pathlib import Path
 
     from scanner.signatures import toml_files

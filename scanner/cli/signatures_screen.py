@@ -6,6 +6,7 @@ through `safe()` like anything read from a device.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TextIO
 
 from scanner.signatures import Policy, Signatures
@@ -16,12 +17,16 @@ def _t(value: object, limit: int = 1000) -> str:
     return safe(None if value is None else str(value), limit=limit)
 
 
-def write_policy_list(signatures: Signatures, out: TextIO) -> None:
+def write_policy_list(signatures: Signatures, out: TextIO, *, defaults: Sequence[str] | None = None,
+                      origin: str = "built in") -> None:
+    """The policies, each marked "(default)" when a scan without --policy checks it; `defaults` are those
+    policies (None: the bundled defaults) and `origin` where that choice came from (a config file)."""
     from tabulate import tabulate
 
+    chosen = set(defaults) if defaults is not None else {p.id for p in signatures.policies.values() if p.default}
     rows = [
         (
-            _t(p.id) + (" (default)" if p.default else ""),
+            _t(p.id) + (" (default)" if p.id in chosen else ""),
             _t(p.status),
             p.signed.isoformat(),
             len(p.entries),
@@ -37,6 +42,9 @@ def write_policy_list(signatures: Signatures, out: TextIO) -> None:
     for p in signatures.policies.values():
         if p.status_note:
             out.write(f"{_t(p.id)}: {_t(p.status)}: {_t(p.status_note)}\n")
+    if chosen:
+        out.write(f"\nWithout --policy a scan checks: {', '.join(_t(i) for i in sorted(chosen))} "
+                  f"(defaults: {_t(origin)})\n")
     identifiers = sum(len(a.identifiers) for a in signatures.apps.values())
     out.write(
         f"\nCatalog: {len(signatures.apps)} apps, {identifiers} identifiers, "

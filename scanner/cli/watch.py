@@ -19,6 +19,7 @@ import click
 
 from scanner.cli.options import (
     ADB_SERVER_OPTION,
+    CONFIG_OPTION,
     POLICY_OPTION,
     SIGNATURES_OPTION,
     check_adb_server,
@@ -71,6 +72,7 @@ def never_read_text(never: list[tuple[tuple[str, str], str]]) -> str:
 @timeout_option("Time allowed for each device's scan.")
 @SIGNATURES_OPTION
 @POLICY_OPTION
+@CONFIG_OPTION
 @fail_on_option("Lowest severity that counts as a finding in the verdicts and the exit code.")
 @click.option("--output", "-o", "outputs", multiple=True, metavar="jsonl=PATH",
               help="Append one JSON object per scanned device to PATH.")
