@@ -4,6 +4,10 @@ Pure: no I/O. The rules are those of DESIGN.md: exact identifiers
 (case-insensitive, same platform); on iOS an app extension `<id>.<suffix>`;
 on iOS an uncatalogued app signed by a catalog maker's team is a `review`
 finding. Never a vendor prefix, a substring or a display name.
+
+An entry that names a maker (docs/signatures.md) is expanded here, once,
+into the identifiers of every catalog app it reaches, so the per-app loop
+is the same dictionary lookup whatever the policies name.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from scanner.model import App, Finding, PolicyRef, RuleRef
-from scanner.signatures import CatalogApp, Policy, PolicyEntry, Signatures
+from scanner.signatures import CatalogApp, Maker, Policy, PolicyEntry, Signatures, TeamId
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +68,32 @@ class Matcher:
             for app in signatures.apps.values()
             for ident in app.identifiers
         }
+        by_maker: dict[str, list[CatalogApp]] = {}
+        for app in signatures.apps.values():
+            if app.maker_id is not None:
+                by_maker.setdefault(app.maker_id, []).append(app)
         for policy in self.policies:
             teams_here: dict[str, _Rule] = {}
+            # Named beats reached: an app an app entry of this policy names is that entry's finding, never
+            # also a maker entry's. Maker entries claim their makers' team ids first: a company rule says
+            # what its team's apps are, an app entry's team id is only a lead.
+            named = {e.app for e in policy.entries if e.app is not None}
+            for entry in policy.entries:
+                if entry.maker is None:
+                    continue
+                for maker_id in signatures.reach(entry.maker, entry.affiliates):
+                    for app in by_maker.get(maker_id, ()):
+                        if app.id not in named:
+                            self._add_identifiers(policy, entry, app, relation="maker")
+                    maker = signatures.makers[maker_id]
+                    for team in maker.team_ids:
+                        teams_here.setdefault(team.id.upper(), self._maker_team_rule(policy, entry, maker, team))
             # Named entries claim a team id before related ones do.
-            ordered = sorted(policy.entries, key=lambda e: e.relation == "related")
+            ordered = sorted((e for e in policy.entries if e.app is not None), key=lambda e: e.relation == "related")
             for entry in ordered:
                 app = signatures.apps[entry.app]
                 self._add_identifiers(policy, entry, app)
-                for team in app.team_ids:
+                for team in signatures.team_ids_of(app):
                     teams_here.setdefault(team.id.upper(), self._team_rule(policy, entry, app, team.id, team.confidence))
             for team_id, rule in teams_here.items():
                 self._team.setdefault(team_id, []).append(rule)
@@ -80,7 +102,7 @@ class Matcher:
 
     def policy_refs(self) -> tuple[PolicyRef, ...]:
         """The selected policies as a report names them, each with its rules."""
-        apps = self.signatures.apps
+        apps, makers = self.signatures.apps, self.signatures.makers
         return tuple(
             PolicyRef(
                 id=p.id,
@@ -93,21 +115,21 @@ class Matcher:
                 entries=len(p.entries),
                 rules=tuple(
                     RuleRef(id=f"{p.id}/{e.key}", listed=e.listed, relation=e.relation, severity=e.severity,
-                            catalog_name=apps[e.app].name, note=e.note)
+                            catalog_name=makers[e.maker].name if e.maker else apps[e.app].name, note=e.note)
                     for e in p.entries
                 ),
             )
             for p in self.policies
         )
 
-    def _add_identifiers(self, policy: Policy, entry: PolicyEntry, app: CatalogApp) -> None:
+    def _add_identifiers(self, policy: Policy, entry: PolicyEntry, app: CatalogApp, relation: str | None = None) -> None:
         for ident in app.identifiers:
             rule = _Rule(
                 policy=policy.id,
                 policy_status=policy.status,
                 rule=f"{policy.id}/{entry.key}",
                 listed=entry.listed,
-                relation=entry.relation,
+                relation=relation or entry.relation,
                 catalog_app=app.id,
                 catalog_name=app.name,
                 identifier=ident.id,
@@ -130,6 +152,24 @@ class Matcher:
             identifier=team_id,
             confidence=confidence,
             severity="review",  # the same developer is a lead, never proof
+            edition=None,
+        )
+
+    @staticmethod
+    def _maker_team_rule(policy: Policy, entry: PolicyEntry, maker: Maker, team: TeamId) -> _Rule:
+        """An uncatalogued iOS app signed by a team of a maker the entry reaches: a finding of the entry, at its
+        severity (the policy names the company, and the team is the company's)."""
+        return _Rule(
+            policy=policy.id,
+            policy_status=policy.status,
+            rule=f"{policy.id}/{entry.key}",
+            listed=entry.listed,
+            relation="maker",
+            catalog_app=maker.id,
+            catalog_name=maker.name,
+            identifier=team.id,
+            confidence=team.confidence,
+            severity=entry.severity,
             edition=None,
         )
 

@@ -14,7 +14,7 @@ PLATFORMS = ("android", "ios")
 APP_STATES = ("installed", "disabled", "hidden", "uninstalled-data-kept", "offloaded")
 STATUSES = ("complete", "partial", "failed")
 SEVERITIES = ("prohibited", "review")  # most severe first
-RELATIONS = ("app", "feature-of", "related")
+RELATIONS = ("app", "feature-of", "related", "maker")  # "maker": the entry names the company, not the app
 MATCH_KINDS = ("exact", "extension", "team-id", "other-platform", "recovered")
 # What a finding rests on: the app's id as parsed ("exact", "extension"), its developer team, or a whole
 # catalog id found in text that could not be parsed ("recovered").
@@ -123,9 +123,9 @@ class Finding:
     policy_status: str  # "in-force", "revoked", ...
     rule: str  # "<policy>/<entry key>": stable, used as the SARIF rule id
     listed: str  # the name as the policy lists it: "WeChat Pay"
-    relation: str  # "app" | "feature-of" | "related"
-    catalog_app: str  # catalog key of the app that matched: "wechat"
-    catalog_name: str  # its name: "WeChat"
+    relation: str  # "app" | "feature-of" | "related" | "maker"
+    catalog_app: str  # catalog key of the app that matched: "wechat" (a maker's team id: the maker's id)
+    catalog_name: str  # its name: "WeChat" (a maker's team id: the maker's name)
     match: str  # "exact" | "extension" | "team-id" | "other-platform" | "recovered"
     identifier: str  # the catalog identifier (or team id) that matched
     confidence: str  # "confirmed" | "reported"
@@ -151,7 +151,11 @@ class Finding:
     @property
     def _why(self) -> str:
         if self.match == "team-id":
+            if self.relation == "maker":
+                return f"signed by team {self.identifier} of {self.catalog_name}"
             return f"same developer ({self.identifier}) as {self.catalog_name}"
+        if self.relation == "maker":
+            return f"{self.catalog_name} comes under {self.listed} (a company rule)"
         if self.relation == "feature-of":
             return f"{self.listed} is a feature of {self.catalog_name}"
         if self.relation == "related":
@@ -212,7 +216,7 @@ class PolicyRef:
 class SignatureFile:
     path: str
     sha256: str
-    kind: str  # "app" | "policy"
+    kind: str  # "app" | "policy" | "maker"
 
 
 def severity_at_least(severity: str, threshold: str) -> bool:

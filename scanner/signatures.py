@@ -1,10 +1,12 @@
-"""Load and validate the signature catalog and policies (TOML) into objects.
+"""Load and validate the signature catalog, makers and policies (TOML) into objects.
 
 Signature files are configuration an admin may have written by hand, so the
 loader is strict: wrong types and unknown keys are errors, every problem is
 reported as `file: key: what is wrong`, and all problems of all files are
 collected before giving up, so one run shows everything to fix.
-The format is documented in docs/signatures.md.
+The format is documented in docs/signatures.md. Schema 1 files (an admin's
+own, written before makers existed) load exactly as they always did; a file
+that uses anything new in schema 2 says `schema = 2`.
 """
 
 from __future__ import annotations
@@ -12,16 +14,33 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from scanner.model import CONFIDENCES, PLATFORMS, RELATIONS, SEVERITIES, SignatureFile
 
-SCHEMA = 1
-POLICY_STATUSES = ("in-force", "revoked", "superseded", "proposed", "expired", "internal")
+SCHEMA = 2  # the newest schema this scanner reads
+SCHEMAS = (1, 2)
+KINDS = ("app", "policy", "maker")
+POLICY_STATUSES = ("in-force", "revoked", "rescinded", "enjoined", "superseded", "proposed", "expired", "internal")
+# The research note's words for how well an instrument's text is known. "uncertain" is not one of them on
+# purpose: an instrument nobody could confirm is not something to audit a device against.
+POLICY_CONFIDENCES = ("verified", "secondary")
+MAKER_RELATIONS = ("affiliate", "former-parent", "spun-off")
 CERT_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64}
+CERT_OF = ("signer-certificate",)
+# TrollStore signs every app it installs with this team id (its CoreTrust bypass): on a device it says that
+# TrollStore installed the app, never who made it (research note B.1).
+TROLLSTORE_TEAM_ID = "T8ALTGMVXN"
+# "us-" + a USPS state, district or territory code: the jurisdictions of policies, besides "us-fed".
+US_POSTAL = frozenset((
+    "al", "ak", "az", "ar", "ca", "co", "ct", "de", "fl", "ga", "hi", "id", "il", "in", "ia", "ks", "ky", "la", "me",
+    "md", "ma", "mi", "mn", "ms", "mo", "mt", "ne", "nv", "nh", "nj", "nm", "ny", "nc", "nd", "oh", "ok", "or", "pa",
+    "ri", "sc", "sd", "tn", "tx", "ut", "vt", "va", "wa", "wv", "wi", "wy", "dc", "pr", "gu", "vi", "as", "mp",
+))
 
 # \Z, not $: "$" also matches before a final newline.
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
@@ -30,6 +49,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
 _APP_ID_RE = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+\Z")
 _TEAM_RE = re.compile(r"^[A-Z0-9]{10}\Z")
 _HEX_RE = re.compile(r"^[0-9a-f]+\Z")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}\Z")
 
 
 class SignatureError(Exception):
@@ -66,20 +86,53 @@ class Certificate:
     confidence: str
     sources: tuple[str, ...]
     note: str | None = None
+    of: str | None = None  # what was hashed: "signer-certificate" (schema 2; None: not said)
 
 
 @dataclass(frozen=True)
 class CatalogApp:
     id: str
     name: str
-    maker: str
+    maker: str  # schema 2: a maker id (Signatures.makers); schema 1: free text
     identifiers: tuple[Identifier, ...]
     features: tuple[str, ...] = ()
     notes: str | None = None
     app_store_id: str | None = None
     google_play: str | None = None
-    team_ids: tuple[TeamId, ...] = ()
+    team_ids: tuple[TeamId, ...] = ()  # schema 1 only: in schema 2 team ids belong to the maker
     certificates: tuple[Certificate, ...] = ()
+    source: str = ""
+    schema: int = SCHEMA
+
+    @property
+    def maker_id(self) -> str | None:
+        """The maker id this app belongs to; None for a schema-1 app, whose maker is only a name."""
+        return self.maker if self.schema >= 2 else None
+
+
+@dataclass(frozen=True)
+class RelatedMaker:
+    """A company tied to a maker that does not own it and that it does not own."""
+
+    maker: str
+    relation: str  # affiliate | former-parent | spun-off: what `maker` is to the maker that lists it
+    sources: tuple[str, ...]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Maker:
+    """A company that makes apps: who owns it (`parent`), who it is tied to, and its Apple team ids."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    country: str | None = None
+    parent: str | None = None
+    related: tuple[RelatedMaker, ...] = ()
+    team_ids: tuple[TeamId, ...] = ()
+    notes: str | None = None
+    sources: tuple[str, ...] = ()
     source: str = ""
 
 
@@ -87,10 +140,12 @@ class CatalogApp:
 class PolicyEntry:
     key: str
     listed: str
-    app: str
+    app: str | None  # the catalog app an app entry names; None for a maker entry
     relation: str
     severity: str
     note: str | None = None
+    maker: str | None = None  # the maker a maker entry names; None for an app entry
+    affiliates: bool = False  # maker entries: also the maker's related companies ("and any affiliate")
 
 
 @dataclass(frozen=True)
@@ -109,6 +164,13 @@ class Policy:
     notes: str | None = None
     source: str = ""
     sha256: str = ""
+    jurisdiction: str | None = None  # "us-fed", "us-tx"; required in schema 2, None in schema 1
+    instrument: str | None = None
+    effective: date | None = None
+    binds: str | None = None
+    names: tuple[str, ...] = ()
+    confidence: str | None = None
+    checked: date | None = None
 
 
 @dataclass(frozen=True)
@@ -116,24 +178,70 @@ class Signatures:
     apps: dict[str, CatalogApp]
     policies: dict[str, Policy]
     files: tuple[SignatureFile, ...]
+    makers: dict[str, Maker] = field(default_factory=dict)
 
     def select(self, ids: Iterable[str] | None = None) -> list[Policy]:
-        """The policies a scan uses: the defaults, the ones named, or `all`."""
+        """The policies a scan uses: the defaults, or those named by id, by jurisdiction (`us-tx`: every
+        loaded policy of Texas) or `all`. A policy id wins over a jurisdiction of the same spelling."""
         wanted = [i for i in (ids or ()) if i]
         if not wanted:
             chosen = [p for p in self.policies.values() if p.default]
             if not chosen:
                 raise SignatureError(["--policy: no default policy is loaded; name one with --policy ID"])
             return chosen
-        unknown = [i for i in wanted if i != "all" and i not in self.policies]
+        jurisdictions: dict[str, list[Policy]] = {}
+        for p in self.policies.values():
+            if p.jurisdiction:
+                jurisdictions.setdefault(p.jurisdiction, []).append(p)
+        unknown = [i for i in wanted if i != "all" and i not in self.policies and i not in jurisdictions]
         if unknown:
             known = ", ".join(sorted(self.policies)) or "none"
+            places = f"; jurisdictions: {', '.join(sorted(jurisdictions))}" if jurisdictions else ""
             raise SignatureError(
-                [f"--policy: unknown policy {i!r}; loaded policies: {known} (or 'all')" for i in unknown]
+                [f"--policy: unknown policy {i!r}; loaded policies: {known}{places} (or 'all')" for i in unknown]
             )
         if "all" in wanted:
             return list(self.policies.values())
-        return [self.policies[i] for i in dict.fromkeys(wanted)]
+        chosen = []
+        for i in wanted:
+            chosen += [self.policies[i]] if i in self.policies else jurisdictions[i]
+        return list(dict.fromkeys(chosen))
+
+    def subsidiaries(self, maker: str) -> list[str]:
+        """`maker` and every loaded maker its parent chain reaches (they are owned by it), nearest first."""
+        children: dict[str, list[str]] = {}
+        for m in self.makers.values():
+            if m.parent:
+                children.setdefault(m.parent, []).append(m.id)
+        found = [maker]
+        for here in found:  # breadth first; the loader refused loops
+            found += [c for c in children.get(here, ()) if c not in found]
+        return found
+
+    def related_to(self, maker: str) -> list[str]:
+        """The makers tied to `maker` by a [[related]] table, whichever of the two lists it."""
+        out = [r.maker for r in self.makers[maker].related] if maker in self.makers else []
+        out += [m.id for m in self.makers.values() if any(r.maker == maker for r in m.related)]
+        return [m for m in dict.fromkeys(out) if m != maker]
+
+    def reach(self, maker: str, affiliates: bool = False) -> list[str]:
+        """The makers a maker entry covers: the maker and its subsidiaries; with `affiliates`, also its
+        related makers and their subsidiaries."""
+        covered = self.subsidiaries(maker)
+        if affiliates:
+            for other in self.related_to(maker):
+                covered += self.subsidiaries(other)
+        return list(dict.fromkeys(covered))
+
+    def apps_of(self, makers: Iterable[str]) -> list[CatalogApp]:
+        """The catalog apps (schema 2: their maker is an id) made by any of `makers`, in catalog order."""
+        wanted = set(makers)
+        return [a for a in self.apps.values() if a.maker_id in wanted]
+
+    def team_ids_of(self, app: CatalogApp) -> tuple[TeamId, ...]:
+        """The Apple team ids that sign `app`: its own (schema 1) or its maker's (schema 2)."""
+        maker = self.makers.get(app.maker_id) if app.maker_id else None
+        return app.team_ids + (maker.team_ids if maker else ())
 
 
 def bundled_dir() -> Path:
@@ -226,6 +334,43 @@ def _kind(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+_team_format = _matching(_TEAM_RE, "an Apple team id (10 upper-case letters or digits)")
+
+
+def _team_id(value: Any) -> str:
+    text = _team_format(value)
+    if text == TROLLSTORE_TEAM_ID:
+        raise _Bad(f"{text!r} is TrollStore's default team id: TrollStore signs every app it installs with it (its "
+                   "CoreTrust bypass), so it says nothing about who made an app; never use it as a team id")
+    return text
+
+
+def _jurisdiction(value: Any) -> str:
+    text = _str(value)
+    if text != "us-fed" and not (text.startswith("us-") and text[3:] in US_POSTAL):
+        raise _Bad(f"{text!r} is not a jurisdiction: \"us-fed\", or \"us-\" and a state's postal code in lower "
+                   "case (us-tx)")
+    return text
+
+
+def _policy_confidence(value: Any) -> str:
+    if value == "uncertain":
+        raise _Bad("'uncertain' is not accepted: an instrument whose text could not be confirmed is not one to "
+                   "audit against; expected verified or secondary")
+    return _one_of(POLICY_CONFIDENCES)(value)
+
+
+def _relation_1(value: Any) -> str:
+    if value == "maker":
+        raise _Bad('"maker" is new in schema 2 (an entry that names a maker); put schema = 2 at the top of the file')
+    return _one_of(RELATIONS[:3])(value)
+
+
+def _moved_to_maker(value: Any) -> Any:
+    raise _Bad("in schema 2 team ids belong to the app's maker: move them to [[team_ids]] in its maker file "
+               "(signatures/makers/<maker>.toml)")
+
+
 _IDENTIFIER = {
     "platform": (_one_of(PLATFORMS), True),
     "id": (_matching(_APP_ID_RE, "a package name or bundle id (two or more labels: com.example.app)"), True),
@@ -235,37 +380,46 @@ _IDENTIFIER = {
     "note": (_str, False),
 }
 _TEAM = {
-    "id": (_matching(_TEAM_RE, "an Apple team id (10 upper-case letters or digits)"), True),
+    "id": (_team_id, True),
     "holder": (_str, True),
     "confidence": (_one_of(CONFIDENCES), True),
     "sources": (_nonempty_list, True),
     "note": (_str, False),
 }
-_CERT = {
+_CERT_1 = {
     "algorithm": (_one_of(tuple(CERT_LENGTHS)), True),
     "digest": (_matching(_HEX_RE, "lower-case hex"), True),
     "confidence": (_one_of(CONFIDENCES), True),
     "sources": (_nonempty_list, True),
     "note": (_str, False),
 }
+_CERT_2 = {**_CERT_1, "of": (_one_of(CERT_OF), False)}
 _STORE = {
     "app_store_id": (_matching(re.compile(r"^[0-9]+\Z"), "an App Store id (digits)"), False),
     "google_play": (_matching(_APP_ID_RE, "a package name"), False),
 }
-_ENTRY = {
+_MAKER_ID = _matching(_ID_RE, "a maker id (lower-case letters, digits, '-')")
+_ENTRY_1 = {
     "key": (_matching(_ID_RE, "a key (lower-case letters, digits, '-')"), True),
     "listed": (_str, True),
     "app": (_str, True),
-    "relation": (_one_of(RELATIONS), True),
+    "relation": (_relation_1, True),
     "severity": (_one_of(SEVERITIES), True),
     "note": (_str, False),
 }
+_ENTRY_2 = {
+    **_ENTRY_1,
+    "app": (_str, False),
+    "maker": (_MAKER_ID, False),
+    "relation": (_one_of(RELATIONS), True),
+    "affiliates": (_bool, False),
+}
 _COMMON = {
-    "kind": (_one_of(("app", "policy")), True),
+    "kind": (_one_of(KINDS), True),
     "schema": (_int, True),
     "id": (_matching(_ID_RE, "an id (lower-case letters, digits, '-')"), True),
 }
-_APP = {
+_APP_1 = {
     **_COMMON,
     "name": (_str, True),
     "maker": (_str, True),
@@ -276,7 +430,8 @@ _APP = {
     "certificates": (None, False),
     "identifiers": (None, True),
 }
-_POLICY = {
+_APP_2 = {**_APP_1, "maker": (_MAKER_ID, True), "team_ids": (_moved_to_maker, False)}
+_POLICY_1 = {
     **_COMMON,
     "title": (_str, True),
     "authority": (_str, True),
@@ -290,13 +445,44 @@ _POLICY = {
     "notes": (_str, False),
     "entries": (None, True),
 }
+_POLICY_2 = {
+    **_POLICY_1,
+    "jurisdiction": (_jurisdiction, True),
+    "instrument": (_str, False),
+    "effective": (_date, False),
+    "binds": (_str, False),
+    "names": (_str_list, False),
+    "confidence": (_policy_confidence, False),
+    "checked": (_date, False),
+}
+_MAKER = {
+    **_COMMON,
+    "name": (_str, True),
+    "aliases": (_str_list, False),
+    "country": (_matching(_COUNTRY_RE, "an ISO 3166-1 alpha-2 country code (two upper-case letters: CN)"), False),
+    "parent": (_MAKER_ID, False),
+    "notes": (_str, False),
+    "sources": (_nonempty_list, True),
+    "related": (None, False),
+    "team_ids": (None, False),
+}
+_RELATED = {
+    "maker": (_MAKER_ID, True),
+    "relation": (_one_of(MAKER_RELATIONS), True),
+    "note": (_str, False),
+    "sources": (_nonempty_list, True),
+}
+# Keys a schema-1 file may not use, so that the problem says what to do rather than "unknown key".
+_NEW_IN_2 = {key for spec2, spec1 in ((_APP_2, _APP_1), (_POLICY_2, _POLICY_1), (_ENTRY_2, _ENTRY_1),
+                                      (_CERT_2, _CERT_1)) for key in spec2.keys() - spec1.keys()}
 
 
 class _FileCheck:
     """Validates one parsed file and collects its problems."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, schema: int = SCHEMA):
         self.path = path
+        self.schema = schema
         self.problems: list[str] = []
 
     def fail(self, key: str, what: str) -> None:
@@ -311,8 +497,11 @@ class _FileCheck:
         prefix = f"{where}." if where else ""
         for key in data:
             if key not in spec:
-                allowed = ", ".join(spec)
-                self.fail(f"{prefix}{key}", f"unknown key (allowed here: {allowed})")
+                if self.schema < 2 and key in _NEW_IN_2:
+                    self.fail(f"{prefix}{key}", "new in schema 2; put schema = 2 at the top of the file")
+                else:
+                    allowed = ", ".join(spec)
+                    self.fail(f"{prefix}{key}", f"unknown key (allowed here: {allowed})")
         for key, (check, required) in spec.items():
             if key not in data:
                 if required:
@@ -345,10 +534,11 @@ class _FileCheck:
 
 
 def _build_app(raw: dict, check: _FileCheck) -> CatalogApp | None:
-    top = check.table(raw, _APP, "")
+    v2 = check.schema >= 2
+    top = check.table(raw, _APP_2 if v2 else _APP_1, "")
     idents = check.array(raw.get("identifiers"), _IDENTIFIER, "identifiers", required=True)
-    teams = check.array(raw.get("team_ids"), _TEAM, "team_ids", required=False)
-    certs = check.array(raw.get("certificates"), _CERT, "certificates", required=False)
+    teams = [] if v2 else check.array(raw.get("team_ids"), _TEAM, "team_ids", required=False)
+    certs = check.array(raw.get("certificates"), _CERT_2 if v2 else _CERT_1, "certificates", required=False)
     store = check.table(raw["store"], _STORE, "store") if "store" in raw else {}
     for i, cert in enumerate(certs):
         want = CERT_LENGTHS[cert["algorithm"]]
@@ -368,17 +558,65 @@ def _build_app(raw: dict, check: _FileCheck) -> CatalogApp | None:
         team_ids=tuple(TeamId(**t) for t in teams),
         certificates=tuple(Certificate(**c) for c in certs),
         source=check.path,
+        schema=check.schema,
+    )
+
+
+def _build_maker(raw: dict, check: _FileCheck) -> Maker | None:
+    top = check.table(raw, _MAKER, "")
+    related = check.array(raw.get("related"), _RELATED, "related", required=False)
+    teams = check.array(raw.get("team_ids"), _TEAM, "team_ids", required=False)
+    seen: set[str] = set()
+    for i, team in enumerate(teams):
+        if team["id"] in seen:
+            check.fail(f"team_ids[{i}].id", f"{team['id']!r} is listed twice in this maker")
+        seen.add(team["id"])
+    for i, tie in enumerate(related):
+        if tie["maker"] == top.get("id"):
+            check.fail(f"related[{i}].maker", "a maker is not related to itself")
+    if top.get("parent") is not None and top.get("parent") == top.get("id"):
+        check.fail("parent", "a maker cannot be its own parent")
+    if check.problems:
+        return None
+    return Maker(
+        id=top["id"],
+        name=top["name"],
+        aliases=top.get("aliases", ()),
+        country=top.get("country"),
+        parent=top.get("parent"),
+        related=tuple(RelatedMaker(**r) for r in related),
+        team_ids=tuple(TeamId(**t) for t in teams),
+        notes=top.get("notes"),
+        sources=top["sources"],
+        source=check.path,
     )
 
 
 def _build_policy(raw: dict, check: _FileCheck, digest: str) -> Policy | None:
-    top = check.table(raw, _POLICY, "")
-    entries = check.array(raw.get("entries"), _ENTRY, "entries", required=True)
+    v2 = check.schema >= 2
+    top = check.table(raw, _POLICY_2 if v2 else _POLICY_1, "")
+    entries = check.array(raw.get("entries"), _ENTRY_2 if v2 else _ENTRY_1, "entries", required=True)
     seen: set[str] = set()
     for i, entry in enumerate(entries):
         if entry["key"] in seen:
             check.fail(f"entries[{i}].key", f"{entry['key']!r} is used twice in this policy")
         seen.add(entry["key"])
+        if not v2:
+            continue
+        app, maker = entry.get("app"), entry.get("maker")
+        if app is not None and maker is not None:
+            check.fail(f"entries[{i}]", "names both an app and a maker; an entry names one of them")
+        elif app is None and maker is None:
+            check.fail(f"entries[{i}].app", "missing (an entry names a catalog app with app = \"...\", or a "
+                                            "maker with maker = \"...\")")
+        elif maker is not None and entry["relation"] != "maker":
+            check.fail(f"entries[{i}].relation", f"an entry that names a maker has relation = \"maker\", "
+                                                 f"not {entry['relation']!r}")
+        elif app is not None and entry["relation"] == "maker":
+            check.fail(f"entries[{i}].relation", "\"maker\" is for an entry that names a maker (maker = "
+                                                 "\"...\"); this one names an app")
+        if app is not None and "affiliates" in entry:
+            check.fail(f"entries[{i}].affiliates", "only an entry that names a maker reaches its affiliates")
     if check.problems:
         return None
     return Policy(
@@ -389,13 +627,25 @@ def _build_policy(raw: dict, check: _FileCheck, digest: str) -> Policy | None:
         signed=top["signed"],
         status=top["status"],
         url=top["url"],
-        entries=tuple(PolicyEntry(**e) for e in entries),
+        entries=tuple(
+            PolicyEntry(key=e["key"], listed=e["listed"], app=e.get("app"), relation=e["relation"],
+                        severity=e["severity"], note=e.get("note"), maker=e.get("maker"),
+                        affiliates=e.get("affiliates", False))
+            for e in entries
+        ),
         status_note=top.get("status_note"),
         status_date=top.get("status_date"),
         default=top.get("default", False),
         notes=top.get("notes"),
         source=check.path,
         sha256=digest,
+        jurisdiction=top.get("jurisdiction"),
+        instrument=top.get("instrument"),
+        effective=top.get("effective"),
+        binds=top.get("binds"),
+        names=top.get("names", ()),
+        confidence=top.get("confidence"),
+        checked=top.get("checked"),
     )
 
 
@@ -419,6 +669,9 @@ def _display(path: Path, bundled: Path) -> str:
         return "signatures/" + path.resolve().relative_to(bundled.resolve()).as_posix()
     text = str(path)
     return "./" + text if text.startswith("signatures/") else text
+
+
+_KIND_WORDS = '"app", "policy" or "maker"'
 
 
 def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -> Signatures:
@@ -446,6 +699,7 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
 
     apps: dict[str, CatalogApp] = {}
     policies: dict[str, Policy] = {}
+    makers: dict[str, Maker] = {}
     files: list[SignatureFile] = []
     seen: set[Path] = set()
     for path in paths:
@@ -472,10 +726,12 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
         except RecursionError:
             problems.append(f"{name}: (toml): nested too deeply to be a signature file")
             continue
-        check = _FileCheck(name)
         kind = raw.get("kind")
-        if raw.get("schema", SCHEMA) != SCHEMA and isinstance(raw.get("schema"), int):
-            check.fail("schema", f"this scanner reads schema {SCHEMA}; this file is schema {raw['schema']}")
+        schema = raw.get("schema")
+        # A file of an unknown schema is checked as the newest, so its other problems are still listed.
+        check = _FileCheck(name, schema if schema in SCHEMAS and not isinstance(schema, bool) else SCHEMA)
+        if isinstance(schema, int) and not isinstance(schema, bool) and schema not in SCHEMAS:
+            check.fail("schema", f"this scanner reads schema 1 or 2; this file is schema {schema}")
         if kind == "app":
             app = _build_app(raw, check)
             if app is not None:
@@ -492,22 +748,31 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
                     check.fail("id", f"policy {policy.id!r} is already defined in {policies[policy.id].source}")
                 else:
                     policies[policy.id] = policy
+        elif kind == "maker" and check.schema < 2:
+            check.fail("kind", '"maker" is new in schema 2; put schema = 2 at the top of the file')
+        elif kind == "maker":
+            maker = _build_maker(raw, check)
+            if maker is not None:
+                if maker.id in makers:
+                    check.fail("id", f"maker {maker.id!r} is already defined in {makers[maker.id].source}")
+                else:
+                    makers[maker.id] = maker
         elif "kind" not in raw:
-            check.fail("kind", 'missing (expected "app" or "policy"; is this a signature file?)')
+            check.fail("kind", f"missing (expected {_KIND_WORDS}; is this a signature file?)")
         else:
-            check.fail("kind", f"expected \"app\" or \"policy\", got {raw.get('kind')!r}")
+            check.fail("kind", f"expected {_KIND_WORDS}, got {raw.get('kind')!r}")
         problems += check.problems
-        if kind in ("app", "policy"):
+        if kind in KINDS:
             files.append(SignatureFile(path=name, sha256=digest, kind=kind))
 
-    problems += _cross_check(apps, policies)
+    problems += _cross_check(apps, policies, makers)
     if problems:
         raise SignatureError(problems)
-    return Signatures(apps=apps, policies=policies, files=tuple(files))
+    return Signatures(apps=apps, policies=policies, files=tuple(files), makers=makers)
 
 
-def _cross_check(apps: dict[str, CatalogApp], policies: dict[str, Policy]) -> list[str]:
-    """What no single file can know: references and identifiers claimed twice."""
+def _cross_check(apps: dict[str, CatalogApp], policies: dict[str, Policy], makers: dict[str, Maker]) -> list[str]:
+    """What no single file can know: references, parent loops, and identifiers or team ids claimed twice."""
     problems = []
     owner: dict[tuple[str, str], str] = {}
     for app in apps.values():
@@ -517,11 +782,57 @@ def _cross_check(apps: dict[str, CatalogApp], policies: dict[str, Policy]) -> li
                 where = "is already listed in this app" if owner[key] == app.id else f"already belongs to app {owner[key]!r}"
                 problems.append(f"{app.source}: identifiers[{i}].id: {ident.platform} {ident.id!r} {where}")
             owner.setdefault(key, app.id)
+        if app.maker_id is not None and app.maker_id not in makers:
+            problems.append(f"{app.source}: maker: no maker {app.maker_id!r} is loaded (add its maker file with "
+                            "--signatures)")
+    problems += _check_makers(makers)
     for policy in policies.values():
         for i, entry in enumerate(policy.entries):
-            if entry.app not in apps:
+            if entry.app is not None and entry.app not in apps:
                 problems.append(
                     f"{policy.source}: entries[{i}].app: no catalog app {entry.app!r} is loaded"
                     " (add its catalog file with --signatures)"
                 )
+            if entry.maker is not None and entry.maker not in makers:
+                problems.append(f"{policy.source}: entries[{i}].maker: no maker {entry.maker!r} is loaded"
+                                " (add its maker file with --signatures)")
+    return problems
+
+
+def _check_makers(makers: dict[str, Maker]) -> list[str]:
+    """Parents and related makers that are loaded, parent chains that end, team ids of one maker each."""
+    problems = []
+    teams: dict[str, str] = {}
+    for maker in makers.values():
+        if maker.parent is not None and maker.parent not in makers:
+            problems.append(f"{maker.source}: parent: no maker {maker.parent!r} is loaded (add its maker file with "
+                            "--signatures)")
+        for i, tie in enumerate(maker.related):
+            if tie.maker not in makers:
+                problems.append(f"{maker.source}: related[{i}].maker: no maker {tie.maker!r} is loaded (add its "
+                                "maker file with --signatures)")
+        for i, team in enumerate(maker.team_ids):
+            if team.id in teams:
+                problems.append(f"{maker.source}: team_ids[{i}].id: {team.id!r} already belongs to maker "
+                                f"{teams[team.id]!r} ({makers[teams[team.id]].source})")
+            teams.setdefault(team.id, maker.id)
+    # A loop of parents would make every maker in it own the others (and a subsidiary walk endless): report
+    # each loop once, from its first maker in load order, naming every file in it.
+    reported: set[str] = set()
+    for maker in makers.values():
+        chain = [maker.id]
+        here = maker.parent
+        while here in makers and here not in chain:
+            chain.append(here)
+            here = makers[here].parent
+        if here is None or here not in chain:
+            continue
+        loop = chain[chain.index(here):]
+        if reported & set(loop):
+            continue
+        reported |= set(loop)
+        first = makers[loop[0]]
+        files = "; ".join(f"{m}: {makers[m].source}" for m in loop)
+        problems.append(f"{first.source}: parent: the parent chain {' -> '.join(loop + [loop[0]])} is a loop "
+                        f"(a company cannot own itself); fix the parent in one of these files: {files}")
     return problems

@@ -250,16 +250,30 @@ def test_no_prefix_or_substring_matching(everything, platform, app_id):
 # --- Apple team ids ------------------------------------------------------------------------
 
 
-def test_wechat_team_id_on_an_uncatalogued_app_is_one_review_per_policy(sigs, everything):
-    naming_wechat = sorted(p.id for p in sigs.policies.values() if any(e.app == "wechat" for e in p.entries))
-    assert naming_wechat == [EO]
-    findings = everything.match_app(App("ios", "com.tencent.brandnew", team_id="88L2Q4487U"))
-    assert sorted(f.policy for f in findings) == naming_wechat
-    for f in findings:
-        assert (f.match, f.severity, f.relation, f.catalog_app) == ("team-id", "review", "related", "wechat")
-        assert f.identifier == "88L2Q4487U"
-        assert f.confidence == "reported"
-        assert f.explanation == "same developer (88L2Q4487U) as WeChat"
+def test_tencent_team_id_on_an_uncatalogued_app_is_one_finding_per_policy_that_reaches_tencent(sigs, everything):
+    """Under an entry that names a Tencent app the team id is a review lead (EO 13971: "same developer as
+    WeChat"); under an entry that names Tencent it is a finding at that entry's severity. Once per policy."""
+    def reaches(entry) -> bool:
+        if entry.maker:
+            return "tencent" in sigs.reach(entry.maker, entry.affiliates)
+        return sigs.apps[entry.app].maker_id == "tencent"
+
+    by_maker = {p.id for p in sigs.policies.values() if any(e.maker and reaches(e) for e in p.entries)}
+    by_app = {p.id for p in sigs.policies.values() if any(e.app and reaches(e) for e in p.entries)}
+    assert EO in by_app and EO not in by_maker
+    found = everything.match_app(App("ios", "com.tencent.brandnew", team_id="88L2Q4487U"))
+    assert sorted(f.policy for f in found) == sorted(by_maker | by_app)
+    for f in found:
+        assert (f.match, f.identifier, f.confidence) == ("team-id", "88L2Q4487U", "reported")
+        if f.policy in by_maker:
+            assert (f.relation, f.catalog_app, f.catalog_name) == ("maker", "tencent", "Tencent Holdings Ltd.")
+            entry = next(e for e in sigs.policies[f.policy].entries if e.maker and reaches(e))
+            assert f.severity == entry.severity
+        else:
+            assert (f.severity, f.relation) == ("review", "related")
+    (eo,) = [f for f in found if f.policy == EO]
+    assert (eo.severity, eo.relation, eo.catalog_app, eo.rule) == ("review", "related", "wechat", f"{EO}/wechat-pay")
+    assert eo.explanation == "same developer (88L2Q4487U) as WeChat"
 
 
 def test_team_id_on_a_catalogued_app_gives_the_ordinary_finding_only(everything):
@@ -304,9 +318,14 @@ def test_tiktok_policy_metadata(sigs):
 # --- the catalog as data ------------------------------------------------------------------
 
 
-def _catalog_files() -> dict[str, dict]:
-    folder = bundled_dir() / "catalog"
+def _catalog_files(kind: str = "catalog") -> dict[str, dict]:
+    folder = bundled_dir() / kind
     return {p.name: tomllib.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.toml"))}
+
+
+def _source_count(sources: list[str]) -> int:
+    """How many sources a list names: "3 more file(s) in public source code" is three."""
+    return sum(int(m.group(1)) if (m := re.match(r"(\d+) more file\(s\)", s)) else 1 for s in sources)
 
 
 def test_every_catalog_identifier_has_sources_and_a_known_confidence():
@@ -314,10 +333,47 @@ def test_every_catalog_identifier_has_sources_and_a_known_confidence():
     assert len(files) == 15
     for name, data in files.items():
         assert data["kind"] == "app" and f"{data['id']}.toml" == name
+        assert data["schema"] == 2 and "team_ids" not in data, name  # team ids live on the makers
         assert data["identifiers"], name
-        for i in data["identifiers"] + data.get("team_ids", []) + data.get("certificates", []):
+        for i in data["identifiers"] + data.get("certificates", []):
             assert i["confidence"] in ("confirmed", "reported"), (name, i)
             assert i["sources"] and all(s.strip() for s in i["sources"]), (name, i)
+            assert not any("no source named" in s for s in i["sources"]), (name, i)
+            # confirmed = two or more independent sources; one source is "reported", whatever it claims
+            assert i["confidence"] == "reported" or _source_count(i["sources"]) >= 2, (name, i)
+
+
+def test_every_bundled_maker_is_schema_2_with_sources_and_an_owner_that_is_loaded(sigs):
+    files = _catalog_files("makers")
+    assert set(files) >= {f"{m}.toml" for m in (
+        "tencent", "bytedance", "alibaba-group", "ant-group", "ucweb", "intsig", "smart-media4u", "kingsoft",
+        "xiaomi")}
+    for name, data in files.items():
+        assert data["kind"] == "maker" and data["schema"] == 2 and f"{data['id']}.toml" == name
+        assert data["sources"] and not any("no source named" in s for s in data["sources"]), name
+    for app in sigs.apps.values():
+        assert app.maker_id in sigs.makers, app.id
+    # ownership as the research gives it: UCWeb is Alibaba's; Ant Group is tied to Alibaba, not owned by it
+    assert sigs.makers["ucweb"].parent == "alibaba-group"
+    assert sigs.makers["ant-group"].parent is None
+    assert [(r.maker, r.relation) for r in sigs.makers["ant-group"].related] == [("alibaba-group", "affiliate")]
+    assert {a.id for a in sigs.apps_of(sigs.reach("alibaba-group"))} == {"vmate"}
+    assert {a.id for a in sigs.apps_of(sigs.reach("alibaba-group", affiliates=True))} == {
+        "vmate", "alipay", "alipay-merchant", "alipay-msp"}
+
+
+def test_bundled_policies_name_their_jurisdiction_and_follow_the_id_scheme(sigs):
+    legacy = {EO, TIKTOK}
+    for name, data in _catalog_files("policies").items():
+        assert data["schema"] == 2, name
+    for p in sigs.policies.values():
+        assert p.jurisdiction is not None, p.id
+        assert p.id in legacy or p.id.startswith(p.jurisdiction + "-"), p.id
+        assert p.confidence in ("verified", "secondary"), p.id
+        assert p.names, p.id
+    assert sigs.policies[EO].jurisdiction == sigs.policies[TIKTOK].jurisdiction == "us-fed"
+    assert sigs.policies[EO].instrument == "Executive Order 13971"
+    assert set(sigs.policies[EO].names) == set(EO_SECTIONS)
 
 
 def test_no_identifier_is_in_two_catalog_files():
@@ -352,16 +408,24 @@ def test_apps_features_and_other_facts(sigs):
     assert {i.platform for i in apps["qq"].identifiers} == {"android", "ios"}
     assert {i.platform for i in apps["vmate"].identifiers} == {"android"}
     assert "iOS" in apps["vmate"].notes
-    assert [(t.id, t.confidence) for t in apps["wechat"].team_ids] == [("88L2Q4487U", "reported")]
-    assert apps["wechat"].team_ids[0].holder == "Tencent Technology (Shenzhen) Company Limited"
-    assert [t.id for t in apps["qq"].team_ids] == ["FN2V63AD2J"] and "macOS" in apps["qq"].team_ids[0].note
-    assert [t.id for t in apps["wps-office"].team_ids] == ["2G98R5QYU5"] and "macOS" in apps["wps-office"].team_ids[0].note
-    certs = {a: [(c.algorithm, c.digest) for c in apps[a].certificates] for a in ("wechat", "qq", "tim")}
+    # Team ids moved from the apps to their makers (schema 2); the facts are the same.
+    assert all(not a.team_ids for a in apps.values())
+    tencent, kingsoft = sigs.makers["tencent"], sigs.makers["kingsoft"]
+    assert [(t.id, t.confidence) for t in tencent.team_ids] == [("88L2Q4487U", "reported"), ("FN2V63AD2J", "reported")]
+    assert tencent.team_ids[0].holder == "Tencent Technology (Shenzhen) Company Limited"
+    assert "macOS" in tencent.team_ids[1].note and "Shanghai" in tencent.team_ids[1].holder
+    assert [t.id for t in kingsoft.team_ids] == ["2G98R5QYU5"] and "macOS" in kingsoft.team_ids[0].note
+    assert [t.id for t in sigs.team_ids_of(apps["wechat"])] == ["88L2Q4487U", "FN2V63AD2J"]
+    # App ID prefixes from apple-app-site-association files are not team ids (research note B.1).
+    every_team = {t.id for m in sigs.makers.values() for t in m.team_ids}
+    assert not every_team & {"532LCLCWL8", "8H6B3SFEU4", "T8ALTGMVXN"}
+    certs = {a: [(c.algorithm, c.of, c.digest) for c in apps[a].certificates] for a in ("wechat", "qq", "tim")}
     assert certs == {
-        "wechat": [("md5", "18c867f0717aa67b2ab7347505ba07ed")],
-        "qq": [("md5", "a6b745bf24a2c277527716f6f36eb68d")],
-        "tim": [("md5", "775e696d09856872fdd8ab4f3f06b1e0")],
+        "wechat": [("md5", "signer-certificate", "18c867f0717aa67b2ab7347505ba07ed")],
+        "qq": [("md5", "signer-certificate", "a6b745bf24a2c277527716f6f36eb68d")],
+        "tim": [("md5", "signer-certificate", "775e696d09856872fdd8ab4f3f06b1e0")],
     }
+    assert apps["wechat"].certificates[0].confidence == "confirmed"  # three sources in research note B.2
     stores = {a.id: a.app_store_id for a in apps.values() if a.app_store_id}
     assert stores == {
         "wechat": "414478124", "qq": "444934666", "tim": "1175213887", "alipay": "333206289",

@@ -127,8 +127,8 @@ def test_policy_errors_name_file_key_and_problem(tmp_path, change, expected):
         (('id = "com.acme.chat"', 'id = "com"'), "identifiers[0].id: 'com' is not a package name or bundle id (two or more labels"),
         (('id = "com.acme.chat"', 'id = "com.acme.chat\\n"'), "identifiers[0].id: 'com.acme.chat\\n' is not a package name"),
         (('id = "com.acme.chat"', 'id = "com.tencent.MM"'), "identifiers[0].id: android 'com.tencent.MM' already belongs to app 'wechat'"),
-        (('kind = "app"', 'kind = "apps"'), "kind: expected \"app\" or \"policy\""),
-        (('schema = 1', 'schema = 9'), "schema: this scanner reads schema 1; this file is schema 9"),
+        (('kind = "app"', 'kind = "apps"'), "kind: expected \"app\", \"policy\" or \"maker\", got 'apps'"),
+        (('schema = 1', 'schema = 9'), "schema: this scanner reads schema 1 or 2; this file is schema 9"),
         (('name = "Acme Chat"', "name = 3"), "name: expected a string, got an integer"),
     ],
 )
@@ -182,7 +182,7 @@ def test_deep_nesting_is_a_problem_not_a_crash(tmp_path):
 
 def test_a_file_without_kind_says_so(tmp_path):
     empty = write(tmp_path, "empty.toml", "")
-    assert problems_of(empty) == [f'{empty}: kind: missing (expected "app" or "policy"; is this a signature file?)']
+    assert problems_of(empty) == [f'{empty}: kind: missing (expected "app", "policy" or "maker"; is this a signature file?)']
 
 
 def test_only_a_bundled_policy_can_be_the_default(tmp_path):

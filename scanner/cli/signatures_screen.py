@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from scanner.signatures import Policy, Signatures
+from scanner.signatures import Policy, PolicyEntry, Signatures
 from scanner.terminal.text import safe
 
 
@@ -66,6 +66,9 @@ def write_policy(signatures: Signatures, policy: Policy, out: TextIO) -> None:
     out.write(f"  url:       {_t(policy.url)}\n")
     out.write(f"  file:      {_t(policy.source)} (sha256 {policy.sha256[:16]}…)\n\n")
     for entry in policy.entries:
+        if entry.maker is not None:
+            _write_maker_entry(signatures, policy, entry, out)
+            continue
         app = signatures.apps[entry.app]
         name = _t(app.name)
         relation = {
@@ -82,7 +85,7 @@ def write_policy(signatures: Signatures, policy: Policy, out: TextIO) -> None:
         ]
         rows += [
             ("ios", f"team {t.id}", f"{_t(t.holder)} (review only)", t.confidence, _t("; ".join(t.sources)))
-            for t in app.team_ids
+            for t in signatures.team_ids_of(app)
         ]
         table = tabulate(
             rows,
@@ -91,3 +94,34 @@ def write_policy(signatures: Signatures, policy: Policy, out: TextIO) -> None:
             disable_numparse=True,
         )
         out.write("  " + table.replace("\n", "\n  ") + "\n\n")
+
+
+def _write_maker_entry(signatures: Signatures, policy: Policy, entry: PolicyEntry, out: TextIO) -> None:
+    """An entry that names a maker: the apps and team ids it reaches (apps another entry names are that entry's)."""
+    from tabulate import tabulate
+
+    maker = signatures.makers[entry.maker]
+    reach = "the companies it owns or is tied to" if entry.affiliates else "the companies it owns"
+    out.write(f"[{_t(entry.key)}] {_t(entry.listed)}: every app of {_t(maker.name)} and {reach}; "
+              f"severity {entry.severity}\n")
+    if entry.note:
+        out.write(f"  {_t(entry.note)}\n")
+    named = {e.app for e in policy.entries if e.app is not None}
+    covered = signatures.reach(maker.id, entry.affiliates)
+    rows = [
+        (i.platform, _t(i.id), _t(f"{app.name}: {i.edition}"), i.confidence, _t("; ".join(i.sources)))
+        for app in signatures.apps_of(covered) if app.id not in named
+        for i in app.identifiers
+    ]
+    rows += [
+        ("ios", f"team {t.id}", f"{_t(t.holder)} ({_t(signatures.makers[m].name)})", t.confidence,
+         _t("; ".join(t.sources)))
+        for m in covered for t in signatures.makers[m].team_ids
+    ]
+    table = tabulate(
+        rows,
+        headers=["platform", "identifier", "edition", "confidence", "sources"],
+        maxcolwidths=[None, None, 40, None, 60],
+        disable_numparse=True,
+    )
+    out.write("  " + table.replace("\n", "\n  ") + "\n\n")

@@ -63,6 +63,7 @@ def _entry_rule(ref: PolicyRef, rule: RuleRef) -> dict[str, Any]:
         "app": rule.listed,
         "feature-of": f"{rule.listed}, a feature of {rule.catalog_name}",
         "related": f"{rule.catalog_name}, related to {rule.listed}",
+        "maker": f"{rule.listed}: the apps of {rule.catalog_name} and the companies it owns",
     }[rule.relation]
     out: dict[str, Any] = {
         "id": rule.id,
