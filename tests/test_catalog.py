@@ -187,12 +187,48 @@ def test_related_rows_are_not_also_named():
 TIKTOK_KEYS = {(row["platform"], row["id"].lower()) for row in TIKTOK_ROWS}
 
 
+def reached_by(sigs, policy) -> set[str]:
+    """The catalog apps a policy's entries reach: the apps it names, and every app of the makers it names."""
+    apps: set[str] = set()
+    for entry in policy.entries:
+        if entry.maker:
+            makers = sigs.reach(entry.maker, entry.affiliates)
+            apps |= {a.id for a in sigs.apps.values() if a.maker_id in makers}
+        else:
+            apps.add(entry.app)
+    return apps
+
+
+def catalog_app_of(sigs, platform: str, app_id: str) -> str | None:
+    for app in sigs.apps.values():
+        if any(i.platform == platform and i.id.lower() == app_id.lower() for i in app.identifiers):
+            return app.id
+    return None
+
+
 @pytest.mark.parametrize("row", DECOY_ROWS, ids=lambda r: f"{r['platform']}:{r['id']}")
-def test_decoys_are_not_flagged_by_eo_13971(eo, everything, row):
+def test_decoys_are_not_flagged_by_eo_13971(eo, sigs, row):
+    """The decoys of EO 13971 are findings of another policy only where that policy reaches them: a company
+    rule (Texas's "Tencent Holdings Ltd.") or an entry naming their app (Ohio names Tencent Video). A decoy
+    the catalog does not hold (a look-alike, an OEM helper) is never a finding, under any policy."""
     app = App(row["platform"], row["id"])
     assert eo.match_app(app) == []
-    if (row["platform"], row["id"].lower()) not in TIKTOK_KEYS:
-        assert everything.match_app(app) == [], "a decoy matched under some bundled policy"
+    owner = catalog_app_of(sigs, row["platform"], row["id"])
+    for policy in sigs.policies.values():
+        found = Matcher(sigs, [policy.id]).match_app(app)
+        if owner is None or owner not in reached_by(sigs, policy):
+            assert found == [], f"{row['id']} flagged under {policy.id}, which does not reach it"
+        else:
+            assert found, f"{row['id']} ({owner}) not flagged under {policy.id}, which reaches it"
+
+
+def test_company_rules_reach_the_eo_13971_decoys_the_issue_names(sigs):
+    texas = Matcher(sigs, ["us-tx-prohibited-technologies-2023"])
+    for platform, app_id in (("android", "com.tencent.wework"), ("android", "com.tencent.ig"),
+                             ("android", "com.sohu.inputmethod.sogou")):
+        (f,) = texas.match_app(App(platform, app_id))
+        assert (f.relation, f.severity, f.listed) == ("maker", "prohibited", "Tencent Holdings Ltd."), f
+        assert Matcher(sigs, [EO]).match_app(App(platform, app_id)) == []
 
 
 @pytest.mark.parametrize("row", TIKTOK_ROWS, ids=lambda r: f"{r['platform']}:{r['id']}")
@@ -200,7 +236,7 @@ def test_tiktok_and_douyin_only_under_the_tiktok_policy(eo, tiktok, everything, 
     app = App(row["platform"], row["id"])
     assert eo.match_app(app) == []
     (f,) = tiktok.match_app(app)
-    assert [g.policy for g in everything.match_app(app)] == [TIKTOK]
+    assert TIKTOK in [g.policy for g in everything.match_app(app)]
     assert (f.listed, f.policy_status, f.match, f.identifier) == ("TikTok", "in-force", "exact", row["id"])
     assert f.confidence == tiktok_confidence(row["confidence"])
     if row["what"].startswith("Douyin"):
@@ -276,11 +312,15 @@ def test_tencent_team_id_on_an_uncatalogued_app_is_one_finding_per_policy_that_r
     assert eo.explanation == "same developer (88L2Q4487U) as WeChat"
 
 
-def test_team_id_on_a_catalogued_app_gives_the_ordinary_finding_only(everything):
-    (f,) = everything.match_app(App("ios", "com.tencent.xin", team_id="88L2Q4487U"))
+def test_team_id_on_a_catalogued_app_gives_the_ordinary_finding_only(eo, everything):
+    (f,) = eo.match_app(App("ios", "com.tencent.xin", team_id="88L2Q4487U"))
     assert (f.match, f.severity, f.listed) == ("exact", "prohibited", "WeChat Pay")
-    (ext,) = everything.match_app(App("ios", "com.tencent.xin.widget", team_id="88L2Q4487U"))
+    (ext,) = eo.match_app(App("ios", "com.tencent.xin.widget", team_id="88L2Q4487U"))
     assert ext.match == "extension"
+    # Under every policy: an app found by its id is never also a team-id lead.
+    assert {f.match for f in everything.match_app(App("ios", "com.tencent.xin", team_id="88L2Q4487U"))} == {"exact"}
+    assert {f.match for f in everything.match_app(App("ios", "com.tencent.xin.widget", team_id="88L2Q4487U"))} == \
+        {"extension"}
 
 
 def test_team_ids_do_not_apply_on_android(everything):
@@ -305,13 +345,17 @@ def test_eo_13971_metadata(sigs):
 
 def test_tiktok_policy_metadata(sigs):
     p = sigs.policies[TIKTOK]
-    assert p.status == "in-force" and p.default is False
+    assert p.status == "in-force" and p.default is True  # a federal device with TikTok is never clean by default
     assert str(p.signed) == "2022-12-29"
     assert "Pub. L. 117-328" in p.citation and "M-23-13" in p.citation
     assert "30 days" in p.status_note
     assert {(e.key, e.app, e.relation, e.severity) for e in p.entries} == {
         ("tiktok", "tiktok", "app", "prohibited"),
+        ("tiktok-lite", "tiktok-lite", "app", "prohibited"),
         ("douyin", "douyin", "related", "review"),
+        ("tiktok-studio", "tiktok-studio", "related", "review"),
+        ("tiktok-notes", "tiktok-notes", "related", "review"),
+        ("tiktok-now", "tiktok-now", "related", "review"),
     }
 
 
@@ -330,7 +374,7 @@ def _source_count(sources: list[str]) -> int:
 
 def test_every_catalog_identifier_has_sources_and_a_known_confidence():
     files = _catalog_files()
-    assert len(files) == 15
+    assert len(files) == 74
     for name, data in files.items():
         assert data["kind"] == "app" and f"{data['id']}.toml" == name
         assert data["schema"] == 2 and "team_ids" not in data, name  # team ids live on the makers
@@ -357,9 +401,11 @@ def test_every_bundled_maker_is_schema_2_with_sources_and_an_owner_that_is_loade
     assert sigs.makers["ucweb"].parent == "alibaba-group"
     assert sigs.makers["ant-group"].parent is None
     assert [(r.maker, r.relation) for r in sigs.makers["ant-group"].related] == [("alibaba-group", "affiliate")]
-    assert {a.id for a in sigs.apps_of(sigs.reach("alibaba-group"))} == {"vmate"}
-    assert {a.id for a in sigs.apps_of(sigs.reach("alibaba-group", affiliates=True))} == {
-        "vmate", "alipay", "alipay-merchant", "alipay-msp"}
+    alibaba = {a.id for a in sigs.apps_of(sigs.reach("alibaba-group"))}
+    with_affiliates = {a.id for a in sigs.apps_of(sigs.reach("alibaba-group", affiliates=True))}
+    ant = {a.id for a in sigs.apps_of(["ant-group"])}
+    assert {"vmate", "uc-browser", "taobao", "dingtalk", "aliexpress"} <= alibaba and not alibaba & ant
+    assert {"alipay", "alipay-merchant", "alipay-msp"} <= ant and with_affiliates == alibaba | ant
 
 
 def test_bundled_policies_name_their_jurisdiction_and_follow_the_id_scheme(sigs):
@@ -391,7 +437,7 @@ def test_catalog_holds_exactly_the_research_identifiers(sigs):
     }
     research = {(row["platform"], row["id"]) for _, row in EO_ROWS}
     research |= {(row["platform"], row["id"]) for row in TIKTOK_ROWS}
-    assert set(catalog) == research  # exact case, nothing invented, nothing left out
+    assert research <= set(catalog)  # exact case, nothing left out (what else the catalog holds: test_policies_in_force)
     for section, row in EO_ROWS:
         _, i = catalog[(row["platform"], row["id"])]
         assert i.confidence == row["confidence"]
@@ -427,7 +473,7 @@ def test_apps_features_and_other_facts(sigs):
     }
     assert apps["wechat"].certificates[0].confidence == "confirmed"  # three sources in research note B.2
     stores = {a.id: a.app_store_id for a in apps.values() if a.app_store_id}
-    assert stores == {
+    assert stores.items() >= {
         "wechat": "414478124", "qq": "444934666", "tim": "1175213887", "alipay": "333206289",
         "camscanner": "388627783", "shareit": "725215120", "wps-office": "1491101673",
-    }
+    }.items()

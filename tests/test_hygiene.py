@@ -327,7 +327,7 @@ def test_the_same_policy_without_default_loads(local_signatures):
     sigs = load_signatures(["signatures/policies/acme-default.toml"])
     assert sigs.policies["acme-default"].default is False
     assert sigs.policies["acme-default"].source == "./signatures/policies/acme-default.toml"
-    assert [p.id for p in sigs.select()] == ["us-eo-13971"]  # the bundled default is still the only one
+    assert [p.id for p in sigs.select()] == ["us-eo-13971", "us-no-tiktok-gov-devices"]  # still only the bundled
 
 
 def test_the_cli_refuses_it_before_scanning(local_signatures):

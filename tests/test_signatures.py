@@ -69,7 +69,7 @@ def test_bundled_signatures_load_with_hashes():
     sigs = load_signatures()
     assert {"us-eo-13971", "us-no-tiktok-gov-devices"} <= set(sigs.policies)
     assert sigs.policies["us-eo-13971"].default is True
-    assert sigs.policies["us-no-tiktok-gov-devices"].default is False
+    assert sigs.policies["us-no-tiktok-gov-devices"].default is True  # a federal device with TikTok is never clean
     assert all(len(f.sha256) == 64 for f in sigs.files)
     assert all(f.path.startswith("signatures/") for f in sigs.files)
     assert bundled_dir().is_dir()
@@ -85,9 +85,9 @@ def test_user_folder_adds_policy_that_points_at_bundled_catalog(tmp_path):
     assert (chat.listed, chat.severity, chat.rule) == ("Acme Chat", "prohibited", "acme-byod/acme-chat")
     (cam,) = m.match_app(App("android", "com.intsig.camscanner"))
     assert cam.severity == "review" and cam.policy_status == "in-force"
-    # the default policy is still EO 13971 alone
-    assert [p.id for p in Matcher(sigs).policies] == ["us-eo-13971"]
-    assert len(Matcher(sigs, ["all"]).policies) == len(sigs.policies) == 3
+    # the defaults are still the federal devices' set
+    assert [p.id for p in Matcher(sigs).policies] == ["us-eo-13971", "us-no-tiktok-gov-devices"]
+    assert len(Matcher(sigs, ["all"]).policies) == len(sigs.policies) == len(load_signatures().policies) + 1
 
 
 def test_single_file_is_accepted(tmp_path):

@@ -133,15 +133,19 @@ def test_fail_on_never_still_reports_incomplete(files):
 
 
 def test_policy_selection(files):
-    assert scan_json("--input", "tiktok.txt", cwd=files)[0] == 0  # default: EO 13971 only
+    assert scan_json("--input", "tiktok.txt", cwd=files)[0] == 1  # default: the federal set, TikTok included
+    assert scan_json("--input", "tiktok.txt", "--policy", "us-eo-13971", cwd=files)[0] == 0
     rc, doc = scan_json("--input", "tiktok.txt", "--policy", "us-no-tiktok-gov-devices", cwd=files)
     assert rc == 1 and [p["id"] for p in doc["policies"]] == ["us-no-tiktok-gov-devices"]
     assert doc["policies"][0]["status"] == "in-force" and len(doc["policies"][0]["sha256"]) == 64
     rc, doc = scan_json("--input", "tiktok.txt", "--input", "wechat.txt", "--policy", "all", cwd=files)
-    assert rc == 1 and {f["policy"] for d in doc["devices"] for f in d["findings"]} == {
-        "us-eo-13971",
-        "us-no-tiktok-gov-devices",
-    }
+    found = {f["policy"] for d in doc["devices"] for f in d["findings"]}
+    assert rc == 1 and {"us-eo-13971", "us-no-tiktok-gov-devices", "us-tx-prohibited-technologies-2023"} <= found
+    # a jurisdiction: every Texas policy, and only those
+    rc, doc = scan_json("--input", "wechat.txt", "--policy", "us-tx", cwd=files)
+    assert rc == 1 and {p["id"] for p in doc["policies"]} == {
+        "us-tx-prohibited-technologies-2023", "us-tx-prohibited-technologies-2025",
+        "us-tx-prohibited-technologies-2026", "us-tx-sb-1893"}
 
 
 def test_signatures_list_show_validate(files):
@@ -180,7 +184,7 @@ def test_signatures_list_show_validate(files):
 def test_several_outputs_at_once_and_table_on_stdout(files):
     proc = run(
         "scan", "--input", "wechat.txt", "--output", "json=r.json", "--output", "csv=r.csv", "--output", "sarif=r.sarif",
-        cwd=files,
+        "--policy", "us-eo-13971", cwd=files,
     )
     assert proc.returncode == 1
     assert "WeChat Pay" in proc.out and "com.tencent.mm" in proc.out
@@ -199,9 +203,10 @@ def test_several_outputs_at_once_and_table_on_stdout(files):
 
 
 def test_inventory_is_opt_in_and_a_saved_scan_can_be_rematched(files):
-    rc, doc = scan_json("--input", "tiktok.txt", cwd=files)
+    rc, doc = scan_json("--input", "tiktok.txt", "--policy", "us-eo-13971", cwd=files)
     assert "inventory" not in doc["devices"][0] and doc["inventory_included"] is False
-    proc = run("scan", "--input", "tiktok.txt", "--inventory", "--output", "json=saved.json", cwd=files)
+    proc = run("scan", "--input", "tiktok.txt", "--inventory", "--output", "json=saved.json", "--policy", "us-eo-13971",
+               cwd=files)
     assert proc.returncode == 0
     saved = json.loads((files / "saved.json").read_text(encoding="utf-8"))
     assert len(saved["devices"][0]["inventory"]) == 4
@@ -210,8 +215,8 @@ def test_inventory_is_opt_in_and_a_saved_scan_can_be_rematched(files):
     assert rc == 1
     assert doc["devices"][0]["findings"][0]["app"]["id"] == "com.zhiliaoapp.musically"
     # A report written without --inventory cannot be re-matched, and says so.
-    run("scan", "--input", "tiktok.txt", "--output", "json=thin.json", cwd=files)
-    proc = run("scan", "--input", "thin.json", cwd=files)
+    run("scan", "--input", "tiktok.txt", "--output", "json=thin.json", "--policy", "us-eo-13971", cwd=files)
+    proc = run("scan", "--input", "thin.json", "--policy", "us-eo-13971", cwd=files)
     assert proc.returncode == 4 and "--inventory" in proc.out
 
 
