@@ -1,7 +1,7 @@
 """`scanner signatures list|show|validate`: the loaded catalogs and policies, for people to read and check.
 
 Kept fast (an admin runs `signatures list` to see what a scan checks): no
-device library is imported, and tabulate only when a table is written.
+device library and no tabulate is imported.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def signatures() -> None:
 @_SIGNATURES_OPTION
 @CONFIG_OPTION
 def signatures_list(signature_paths: tuple[str, ...]) -> None:
-    """List the loaded policies with their status, date and entry counts, and which a plain scan checks."""
+    """List the loaded policies by jurisdiction.
+
+    Each with its status, dates, confidence and what it names; then which policies a plain scan checks.
+    """
     sigs = loaded_signatures(signature_paths)
     config = chosen_config()
     from scanner.cli.signatures_screen import write_policy_list
@@ -46,7 +49,10 @@ def signatures_list(signature_paths: tuple[str, ...]) -> None:
 @_SIGNATURES_OPTION
 @CONFIG_OPTION
 def signatures_show(policy_id: str, signature_paths: tuple[str, ...]) -> None:
-    """Show one policy's entries with their identifiers and sources."""
+    """Show one policy and every entry.
+
+    The policy's facts, then each entry with its catalog apps, identifiers, makers and sources.
+    """
     sigs = loaded_signatures(signature_paths)
     if policy_id not in sigs.policies:
         raise CommandError(f"unknown policy {policy_id!r}; loaded policies: {', '.join(sorted(sigs.policies))}")
@@ -66,6 +72,7 @@ def signatures_validate(paths: tuple[str, ...]) -> None:
 
     checked = {f.resolve() for p in paths for f in toml_files(Path(p))}
     apps = sum(a.source and Path(a.source).resolve() in checked for a in sigs.apps.values())
+    makers = sum(bool(m.source) and Path(m.source).resolve() in checked for m in sigs.makers.values())
     policies = sum(Path(p.source).resolve() in checked for p in sigs.policies.values())
-    click.echo(f"ok: {len(checked)} file(s) valid: {apps} catalog app(s), "
+    click.echo(f"ok: {len(checked)} file(s) valid: {apps} catalog app(s), {makers} maker(s), "
                f"{policies} polic{'y' if policies == 1 else 'ies'}")
