@@ -129,7 +129,8 @@ def test_a_device_with_a_recovered_finding_is_never_complete(sigs, matcher):
                     (Scope("records", True, apps=1),), residue=("com.tencent.mm",))
     report = run([Fixed(inv)], matcher)
     (result,) = report.results
-    assert result.status == "partial" and [f.match for f in result.findings] == ["recovered"]
+    assert result.status == "partial" and {(f.match, f.app.id) for f in result.findings} == {("recovered", "com.tencent.mm")}
+    assert len(result.findings) == len(matcher.match([App("android", "com.tencent.mm")]))  # one per rule that lists it
     assert report.exit_code == EXIT_FINDINGS_INCOMPLETE
 
 

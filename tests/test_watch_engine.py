@@ -60,7 +60,8 @@ def test_attach_detach_and_reattach_are_each_seen(watches, tmp_path):
     assert by[IPHONE_D]["exit_code"] == 4 and by[IPHONE_D]["reason"] == "locked"
     assert {f["listed"] for f in by[IPHONE_C]["findings"]} == {"WeChat Pay", "QQ Wallet", "Tencent QQ", "Alipay",
                                                                "CamScanner"}
-    assert all(r["policies"] == ["us-eo-13971"] and r["scanned_at"].endswith("Z") for r in records)
+    assert all(r["policies"] == ["us-eo-13971", "us-no-tiktok-gov-devices"] and r["scanned_at"].endswith("Z")
+               for r in records)  # the federal default set
     assert [r["trigger"] for r in records] == ["attached"] * 6
     assert (jsonl.stat().st_mode & 0o077) == 0  # evidence about people's phones: owner only
 
