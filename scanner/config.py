@@ -12,8 +12,9 @@ per-user location of the OS (default_path()). A file named by `--config` or
 $SCANNER_CONFIG must exist; one at the default location is optional. The
 file is strict, as signature files are: an unknown key or a wrong type is
 an error that names the file, and nothing is scanned. Relative paths in
-`signatures` are taken from the config file's folder, so a config checked
-into a repository works from any working directory.
+`signatures` are taken from the config file's folder (the folder of the
+file a link points at), so a config checked into a repository works from
+any working directory, and linked into ~/.config as well.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def _read(path: Path, origin: str, *, required: bool) -> Config:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}; a config file may set only "
                           f"{' and '.join(sorted(_KEYS))}")
     policies = _strings(doc, "policies", path)
-    folder = path.parent
+    folder = path.resolve().parent  # a linked config (a repository's, linked into ~/.config): where it really is
     signatures = tuple(str((folder / s) if not Path(s).is_absolute() else Path(s))
                        for s in _strings(doc, "signatures", path))
     return Config(str(path), origin, policies, signatures)

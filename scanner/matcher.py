@@ -115,7 +115,8 @@ class Matcher:
                 entries=len(p.entries),
                 rules=tuple(
                     RuleRef(id=f"{p.id}/{e.key}", listed=e.listed, relation=e.relation, severity=e.severity,
-                            catalog_name=makers[e.maker].name if e.maker else apps[e.app].name, note=e.note)
+                            catalog_name=makers[e.maker].name if e.maker else apps[e.app].name, note=e.note,
+                            affiliates=bool(e.maker and e.affiliates))
                     for e in p.entries
                 ),
             )

@@ -195,6 +195,7 @@ class RuleRef:
     severity: str
     catalog_name: str
     note: str | None = None
+    affiliates: bool = False  # a company rule that also reaches the company's affiliates
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ class Signatures:
 
     def select(self, ids: Iterable[str] | None = None) -> list[Policy]:
         """The policies a scan uses: the defaults, or those named by id, by jurisdiction (`us-tx`: every
-        loaded policy of Texas) or `all`. A policy id wins over a jurisdiction of the same spelling."""
+        loaded policy of Texas) or `all`. A value that is both a policy id and a jurisdiction (a file of yours
+        with id = "us-tx") chooses both: a policy of that name must not hide the jurisdiction's policies."""
         wanted = [i for i in (ids or ()) if i]
         if not wanted:
             chosen = [p for p in self.policies.values() if p.default]
@@ -195,16 +196,25 @@ class Signatures:
                 jurisdictions.setdefault(p.jurisdiction, []).append(p)
         unknown = [i for i in wanted if i != "all" and i not in self.policies and i not in jurisdictions]
         if unknown:
-            known = ", ".join(sorted(self.policies)) or "none"
+            # Every id fits a message only while there are few; past that, the list command names them.
+            known = (", ".join(sorted(self.policies)) or "none") if len(self.policies) <= 12 else \
+                f"{len(self.policies)} (scanner signatures list names them)"
             places = f"; jurisdictions: {', '.join(sorted(jurisdictions))}" if jurisdictions else ""
+            import difflib
+
+            def close(value: str) -> str:
+                near = difflib.get_close_matches(value, [*self.policies, *jurisdictions], n=3, cutoff=0.75)
+                return f" (did you mean {' or '.join(near)}?)" if near else ""
+
             raise SignatureError(
-                [f"--policy: unknown policy {i!r}; loaded policies: {known}{places} (or 'all')" for i in unknown]
+                [f"--policy: unknown policy {i!r}{close(i)}; loaded policies: {known}{places} (or 'all')"
+                 for i in unknown]
             )
         if "all" in wanted:
             return list(self.policies.values())
         chosen = []
         for i in wanted:
-            chosen += [self.policies[i]] if i in self.policies else jurisdictions[i]
+            chosen += ([self.policies[i]] if i in self.policies else []) + jurisdictions.get(i, [])
         return list(dict.fromkeys(chosen))
 
     def subsidiaries(self, maker: str) -> list[str]:
@@ -213,9 +223,12 @@ class Signatures:
         for m in self.makers.values():
             if m.parent:
                 children.setdefault(m.parent, []).append(m.id)
-        found = [maker]
-        for here in found:  # breadth first; the loader refused loops
-            found += [c for c in children.get(here, ()) if c not in found]
+        found, seen = [maker], {maker}
+        for here in found:  # breadth first; the loader refused loops (a set: a big tree stays linear)
+            for c in children.get(here, ()):
+                if c not in seen:
+                    seen.add(c)
+                    found.append(c)
         return found
 
     def related_to(self, maker: str) -> list[str]:

@@ -362,7 +362,7 @@ def test_select_by_jurisdiction(acme):
     with pytest.raises(SignatureError) as info:
         sigs.select(["us-ca"])
     (problem,) = info.value.problems
-    assert problem.startswith("--policy: unknown policy 'us-ca'; loaded policies: ")
+    assert problem.startswith("--policy: unknown policy 'us-ca'") and "; loaded policies: " in problem
     jurisdictions = problem.split("; jurisdictions: ")[1].removesuffix(" (or 'all')").split(", ")
     assert {"us-fed", "us-vt", "us-wy"} <= set(jurisdictions) and jurisdictions == sorted(jurisdictions)
 
@@ -540,3 +540,39 @@ def test_the_documented_example_policy_loads_and_reaches_bytedance(tmp_path):
     assert (tiktok.relation, tiktok.catalog_app, tiktok.rule) == ("maker", "tiktok", "acme-byod/bytedance")
     (cam,) = m.match_app(App("android", "com.intsig.camscanner"))
     assert cam.relation == "app"
+
+
+def test_a_policy_of_yours_spelt_like_a_jurisdiction_does_not_hide_that_jurisdiction(acme):
+    # A file of yours with id = "us-vt" must not shrink `--policy us-vt` to that one policy.
+    write(acme, "policies/us-vt.toml", policy("us-vt", maker_entry("other", "other"), jurisdiction="us-wy"))
+    sigs = load_signatures([acme])
+    assert [p.id for p in sigs.select(["us-vt"])] == ["us-vt", "us-vt-acme-sub"]
+    assert [p.id for p in sigs.select(["us-vt", "us-vt"])] == ["us-vt", "us-vt-acme-sub"]
+
+
+def test_subsidiaries_of_a_big_tree_stay_quick():
+    import time
+
+    from scanner.signatures import Maker, Signatures
+
+    makers = {"root": Maker(id="root", name="Root")}
+    for i in range(40_000):
+        makers[f"m{i}"] = Maker(id=f"m{i}", name=f"M{i}", parent="root" if i % 2 == 0 else f"m{i - 1}")
+    sigs = Signatures(apps={}, policies={}, files=(), makers=makers)
+    start = time.perf_counter()
+    found = sigs.subsidiaries("root")
+    assert len(found) == len(set(found)) == 40_001
+    assert time.perf_counter() - start < 1.0  # linear: a few ms; the list-membership walk took seconds
+
+
+def test_sarif_says_when_a_company_rule_reaches_affiliates_too():
+    from scanner.formats.sarif import _entry_rule
+
+    sigs = load_signatures()
+    refs = {r.id: (p, r) for p in Matcher(sigs, ["us-tx-prohibited-technologies-2023"]).policy_refs() for r in p.rules}
+    text = {rid: _entry_rule(p, r)["shortDescription"]["text"] for rid, (p, r) in refs.items()}
+    tencent = text["us-tx-prohibited-technologies-2023/tencent"]
+    assert "the companies it owns or is tied to" in tencent  # "any subsidiary or affiliate"
+    plain = {p.id: (p, r) for p in Matcher(sigs, ["us-md-ciso-directive-2022"]).policy_refs() for r in p.rules
+             if r.relation == "maker"}
+    assert all("or is tied to" not in _entry_rule(p, r)["shortDescription"]["text"] for p, r in plain.values())

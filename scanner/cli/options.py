@@ -217,12 +217,18 @@ def loaded_signatures(signature_paths: Sequence[str], *, config: bool = True) ->
 def make_matcher(signature_paths: Sequence[str], policies: Sequence[str]) -> Matcher:
     """Load the signatures and build the matcher (it keeps them: matcher.signatures), or say what is wrong.
 
-    No --policy: the config file's policies, else the bundled defaults."""
+    No --policy (or only empty ones: `--policy "$UNSET"`): the config file's policies, else the bundled
+    defaults. A config policy that is not loaded is the config file's error, and said so."""
     signatures = loaded_signatures(signature_paths)
     from scanner.matcher import Matcher
     from scanner.signatures import SignatureError
 
+    given = [p for p in policies if p]
+    config = chosen_config() if not given else None
     try:
-        return Matcher(signatures, policies or chosen_config().policies or None)
+        return Matcher(signatures, given or (config.policies if config else ()) or None)
     except SignatureError as err:
+        if config is not None and config.policies:
+            raise CommandError(f"the config file {config.path} names policies that are not loaded:",
+                               details=err.problems) from None
         raise CommandError(*err.problems) from None

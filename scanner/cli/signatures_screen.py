@@ -121,7 +121,9 @@ def _fit(items: Sequence[str], first: str, rest: str, lines: int) -> list[str]:
     if len(wrapped) > lines:  # one item longer than the lines it may take: cut, visibly
         wrapped = wrapped[:lines]
         last = wrapped[-1]
-        wrapped[-1] = last[:_prefix(last, WIDTH - 2)] + " …"
+        at = _prefix(last, WIDTH - 2)
+        at = next((e.start() for e in _ESCAPE.finditer(last) if e.start() < at < e.end()), at)  # never inside one
+        wrapped[-1] = last[:at] + " …"
     return wrapped
 
 

@@ -63,7 +63,8 @@ def _entry_rule(ref: PolicyRef, rule: RuleRef) -> dict[str, Any]:
         "app": rule.listed,
         "feature-of": f"{rule.listed}, a feature of {rule.catalog_name}",
         "related": f"{rule.catalog_name}, related to {rule.listed}",
-        "maker": f"{rule.listed}: the apps of {rule.catalog_name} and the companies it owns",
+        "maker": f"{rule.listed}: the apps of {rule.catalog_name} and the companies it owns"
+                 + (" or is tied to" if rule.affiliates else ""),
     }[rule.relation]
     out: dict[str, Any] = {
         "id": rule.id,

@@ -105,7 +105,7 @@ def cli(*args: str, home: Path, env: dict[str, str] | None = None) -> subprocess
     full = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SCANNER_CONFIG")}
     full.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / "xdg")}, **(env or {}))
     proc = subprocess.run([sys.executable, "-m", "scanner", *args], cwd=home, capture_output=True, env=full,
-                          timeout=120)
+                          check=False, timeout=120)
     assert b"Traceback" not in proc.stderr, proc.stderr.decode()
     return proc
 
@@ -154,3 +154,28 @@ def test_a_config_naming_an_unknown_policy_is_a_usage_error(home):
     assert proc.returncode == 2 and "us-zz-nothing" in proc.stderr.decode()
     proc = cli("signatures", "list", "--config", str(config), home=home)
     assert proc.returncode == 2 and "names policies that are not loaded" in proc.stderr.decode()
+
+
+def test_a_config_s_unknown_policy_is_said_to_be_the_config_s_not_policy(home):
+    config = home / "c.toml"
+    config.write_text('policies = ["us-zz-nothing"]\n')
+    proc = cli("scan", "--config", str(config), "--input", "wechat.txt", home=home)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and f"the config file {config} names policies that are not loaded" in err
+
+
+def test_an_empty_policy_option_leaves_the_config_s_defaults_in_force(home):
+    config = home / "c.toml"
+    config.write_text('policies = ["us-no-tiktok-gov-devices"]\n')
+    proc = cli("scan", "--config", str(config), "--input", "tiktok.txt", "--format", "json", "--policy", "",
+               home=home)
+    assert policies_checked(proc) == ["us-no-tiktok-gov-devices"]
+
+
+def test_relative_signature_paths_of_a_linked_config_are_from_the_file_it_links_to(tmp_path):
+    repo, home = tmp_path / "repo", tmp_path / "home"
+    repo.mkdir()
+    home.mkdir()
+    (repo / "config.toml").write_text('signatures = ["sigs"]\n')
+    (home / "config.toml").symlink_to(repo / "config.toml")
+    assert load_config(str(home / "config.toml"), {}).signatures == (str(repo / "sigs"),)

@@ -268,6 +268,39 @@ def test_wrap_never_splits_an_escape_and_counts_wide_characters_as_two():
                 "  url:          ")[0].endswith("information-security/")
 
 
+@pytest.mark.parametrize("xs", range(4))  # one of these puts the cut inside an escape
+def test_the_list_never_cuts_a_name_inside_an_escape(tmp_path, xs):
+    # One name too long for its two lines is cut with " …"; the cut must not leave "\\x1" for "\\x1b".
+    (tmp_path / "p.toml").write_text(POLICY_WITH_NAME.format(name="N" * (100 + xs) + "\\u001b" * 60),
+                                     encoding="utf-8")
+    row = listing(load_signatures([tmp_path]))
+    row = row[row.index("  us-tx-cut "):].split("\n\n")[0]
+    cut = [line for line in row.splitlines() if line.endswith(" …")]
+    assert cut and re.fullmatch(r" +N*(\\x1b)*", cut[0][:-2]), cut
+
+
+POLICY_WITH_NAME = """\
+kind = "policy"
+schema = 2
+id = "us-tx-cut"
+title = "Cut"
+jurisdiction = "us-tx"
+authority = "A"
+citation = "C"
+signed = 2025-01-01
+status = "in-force"
+url = "https://x.example/"
+names = ["{name}"]
+
+[[entries]]
+key = "cs"
+listed = "CamScanner"
+app = "camscanner"
+relation = "app"
+severity = "prohibited"
+"""
+
+
 # --- company rules ----------------------------------------------------------------------
 
 
