@@ -202,6 +202,7 @@ class FileReader:
     shape: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.head is None) == (self.document is None):
-            raise ValueError(f"file reader {self.name!r}: give head (a format of lines) or document (JSON), not both")
+        # Both is a format with two forms (a plist, or the JSON webhook that carries it); its read takes either.
+        if self.head is None and self.document is None:
+            raise ValueError(f"file reader {self.name!r}: give head (a format of lines), document (JSON) or both")
 

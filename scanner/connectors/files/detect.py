@@ -76,6 +76,8 @@ def sniff(name: str, src: InputLines) -> Sniffed:
         src.head.append(raw)
         text = _decode_head(raw)
         if text is None or "\x00" in text:
+            if n == 1 and (binary := _binary_head(raw)) is not None:
+                return binary
             undecodable = undecodable or n
             continue
         text = text.rstrip("\r\n")
@@ -122,6 +124,16 @@ def sniff(name: str, src: InputLines) -> Sniffed:
             f"app list; run the listing again (adb shell pm list packages -f -i -U > apps.txt) and scan that file"
         ), platform="android"))
     raise InputRefused(failed_inventory(name, "empty", f"{label} is empty; give one of: {ACCEPTED_FORMATS}"))
+
+
+def _binary_head(raw: bytes) -> Sniffed | None:
+    """A binary format is recognised by the bytes it begins with (a binary plist's "bplist00"): a first line
+    that is not text is offered to the line readers' heads as Latin-1, in which every byte is one character."""
+    text = raw.decode("latin-1")
+    for reader in _LINE_READERS:
+        if reader.head(text):  # type: ignore[misc]
+            return Sniffed("lines", reader, HeadLine(0, text))
+    return None
 
 
 def _decode_head(raw: bytes) -> str | None:

@@ -341,7 +341,7 @@ def test_pymobiledevice3_all_records_bad_fails(tmp_path):
     ("content", "reason", "words"),
     [
         (b"[1, 2, 3]", "unknown-format", "JSON that is a list"),
-        (b'{"a": 1, "b": [2]}', "unknown-format", "not pymobiledevice3"),
+        (b'{"a": 1, "b": [2]}', "unknown-format", "pymobiledevice3 apps list output"),
         (b"{}", "empty", "empty JSON object"),
         (b'{\n  "com.tencent.xin": {\n    "CFBundleIdentifier": "com.tencent.xin",\n', "bad-json", "line 4"),
         (b'{"x": tru}', "bad-json", "not valid JSON"),

@@ -25,6 +25,7 @@ __all__ = ["ACCEPTED_FORMATS", "INPUT_HELP", "READERS"]
 READERS: tuple[FileReader, ...] = tuple(import_module(f"{__name__}.{module}").READER for module in (
     "pm",
     "ideviceinstaller",
+    "apple_mdm",
     "pymobiledevice3",
     "android_management",
     "report",
