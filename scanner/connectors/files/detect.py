@@ -24,7 +24,7 @@ _BOM = b"\xef\xbb\xbf"
 
 # What `pm`, `cmd` and the iOS tools print instead of a list when they fail.
 _TOOL_ERROR = re.compile(
-    r"^(?:error\b|exception\b|failure\b|java\.|caused by:|\s+at |\s*\.\.\. \d+ more|no device found)", re.I
+    r"^(?:error\b|exception\b|failure\b|java\.|caused by:|\s+at |\s*\.\.\. \d+ more|no device found)", re.IGNORECASE
 )
 
 
@@ -88,7 +88,8 @@ def sniff(name: str, src: InputLines) -> Sniffed:
             )))
         if not text.strip():
             continue
-        if text.startswith(("{", "[")):
+        # JSON, unless a line format claims the line: ios-deploy's status lines begin "[....] ".
+        if text.startswith(("{", "[")) and not any(r.head(text) for r in _LINE_READERS):  # type: ignore[misc]
             return Sniffed("json")
         if counted is None and (found := _count(text)) is not None:
             counted, total = found

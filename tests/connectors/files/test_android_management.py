@@ -193,7 +193,7 @@ def test_it_is_named_in_the_accepted_formats_and_the_input_help():
     assert "pymobiledevice3 apps list, Android Management API devices JSON, a scanner JSON report" in INPUT_HELP
     (inv,) = read_doc([device(1, app("com.a"))])  # a bare list of devices is none of them
     assert inv.reason == "unknown-format"
-    assert "Android Management API devices (a Device, or a devices.list page) or a scanner report" in inv.message
+    assert "Android Management API devices (a Device, or a devices.list page), a scanner report" in inv.message
 
 
 # --- what is not what the API writes -------------------------------------------------------------

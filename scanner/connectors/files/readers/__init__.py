@@ -30,6 +30,9 @@ READERS: tuple[FileReader, ...] = tuple(import_module(f"{__name__}.{module}").RE
     "android_management",
     "report",
     "fleet_csv",
+    "go_ios",
+    "tidevice",  # after ideviceinstaller: its head refuses `<id> - ` lines, and ios_deploy's bare-id lines
+    "ios_deploy",
 ))
 
 
