@@ -29,6 +29,7 @@ READERS: tuple[FileReader, ...] = tuple(import_module(f"{__name__}.{module}").RE
     "pymobiledevice3",
     "android_management",
     "report",
+    "jamf_pro",
     "fleet_csv",
     "go_ios",
     "tidevice",  # after ideviceinstaller: its head refuses `<id> - ` lines, and ios_deploy's bare-id lines
