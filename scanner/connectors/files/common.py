@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 
 from scanner.connectors.files.source import InputLines
+from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text, strings_in
 from scanner.connectors.records import Problems, residue_of
 from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Scope
 
@@ -175,3 +176,21 @@ def evidence_of(src: InputLines) -> Problems:
     if decoder is not None:
         evidence.search(decoder.decode(b"", final=True))
     return evidence
+
+
+def json_record(name: str, where: str, at: str, record: object, *, platform: str,
+                advice: str) -> Inventory | Problems:
+    """The start of reading one device record of a JSON export: a failed Inventory when it is not an object
+    (its strings still searched), else the Problems to count its faults in, holding already a key given twice
+    (the record was edited or damaged; the dropped values are kept as evidence)."""
+    if not isinstance(record, dict):
+        evidence = Problems()
+        evidence.search(" ".join(strings_in(record)))
+        return failed_inventory(name, "bad-records", f"{where} is {json_type(record)}, not an object; {advice}",
+                                platform=platform, evidence=evidence)
+    problems = Problems()
+    if isinstance(record, Repeats):
+        problems.add(f"{at or 'the device '}gives {keys_text(record.repeated)} more than once, so the record was "
+                     f"edited or damaged", evidence=" ".join(strings_in([v for k, v in record.pairs
+                                                                          if k in record.repeated])))
+    return problems

@@ -28,9 +28,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, label_of, make_inventory
+from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
 from scanner.connectors.grammars.json_values import (
-    Repeats, check_text, int_of, json_type, keys_text, no_repeats, strings_in, text_of,
+    Repeats,
+    check_text,
+    int_of,
+    json_type,
+    keys_text,
+    no_repeats,
+    strings_in,
+    text_of,
 )
 from scanner.connectors.interface import FileReader
 from scanner.connectors.records import BadRecord, Problems, clean_id, residue_of, snippet
@@ -101,16 +108,9 @@ def _device(name: str, number: int | None, entry: Any) -> Inventory:
     """One Device: its app reports, and what the API does not report for it."""
     where = label_of(name) + (f" device #{number}" if number else "")
     at = f"device #{number} " if number else ""  # how its problems name the record
-    if not isinstance(entry, dict):
-        evidence = Problems()
-        evidence.search(" ".join(strings_in(entry)))
-        return failed_inventory(name, "bad-records", f"{where} is {json_type(entry)}, not an object; export the "
-                                f"devices again", platform="android", evidence=evidence)
-    problems = Problems()
-    if isinstance(entry, Repeats):
-        problems.add(f"{at or 'the device '}gives {keys_text(entry.repeated)} more than once, so the record was "
-                     f"edited or damaged", evidence=" ".join(strings_in([v for k, v in entry.pairs
-                                                                          if k in entry.repeated])))
+    problems = json_record(name, where, at, entry, platform="android", advice="export the devices again")
+    if isinstance(problems, Inventory):
+        return problems
     device = _device_info(name, number, entry, problems)
     what = f"device {snippet(device.label)}"
     if "applicationReports" not in entry:

@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, label_of, make_inventory
+from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
 from scanner.connectors.grammars.json_values import (
     Repeats,
     check_text,
@@ -153,16 +153,9 @@ def _device(name: str, where: str, record_label: str | None, record: Any, *, det
     number = record_label.rpartition(" #")[2] if record_label else None
     at = f"device #{number} " if number else ""
     where = where + (f" device #{number}" if number else "")
-    if not isinstance(record, dict):
-        evidence = Problems()
-        evidence.search(" ".join(strings_in(record)))
-        return failed_inventory(name, "bad-records", f"{where} is {json_type(record)}, not an object; save the "
-                                f"pages again", platform="ios", evidence=evidence)
-    problems = Problems()
-    if isinstance(record, Repeats):
-        problems.add(f"{at or 'the device '}gives {keys_text(record.repeated)} more than once, so the record was "
-                     f"edited or damaged", evidence=" ".join(strings_in([v for k, v in record.pairs
-                                                                          if k in record.repeated])))
+    problems = json_record(name, where, at, record, platform="ios", advice="save the pages again")
+    if isinstance(problems, Inventory):
+        return problems
     device = _device_info(name, record_label, record, detail, problems)
     what = f"device {snippet(device.label)}"
     holder = record.get("ios") if detail else record
