@@ -10,22 +10,29 @@ ordered are the caller's choice; the rest is the same for every source.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from scanner import __version__
 from scanner.connectors.interface import Connector
 from scanner.matcher import Matcher
 from scanner.model import (
+    MDM_SCOPE,
+    NOT_CHECKED,
     DeviceInfo,
     DeviceResult,
     Inventory,
+    NotChecked,
     Report,
     Scope,
     merge_results,
     one_finding_each,
 )
 
-__all__ = ["crashed", "guarded", "one_after_another", "run"]
+__all__ = ["ACCEPTABLE_SCOPES", "accepted", "aged", "crashed", "guarded", "one_after_another", "run"]
+
+#: The blind spots `--accept-scope` can accept: "mdm", what an MDM's inventory does not see.
+ACCEPTABLE_SCOPES = ("mdm",)
 
 #: How a run reads its sources into one stream of inventories.
 Reading = Callable[[list[Connector]], Iterator[Inventory]]
@@ -84,6 +91,51 @@ def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
     )
 
 
+def aged(inv: Inventory, max_age: int | None, now: datetime) -> Inventory:
+    """`--max-age DAYS`: an inventory its source took more than DAYS ago is partial (the device may have changed
+    since), and so is an MDM inventory that gives no date (its age cannot be checked)."""
+    if max_age is None or inv.status == "failed":
+        return inv
+    when = inv.device.inventoried
+    if when is None:
+        if not any(s.name == MDM_SCOPE for s in inv.coverage):
+            return inv  # a listing taken from the device itself, or a file that was never an MDM's
+        scope = Scope("apps", read=False, reason=f"the export gives no inventory date, so it cannot be shown to be "
+                                                 f"at most {max_age} days old (--max-age)")
+        why = "gives no date for its inventory, so its age cannot be checked against --max-age"
+        reason = "age-unknown"
+    else:
+        age = now - when
+        if age <= timedelta(days=max_age):
+            return inv
+        days = age.days
+        scope = Scope("apps", read=False, reason=f"inventory {days} days old (taken {when.date().isoformat()}), "
+                                                 f"older than --max-age {max_age}")
+        why = (f"was inventoried {days} days ago ({when.date().isoformat()}), more than --max-age {max_age}: apps "
+               f"installed since then are not in it")
+        reason = "stale"
+    message = inv.message
+    if inv.status == "complete" or inv.reason == "mdm-scope":
+        message = (f"{inv.device.source or 'the input'}, device {inv.device.label} {why}; have the device check in "
+                   f"with its MDM (or sync it), export again and rescan")
+    return replace(inv, status="partial" if inv.apps else "failed", coverage=(*inv.coverage, scope),
+                   reason=reason if inv.status == "complete" or inv.reason == "mdm-scope" else inv.reason,
+                   message=message)
+
+
+def accepted(inv: Inventory, scopes: tuple[str, ...]) -> Inventory:
+    """`--accept-scope mdm`: the admin accepts an MDM's view of a device (what it does not see is not
+    counted against it). The scope stays in the coverage, read and marked as accepted; a device with nothing
+    else unread is complete."""
+    if "mdm" not in scopes or not any(s.name == MDM_SCOPE and not s.read for s in inv.coverage):
+        return inv
+    coverage = tuple(replace(s, read=True, reason=f"accepted with --accept-scope mdm: {s.reason}")
+                     if s.name == MDM_SCOPE and not s.read else s for s in inv.coverage)
+    if inv.status == "failed" or not all(s.read for s in coverage):
+        return replace(inv, coverage=coverage)
+    return replace(inv, coverage=coverage, status="complete", reason=None, message=None)
+
+
 def run(
     connectors: Iterable[Connector],
     matcher: Matcher,
@@ -93,18 +145,35 @@ def run(
     inputs: tuple[str, ...] = (),
     read: Reading = one_after_another,
     order: Callable[[DeviceResult], object] | None = None,
+    accept_scopes: tuple[str, ...] = (),
+    max_age: int | None = None,
+    now: datetime | None = None,
 ) -> Report:
     """Read every connector (with `read`), match, and build the report.
 
     The parts of one device (model.DeviceInfo.key) are merged into one result.
     Results come in the order their devices first appeared, or sorted by
     `order`. A connector that says in `asked` (a model.Transport) that its
-    transport did not answer makes the report incomplete.
+    transport did not answer makes the report incomplete. A device an input
+    lists that scanner does not check (reason model.NOT_CHECKED: a desktop
+    computer in an MDM export) is listed in the report's `not_checked`.
+    `accept_scopes` and `max_age` are --accept-scope and --max-age (see
+    `accepted` and `aged`); `now` is the time ages are measured from.
     """
     started = datetime.now(UTC)
+    now = now or started
     connectors = list(connectors)
     results: dict[tuple, DeviceResult] = {}
+    skipped: dict[tuple, NotChecked] = {}
     for inv in read(connectors):
+        if inv.reason == NOT_CHECKED:
+            key = inv.device.key
+            rows = sum(s.apps or 0 for s in inv.coverage)
+            old = skipped.get(key)
+            skipped[key] = (NotChecked(inv.device, rows, inv.message or "not a phone or tablet") if old is None
+                            else replace(old, rows=old.rows + rows))
+            continue
+        inv = accepted(aged(inv, max_age, now), accept_scopes)
         result = _result(inv, matcher, inventory)
         key = inv.device.key
         results[key] = merge_results(results[key], result) if key in results else result
@@ -123,5 +192,8 @@ def run(
         inventory_included=inventory,
         inputs=inputs,
         transports=transports,
+        not_checked=tuple(skipped.values()),
+        accepted_scopes=tuple(accept_scopes),
+        max_age=max_age,
     )
 

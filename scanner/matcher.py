@@ -12,11 +12,16 @@ is the same dictionary lookup whatever the policies name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scanner.model import App, Finding, PolicyRef, RuleRef
-from scanner.signatures import CatalogApp, Maker, Policy, PolicyEntry, Signatures, TeamId
+from scanner.signatures import CatalogApp, Maker, Policy, PolicyEntry, Signatures, TeamId, normalized_name
+
+# A display name with the shape of a package or bundle id (Intune shows an Android app's package name as its
+# name): matched as an identifier.
+_ID_SHAPED = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,8 @@ class Matcher:
         self._exact: dict[str, dict[str, list[_Rule]]] = {"android": {}, "ios": {}}
         # upper-cased team id -> one rule per policy
         self._team: dict[str, list[_Rule]] = {}
+        # platform -> normalized display name -> rules: for sources that give only names
+        self._names: dict[str, dict[str, list[_Rule]]] = {"android": {}, "ios": {}}
         self._catalogued: set[tuple[str, str]] = {
             (ident.platform, ident.id.lower())
             for app in signatures.apps.values()
@@ -139,6 +146,25 @@ class Matcher:
                 edition=ident.edition,
             )
             self._exact[ident.platform].setdefault(ident.id.lower(), []).append(rule)
+        for shown in app.names:
+            rule = _Rule(
+                policy=policy.id,
+                policy_status=policy.status,
+                rule=f"{policy.id}/{entry.key}",
+                listed=entry.listed,
+                relation=relation or entry.relation,
+                catalog_app=app.id,
+                catalog_name=app.name,
+                identifier=shown.name,
+                confidence=shown.confidence,
+                severity=entry.severity,
+                edition=None,
+            )
+            key = normalized_name(shown.name)
+            for platform in shown.platforms:
+                rules = self._names[platform].setdefault(key, [])
+                if not any(r.rule == rule.rule for r in rules):  # two names of one app that normalize alike
+                    rules.append(rule)
 
     @staticmethod
     def _team_rule(policy: Policy, entry: PolicyEntry, app: CatalogApp, team_id: str, confidence: str) -> _Rule:
@@ -192,6 +218,9 @@ class Matcher:
         android, ios = self._exact["android"], self._exact["ios"]
         extensions = self._extensions
         for app in apps:
+            if app.evidence == "name":
+                findings.extend(self._by_name(app))
+                continue
             key = app.id.lower()
             platform = app.platform
             if platform == "android":
@@ -207,6 +236,17 @@ class Matcher:
                 elif app.team_id or key.startswith(extensions) or key in android:
                     findings.extend(self._ios_inexact(app, key))
         return findings
+
+    def _by_name(self, app: App) -> list[Finding]:
+        """An app a source gives only by display name: a name with the shape of an id is tried as the id first
+        (Intune shows an Android app's package name as its name), then the catalog's names for its platform,
+        compared normalized and whole (signatures.normalized_name), never as a substring."""
+        if _ID_SHAPED.fullmatch(app.id):
+            found = self.match((app._replace(evidence="identifier"),))
+            if found:
+                return [replace(f, app=app) for f in found]
+        rules = self._names.get(app.platform, {}).get(normalized_name(app.id))
+        return [r.finding(app, "name") for r in rules] if rules else []
 
     def knows(self, token: str) -> bool:
         """Whether `token` is an id some selected policy names, on either platform, or an iOS extension of

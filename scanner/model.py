@@ -15,11 +15,22 @@ APP_STATES = ("installed", "disabled", "hidden", "uninstalled-data-kept", "offlo
 STATUSES = ("complete", "partial", "failed")
 SEVERITIES = ("prohibited", "review")  # most severe first
 RELATIONS = ("app", "feature-of", "related", "maker")  # "maker": the entry names the company, not the app
-MATCH_KINDS = ("exact", "extension", "team-id", "other-platform", "recovered")
-# What a finding rests on: the app's id as parsed ("exact", "extension"), its developer team, or a whole
-# catalog id found in text that could not be parsed ("recovered").
+MATCH_KINDS = ("exact", "extension", "team-id", "other-platform", "recovered", "name")
+# What a finding rests on: the app's id as parsed ("exact", "extension"), its developer team, a whole
+# catalog id found in text that could not be parsed ("recovered"), or only its display name ("name": an
+# inventory that gives no ids, such as Intune's).
 EVIDENCE_OF_MATCH = {"exact": "identifier", "extension": "identifier", "team-id": "team-id",
-                     "other-platform": "identifier", "recovered": "recovered"}
+                     "other-platform": "identifier", "recovered": "recovered", "name": "name"}
+# What an app record of a source can prove: "identifier" (a bundle or package id), "name" (a display name
+# only), "count" (an aggregate: "on N devices", no device list).
+EVIDENCE_LEVELS = ("identifier", "name", "count")
+# The scope an MDM inventory cannot see (personal devices' unmanaged apps, the personal profile, system
+# apps...): a device read from an MDM export is partial with reason "mdm-scope" and this scope unread, unless
+# the source says its inventory covers every app, or the admin accepts the MDM's view (--accept-scope mdm).
+MDM_SCOPE = "apps outside the MDM's view"
+# Devices an export lists that scanner does not check (Windows and macOS computers in an Intune export): an
+# Inventory of such a device carries this reason, and the report lists it as not checked.
+NOT_CHECKED = "not-checked"
 CONFIDENCES = ("confirmed", "reported")
 FAIL_ON = ("prohibited", "review", "never")
 
@@ -54,6 +65,10 @@ class App(NamedTuple):
     team_id: str | None = None  # iOS developer team
     signer: str | None = None  # iOS SignerIdentity
     uid: int | None = None  # Android uid
+    # "identifier" (id is a bundle or package id) or "name" (the source gives only a display name: id holds
+    # it, as given, and matching compares it with the catalog's names).
+    evidence: str = "identifier"
+    devices: int | None = None  # an aggregate row: the number of devices the source says hold it (no list)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,12 @@ class DeviceInfo:
     # ro.serialno 0123456789ABCDEF): the adb transport serial or USB path. None for files and iOS (the
     # UDID is unique).
     transport: str | None = None
+    # What else names the device in its source, as (what, value) pairs in the source's order: an MDM's device
+    # id, serial, UDID, user ("serial", "C39XK0ABCDEF"). Shown in reports; never part of the key.
+    identity: tuple[tuple[str, str], ...] = ()
+    # When the source's inventory of the device was taken (its last check-in or inventory report), when the
+    # source says; timezone-aware. `--max-age` makes an older one partial.
+    inventoried: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -134,8 +155,16 @@ class Finding:
 
     @property
     def matched_by(self) -> str:
-        """The evidence: "identifier", "team-id" or "recovered"."""
+        """How it matched: "identifier", "team-id", "recovered" or "name"."""
         return EVIDENCE_OF_MATCH[self.match]
+
+    @property
+    def evidence(self) -> str:
+        """What the source's record can prove (EVIDENCE_LEVELS): "count" for an aggregate row (on N devices,
+        none named), "name" when only a display name matched, else "identifier"."""
+        if self.app.devices is not None:
+            return "count"
+        return "name" if self.match == "name" else "identifier"
 
     @property
     def explanation(self) -> str:
@@ -143,6 +172,9 @@ class Finding:
         if self.match == "recovered":
             what = self.listed if self.relation == "app" else replace(self, match="exact").explanation
             return f"{what} (recovered: {self.identifier} is in text that could not be read as a list)"
+        if self.match == "name":
+            what = self.listed if self.relation == "app" else replace(self, match="exact").explanation
+            return f"{what} (by its display name {self.app.id!r} only: the source gives no app id)"
         if self.match == "other-platform":
             what = self.listed if self.relation == "app" else replace(self, match="exact").explanation
             other = "iOS" if self.app.platform == "android" else "Android"
@@ -228,6 +260,17 @@ def severity_at_least(severity: str, threshold: str) -> bool:
 
 
 @dataclass(frozen=True)
+class NotChecked:
+    """A device an input lists that scanner does not check (a Windows or macOS computer in an MDM export):
+    counted and listed, never dropped in silence, and not part of the verdict, which is about phones and
+    tablets."""
+
+    device: DeviceInfo
+    rows: int  # the app rows of it that were skipped
+    why: str  # for a person: "a Windows computer: scanner checks phones and tablets"
+
+
+@dataclass(frozen=True)
 class Summary:
     devices: int
     complete: int
@@ -238,6 +281,7 @@ class Summary:
     review: int
     devices_with_findings: int
     apps_read: int
+    not_checked: int = 0
 
 
 @dataclass(frozen=True)
@@ -268,6 +312,9 @@ class Report:
     inventory_included: bool = False
     inputs: tuple[str, ...] = field(default=())
     transports: tuple[Transport, ...] = ()  # live scans: every transport asked; () for files
+    not_checked: tuple[NotChecked, ...] = ()  # desktop computers and the like that inputs listed
+    accepted_scopes: tuple[str, ...] = ()  # --accept-scope: the blind spots the admin accepted ("mdm")
+    max_age: int | None = None  # --max-age DAYS: older inventories were made partial
 
     @property
     def summary(self) -> Summary:
@@ -282,6 +329,7 @@ class Report:
             review=sum(f.severity == "review" for f in findings),
             devices_with_findings=sum(bool(r.findings) for r in self.results),
             apps_read=sum(r.app_count for r in self.results),
+            not_checked=len(self.not_checked),
         )
 
     @property
@@ -328,7 +376,7 @@ def device_verdict(result: DeviceResult, fail_on: str) -> str:
 # --- combining results ---------------------------------------------------------------------------------
 
 _STATUS_RANK = {"complete": 0, "partial": 1, "failed": 2}
-_MATCH_RANK = {"exact": 0, "extension": 0, "team-id": 0, "other-platform": 1, "recovered": 2}
+_MATCH_RANK = {"exact": 0, "extension": 0, "team-id": 0, "other-platform": 1, "name": 2, "recovered": 3}
 
 
 def _rank(f: Finding) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -71,6 +72,25 @@ class Identifier:
 
 
 @dataclass(frozen=True)
+class AppName:
+    """A name the app is shown under on a platform (its store or home-screen name, or a localized one), for
+    inventories that give only a display name (Intune): compared after normalisation, exactly."""
+
+    name: str
+    platforms: tuple[str, ...]
+    confidence: str
+    sources: tuple[str, ...]
+    language: str | None = None  # BCP 47: "en", "zh-Hans"
+    note: str | None = None
+
+
+def normalized_name(name: str) -> str:
+    """How display names are compared: Unicode NFKC, case-folded, surrounding space removed and each run of
+    white space one space. Never a substring: two names meet only when these are equal."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+@dataclass(frozen=True)
 class TeamId:
     id: str
     holder: str
@@ -103,6 +123,7 @@ class CatalogApp:
     certificates: tuple[Certificate, ...] = ()
     source: str = ""
     schema: int = SCHEMA
+    names: tuple[AppName, ...] = ()  # schema 2: display names, for name-only inventories
 
     @property
     def maker_id(self) -> str | None:
@@ -392,6 +413,15 @@ _IDENTIFIER = {
     "sources": (_nonempty_list, True),
     "note": (_str, False),
 }
+_NAME = {
+    "name": (_str, True),
+    "platforms": (None, True),
+    "language": (_matching(re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z"), "a BCP 47 language tag (en, zh-Hans)"),
+                 False),
+    "confidence": (_one_of(CONFIDENCES), True),
+    "sources": (_nonempty_list, True),
+    "note": (_str, False),
+}
 _TEAM = {
     "id": (_team_id, True),
     "holder": (_str, True),
@@ -443,7 +473,7 @@ _APP_1 = {
     "certificates": (None, False),
     "identifiers": (None, True),
 }
-_APP_2 = {**_APP_1, "maker": (_MAKER_ID, True), "team_ids": (_moved_to_maker, False)}
+_APP_2 = {**_APP_1, "maker": (_MAKER_ID, True), "team_ids": (_moved_to_maker, False), "names": (None, False)}
 _POLICY_1 = {
     **_COMMON,
     "title": (_str, True),
@@ -553,6 +583,16 @@ def _build_app(raw: dict, check: _FileCheck) -> CatalogApp | None:
     teams = [] if v2 else check.array(raw.get("team_ids"), _TEAM, "team_ids", required=False)
     certs = check.array(raw.get("certificates"), _CERT_2 if v2 else _CERT_1, "certificates", required=False)
     store = check.table(raw["store"], _STORE, "store") if "store" in raw else {}
+    names = check.array(raw.get("names"), _NAME, "names", required=False) if v2 else []
+    for i, entry in enumerate(names):
+        platforms = entry["platforms"]
+        if (not isinstance(platforms, list) or not platforms
+                or not all(isinstance(p, str) and p in PLATFORMS for p in platforms)):
+            check.fail(f"names[{i}].platforms", f"expected a non-empty list of {' or '.join(PLATFORMS)}")
+        else:
+            entry["platforms"] = tuple(dict.fromkeys(platforms))
+        if not normalized_name(entry["name"]):
+            check.fail(f"names[{i}].name", "is blank")
     for i, cert in enumerate(certs):
         want = CERT_LENGTHS[cert["algorithm"]]
         if len(cert["digest"]) != want:
@@ -572,6 +612,7 @@ def _build_app(raw: dict, check: _FileCheck) -> CatalogApp | None:
         certificates=tuple(Certificate(**c) for c in certs),
         source=check.path,
         schema=check.schema,
+        names=tuple(AppName(**n) for n in names),
     )
 
 
@@ -795,6 +836,13 @@ def _cross_check(apps: dict[str, CatalogApp], policies: dict[str, Policy], maker
                 where = "is already listed in this app" if owner[key] == app.id else f"already belongs to app {owner[key]!r}"
                 problems.append(f"{app.source}: identifiers[{i}].id: {ident.platform} {ident.id!r} {where}")
             owner.setdefault(key, app.id)
+        for i, shown in enumerate(app.names):
+            for platform in shown.platforms:
+                key = (f"name:{platform}", normalized_name(shown.name))
+                if key in owner and owner[key] != app.id:
+                    problems.append(f"{app.source}: names[{i}].name: {shown.name!r} on {platform} already belongs to "
+                                    f"app {owner[key]!r}; a name must tell one app")
+                owner.setdefault(key, app.id)
         if app.maker_id is not None and app.maker_id not in makers:
             problems.append(f"{app.source}: maker: no maker {app.maker_id!r} is loaded (add its maker file with "
                             "--signatures)")
