@@ -39,11 +39,15 @@ def scan(
     signatures: Iterable[str] = (),
     inventory: bool = False,
     fail_on: str = "prohibited",
+    accept_scopes: Iterable[str] = (),
+    max_age: int | None = None,
 ) -> Report:
     """Match saved or exported inventories (file paths) against policies.
 
     `policies` None means the default policy; ["all"] every loaded one. The
     returned Report carries per-device results and the exit code it implies.
+    `accept_scopes` ("mdm",) and `max_age` (days) are the CLI's --accept-scope
+    and --max-age.
     """
     from scanner.audit import run
     from scanner.connectors.files import FileConnector
@@ -51,8 +55,14 @@ def scan(
 
     names = tuple(inputs)
     matcher = Matcher(load_signatures(signatures), policies)
+    accept = tuple(dict.fromkeys(accept_scopes))
+    from scanner.audit import ACCEPTABLE_SCOPES
+
+    unknown = [s for s in accept if s not in ACCEPTABLE_SCOPES]
+    if unknown:
+        raise ValueError(f"accept_scopes: {unknown[0]!r} is not one of {', '.join(ACCEPTABLE_SCOPES)}")
     return run((FileConnector(n, keep=matcher.knows) for n in names), matcher, inventory=inventory, fail_on=fail_on,
-               inputs=names)
+               inputs=names, accept_scopes=accept, max_age=max_age)
 
 
 def scan_devices(

@@ -47,11 +47,19 @@ def check_inputs(ctx: click.Context, inputs: Sequence[str]) -> None:
 @click.command(epilog=EXIT_CODES_HELP)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="FILE", cls=LazyHelpOption,
               help_from="scanner.connectors.files:INPUT_HELP")  # generated from the file readers' registry
+@click.option("--accept-scope", "accept_scopes", multiple=True, type=click.Choice(["mdm"]),
+              help="With --input: count a device read from an MDM export as complete when the only thing it cannot "
+                   "show is what the MDM does not see (a personal device's unmanaged apps, the personal profile, "
+                   "system apps). The report records that the option was used.")
+@click.option("--max-age", "max_age", type=click.IntRange(min=0), metavar="DAYS",
+              help="With --input: a device whose MDM inventory is older than DAYS (or gives no date) is partial, "
+                   "never clean.")
 @device_options
 @report_options
 @pass_terminal
 @click.pass_context
-def scan(ctx: click.Context, terminal: Terminal, inputs: tuple[str, ...], platform: str | None,
+def scan(ctx: click.Context, terminal: Terminal, inputs: tuple[str, ...], accept_scopes: tuple[str, ...],
+         max_age: int | None, platform: str | None,
          serials: tuple[str, ...], udids: tuple[str, ...], adb_server: str | None, timeout: float,
          signature_paths: tuple[str, ...], policies: tuple[str, ...], fmt: str, outputs: tuple[str, ...],
          inventory: bool, fail_on: str, quiet: bool) -> int:
@@ -64,6 +72,10 @@ def scan(ctx: click.Context, terminal: Terminal, inputs: tuple[str, ...], platfo
     """
     terminal.quiet = quiet
     check_inputs(ctx, inputs)
+    if not inputs and (accept_scopes or max_age is not None):
+        given = "--accept-scope" if accept_scopes else "--max-age"
+        raise CommandError(f"{given} is about MDM exports and applies with --input only; an attached device is read "
+                           f"whole and now")
     check_adb_server(adb_server)
     select = {"android": serials, "ios": udids}
     platforms = chosen_platforms(platform, select) if not inputs else {}
@@ -76,7 +88,8 @@ def scan(ctx: click.Context, terminal: Terminal, inputs: tuple[str, ...], platfo
         from scanner.connectors.files import FileConnector
 
         report = run([FileConnector(name, keep=matcher.knows) for name in inputs], matcher, inventory=inventory,
-                     fail_on=fail_on, inputs=inputs)
+                     fail_on=fail_on, inputs=inputs, accept_scopes=tuple(dict.fromkeys(accept_scopes)),
+                     max_age=max_age)
     else:
         from scanner import live
 
