@@ -38,18 +38,22 @@ is (detect.py) and hands it to that reader.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 from scanner.connectors.files.common import error_text, evidence_of, failed_inventory, label_of
 from scanner.connectors.files.detect import InputRefused, sniff, tool_error
 from scanner.connectors.files.readers import ACCEPTED_FORMATS, INPUT_HELP, READERS
 from scanner.connectors.files.source import InputLines
+from scanner.connectors.files.zipped import MAX_WHOLE, is_zip, read_zip
 from scanner.connectors.grammars.json_values import json_object, json_type
 from scanner.connectors.records import MAX_PROBLEMS, Problems, keeping, residue_of
-from scanner.model import Inventory
+from scanner.model import Inventory, Scope
 
 __all__ = ["ACCEPTED_FORMATS", "INPUT_HELP", "MAX_PROBLEMS", "FileConnector", "read_input"]
 
@@ -113,6 +117,62 @@ class FileConnector:
 
 
 def _read(name: str, stream: BinaryIO) -> Iterator[Inventory]:
+    """A loose input: a ZIP's members, or one format of text."""
+    try:
+        stream, zipped = _zip_head(stream)
+    except OSError as err:
+        yield _unreadable(name, err)
+        return
+    if zipped:
+        yield from read_zip(name, stream, _read_member)
+        return
+    yield from _read_text(name, stream)
+
+
+def _read_member(name: str, stream: BinaryIO, size: int) -> Iterator[Inventory]:
+    """A file in a ZIP (zipped.py checked it is no ZIP itself): read as a loose input would be, but a JSON
+    document, read whole, is refused past MAX_WHOLE."""
+    yield from _read_text(name, stream, size)
+
+
+def _zip_head(stream: BinaryIO) -> tuple[BinaryIO, bool]:
+    """(the stream to read, whether it begins as a ZIP does), looking at its first bytes without taking
+    them: by peek() when the stream has it, else by seeking back; a stream with neither is wrapped in a
+    buffer that has."""
+    peek = getattr(stream, "peek", None)
+    if peek is None:
+        try:
+            seekable = stream.seekable()
+        except (AttributeError, ValueError):
+            seekable = False
+        if seekable:
+            at = stream.tell()
+            head = stream.read(4)
+            stream.seek(at)
+            return stream, is_zip(head)
+        stream = io.BufferedReader(_Raw(stream))  # type: ignore[assignment]
+        peek = stream.peek  # type: ignore[attr-defined]
+    return stream, is_zip(peek(4)[:4])
+
+
+class _Raw(io.RawIOBase):
+    """A stream with only read() as a raw stream, for io.BufferedReader."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        data = self.stream.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+def _read_text(name: str, stream: BinaryIO, size: int | None = None) -> Iterator[Inventory]:
+    """An input that is not a ZIP; `size`: what a ZIP member says it inflates to (None for a loose input)."""
     src = InputLines(stream)
     try:
         sniffed = sniff(name, src)
@@ -124,7 +184,7 @@ def _read(name: str, stream: BinaryIO) -> Iterator[Inventory]:
         yield _unreadable(name, err)
         return
     if sniffed.kind == "json":
-        yield from _read_json(name, src)
+        yield from _read_json(name, src, size)
     elif sniffed.reader is not None:
         yield from sniffed.reader.read(name, src, sniffed.line)
     else:  # only error messages from the tool that wrote the file
@@ -142,19 +202,40 @@ def _searched(inv: Inventory, src: InputLines) -> Inventory:
                    problems=(*inv.problems, *evidence.kept)[:MAX_PROBLEMS])
 
 
-def _read_json(name: str, src: InputLines) -> Iterator[Inventory]:
+def _read_json(name: str, src: InputLines, size: int | None = None) -> Iterator[Inventory]:
     label = label_of(name)
+    if size is not None and size > MAX_WHOLE:
+        yield _searched(_too_large(name, size), src)
+        return
     try:
-        data = src.rest()
+        data = src.rest() if size is None else _whole(src)
     except OSError as err:
         yield _unreadable(name, err)
         return
-    for inv in _json_inventories(name, label, data):
+    if size is not None and len(data) > MAX_WHOLE:  # a member that inflates past the size it declares
+        yield _too_large(name, len(data))
+        return
+    tail: list[Inventory] = []  # the failed result for text after the last whole document: searched already
+    for inv in _json_inventories(name, label, data, tail):
         if inv.reason in _WHOLE_JSON_FAILURES and inv.device.source == name and not inv.residue:
             evidence = Problems()
             evidence.search(data)  # JSON that cannot be read is still searched for whole catalog ids
             inv = replace(inv, residue=residue_of(evidence))
         yield inv
+    yield from tail
+
+
+def _whole(src: InputLines) -> bytes:
+    """The head and the rest of a ZIP member, but never more than MAX_WHOLE and a byte."""
+    head = b"".join(src.head)
+    return head + src.stream.read(max(0, MAX_WHOLE + 1 - len(head)))
+
+
+def _too_large(name: str, size: int) -> Inventory:
+    return failed_inventory(name, "too-large", (
+        f"{label_of(name)}: a JSON document of {size >> 20} MiB, more than the {MAX_WHOLE >> 20} MiB scanner reads "
+        f"whole from a ZIP; unzip it and scan the file itself"
+    ))
 
 
 # Reasons a JSON input as a whole could not be read: its text is searched. (A device of a saved report that
@@ -162,7 +243,7 @@ def _read_json(name: str, src: InputLines) -> Iterator[Inventory]:
 _WHOLE_JSON_FAILURES = frozenset({"bad-json", "unknown-format", "unsupported-schema", "no-inventory"})
 
 
-def _json_inventories(name: str, label: str, data: bytes) -> Iterator[Inventory]:
+def _json_inventories(name: str, label: str, data: bytes, tail: list[Inventory]) -> Iterator[Inventory]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -171,18 +252,76 @@ def _json_inventories(name: str, label: str, data: bytes) -> Iterator[Inventory]
             f"{label} line {line}: not valid UTF-8, so the JSON cannot be read; export or save it again"
         ), problems=(f"line {line}: not valid UTF-8",))
         return
-    try:
-        doc = json.loads(text, object_pairs_hook=json_object)
-    except json.JSONDecodeError as err:
-        yield failed_inventory(name, "bad-json", (
-            f"{label} line {err.lineno} column {err.colno}: not valid JSON ({err.msg}); the file was cut short "
-            f"or edited: export or save it again"
-        ), problems=(f"line {err.lineno}: {err.msg}",))
+    docs: list[object] = []
+    rest: Inventory | None = None  # the failed result for what follows the last whole document
+    decoder = json.JSONDecoder(object_pairs_hook=json_object)
+    at = _space(text, 0)
+    while at < len(text):
+        try:
+            doc, end = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as err:
+            if not docs:
+                yield failed_inventory(name, "bad-json", (
+                    f"{label} line {err.lineno} column {err.colno}: not valid JSON ({err.msg}); the file was cut "
+                    f"short or edited: export or save it again"
+                ), problems=(f"line {err.lineno}: {err.msg}",))
+                return
+            rest = _bad_rest(name, label, text, at, len(docs) + 1, err)
+            break
+        except (ValueError, RecursionError) as err:  # a number too long for int(), nesting too deep
+            if not docs:
+                yield failed_inventory(name, "bad-json",
+                                       f"{label}: JSON scanner will not read ({err}); export or save it again")
+                return
+            rest = _bad_rest(name, label, text, at, len(docs) + 1, err)
+            break
+        docs.append(doc)
+        at = _space(text, end)
+    # Several documents one after another (`curl ... >> pages.json`): the readers are handed them as a JSON
+    # array, the shape a set of pages saved with jq -s has.
+    read = _document(name, label, docs[0] if len(docs) == 1 else docs)
+    if rest is None:
+        yield from read
         return
-    except (ValueError, RecursionError) as err:  # a number too long for int(), nesting too deep
-        yield failed_inventory(name, "bad-json",
-                               f"{label}: JSON scanner will not read ({err}); export or save it again")
-        return
+    # A device of a whole document may go on in the damaged text after it (a device on two pages): never complete.
+    for inv in read:
+        yield _went_on(inv, label) if inv.status == "complete" else inv
+    tail.append(rest)
+
+
+def _went_on(inv: Inventory, label: str) -> Inventory:
+    who = f", device {inv.device.serial}" if inv.device.serial else ""
+    return replace(
+        inv, status="partial" if inv.apps else "failed", reason="bad-json",
+        coverage=(*inv.coverage, Scope("records", read=False, reason="the JSON after the last whole document")),
+        message=(f"{label}{who}: read from a whole JSON document, but the text after the last whole document is "
+                 f"damaged and may hold more of this device; save the pages again and rescan"))
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")  # what JSON allows between tokens, and so between documents
+
+
+def _space(text: str, at: int) -> int:
+    return _SPACE.match(text, at).end()  # type: ignore[union-attr]
+
+
+def _bad_rest(name: str, label: str, text: str, at: int, number: int, err: ValueError | RecursionError) -> Inventory:
+    """The failed result for what follows the last whole JSON document of several, its text searched."""
+    line = text.count("\n", 0, at) + 1
+    if isinstance(err, json.JSONDecodeError):
+        where, why = f"line {err.lineno} column {err.colno}", err.msg
+    else:
+        where, why = f"line {line}", str(err)
+    evidence = Problems()
+    evidence.search(text[at:])
+    return failed_inventory(name, "bad-json", (
+        f"{label} {where}: document {number}, which begins on line {line}, is not valid JSON ({why}); the "
+        f"{'whole document before it was' if number == 2 else f'{number - 1} whole documents before it were'} "
+        f"read, and nothing after it: the file was cut short or edited: save the pages again"
+    ), problems=(f"{where}: document {number}: {why}",), evidence=evidence)
+
+
+def _document(name: str, label: str, doc: object) -> Iterator[Inventory]:
     for reader in _DOCUMENT_READERS:
         if reader.document(doc):  # type: ignore[misc]
             yield from reader.read(name, doc)

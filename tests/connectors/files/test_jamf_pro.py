@@ -268,12 +268,24 @@ def test_applications_that_are_not_a_list_and_a_cut_file():
     assert ("com.tencent.xin", "recovered") in found([result])
 
 
-def test_concatenated_pages_are_not_one_json_document_and_are_failed_with_their_text_searched():
+def test_concatenated_pages_are_read_as_the_pages_they_are():
+    # `curl ... >> pages.json` writes the pages one after the other: each is read, as a JSON array of them is.
     text = json.dumps(page(2, record("1", app("com.a")))) + "\n" + json.dumps(page(2, record("2", app(
         "com.tencent.xin"))))
-    (result,) = audited(text.encode())
-    assert result.status == "failed" and result.reason == "bad-json"
-    assert found([result]) == {("com.tencent.xin", "recovered")}
+    results = audited(text.encode())
+    assert [r.device.serial for r in results] == ["Jamf id 1", "Jamf id 2"]
+    assert all(r.reason == "mdm-scope" for r in results)
+    assert found(results) == {("com.tencent.xin", "exact")}
+
+
+def test_concatenated_pages_cut_inside_the_last_one_keep_what_was_whole():
+    text = json.dumps(page(2, record("1", app("com.tencent.xin")))) + "\n" + json.dumps(page(2, record("2", app(
+        "com.zhiliaoapp.musically"))))[:-20]
+    results = audited(text.encode())
+    assert any(r.status == "failed" and r.reason == "bad-json" for r in results)
+    assert all(r.status != "complete" for r in results)
+    assert ("com.tencent.xin", "exact") in found(results)
+    assert ("com.zhiliaoapp.musically", "recovered") in found(results)  # the cut page's text is still searched
 
 
 # --- property: generated page sets read as documented; mutated ones never lose an app unseen -----
