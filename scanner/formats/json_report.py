@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from scanner.formats.interface import Format, FormatOptions
-from scanner.model import App, DeviceResult, Finding, Report, device_verdict
+from scanner.model import App, DeviceInfo, DeviceResult, Finding, NotChecked, Report, device_verdict
 
-__all__ = ["FORMAT", "SCHEMA_VERSION", "app_to_dict", "clone_serials", "device_to_dict", "finding_id", "report_to_dict",
-           "timestamp", "write_json"]
+__all__ = ["FORMAT", "SCHEMA_VERSION", "app_to_dict", "clone_serials", "device_info_to_dict", "device_to_dict",
+           "finding_id", "not_checked_to_dict", "report_to_dict", "timestamp", "write_json"]
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 def timestamp(moment: datetime) -> str:
@@ -102,6 +102,8 @@ def app_to_dict(app: App) -> dict[str, Any]:
         "team_id": app.team_id,
         "signer": app.signer,
         "uid": app.uid,
+        "evidence": app.evidence,
+        "devices": app.devices,
     }
 
 
@@ -122,8 +124,28 @@ def _finding(result: DeviceResult, finding: Finding, clones: frozenset) -> dict[
         "severity": finding.severity,
         "edition": finding.edition,
         "explanation": finding.explanation,
+        "evidence": finding.evidence,
         "app": app_to_dict(finding.app),
     }
+
+
+def device_info_to_dict(d: DeviceInfo) -> dict[str, Any]:
+    """Who a device is: the `device` object of a device entry, and of a `not_checked` entry."""
+    return {
+        "platform": d.platform,
+        "serial": d.serial,
+        "transport": d.transport,
+        "model": d.model,
+        "os_version": d.os_version,
+        "name": d.name,
+        "source": d.source,
+        "identity": [{"kind": kind, "value": value} for kind, value in d.identity],
+        "inventoried": None if d.inventoried is None else timestamp(d.inventoried),
+    }
+
+
+def not_checked_to_dict(entry: NotChecked) -> dict[str, Any]:
+    return {"device": device_info_to_dict(entry.device), "rows": entry.rows, "why": entry.why}
 
 
 def device_to_dict(result: DeviceResult, report: Report, clones: frozenset = frozenset()) -> dict[str, Any]:
@@ -131,17 +153,8 @@ def device_to_dict(result: DeviceResult, report: Report, clones: frozenset = fro
 
     `clones`: from clone_serials(report), so that finding ids tell devices that share a serial apart.
     """
-    d = result.device
     out: dict[str, Any] = {
-        "device": {
-            "platform": d.platform,
-            "serial": d.serial,
-            "transport": d.transport,
-            "model": d.model,
-            "os_version": d.os_version,
-            "name": d.name,
-            "source": d.source,
-        },
+        "device": device_info_to_dict(result.device),
         "status": result.status,
         "reason": result.reason,
         "message": result.message,
@@ -192,6 +205,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             for p in report.policies
         ],
         "signature_files": [{"path": f.path, "sha256": f.sha256, "kind": f.kind} for f in report.signature_files],
+        "accepted_scopes": list(report.accepted_scopes),
+        "max_age": report.max_age,
         "summary": {
             "devices": summary.devices,
             "complete": summary.complete,
@@ -202,7 +217,9 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "review": summary.review,
             "devices_with_findings": summary.devices_with_findings,
             "apps_read": summary.apps_read,
+            "not_checked": summary.not_checked,
         },
+        "not_checked": [not_checked_to_dict(n) for n in report.not_checked],
         "devices": [device_to_dict(r, report, clones) for r in report.results],
     }
 

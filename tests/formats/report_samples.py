@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from scanner.model import (
+    MDM_SCOPE,
     App,
     DeviceInfo,
     DeviceResult,
     Finding,
+    NotChecked,
     PolicyRef,
     Report,
     Scope,
@@ -140,8 +142,59 @@ CLEAN = DeviceResult(
     app_count=1,
 )
 
-STARTED = datetime(2025, 3, 1, 9, 30, 0, 125000, tzinfo=timezone.utc)
-FINISHED = datetime(2025, 3, 1, 9, 30, 2, tzinfo=timezone.utc)
+STARTED = datetime(2025, 3, 1, 9, 30, 0, 125000, tzinfo=UTC)
+FINISHED = datetime(2025, 3, 1, 9, 30, 2, tzinfo=UTC)
+
+
+# --- an MDM export: a name match, an aggregate count, device identity and date, computers not checked ------
+
+INVENTORIED = datetime(2025, 2, 20, 8, 15, 0, tzinfo=UTC)
+ACCEPTED = "accepted with --accept-scope mdm: a personal device, so Intune reports its managed apps only"
+WEIXIN_NAME = App("android", "微信", name="微信", version="8.0.47", evidence="name")
+NAME_HOSTILE = App("ios", ESC + "WeChat", name=ESC + "WeChat", evidence="name")
+F_NAME = finding(WEIXIN_NAME, match="name", identifier="微信", catalog_app="weixin", catalog_name="Weixin")
+F_NAME_HOSTILE = finding(NAME_HOSTILE, match="name", identifier="WeChat", edition=None)
+F_COUNT = finding(App("android", "com.tencent.mm", name="WeChat", version="8.0.44", devices=3))
+
+MDM_PHONE = DeviceResult(
+    device=DeviceInfo("android", "Intune id 2f6c0a", model="Pixel 8", os_version="14", name="Sam's Pixel",
+                      source="AppInvRawData.csv",
+                      identity=(("serial", "R58N" + ESC), ("user", "sam@example.com" + BIDI), ("mdm id", "2f6c0a")),
+                      inventoried=INVENTORIED),
+    status="complete",
+    reason=None,
+    message=None,
+    coverage=(Scope("records", True, apps=2), Scope(MDM_SCOPE, True, reason=ACCEPTED)),
+    findings=(F_NAME, F_NAME_HOSTILE),
+    app_count=2,
+)
+AGGREGATE = DeviceResult(
+    device=DeviceInfo(None, None, name="the tenant's aggregate", source="AppInvAggregate.csv"),
+    status="partial",
+    reason="aggregate",
+    message="AppInvAggregate.csv counts apps, not devices: export AppInvRawData to see which devices hold them",
+    coverage=(Scope("records", True, apps=1), Scope("devices", False, reason="an aggregate names no devices")),
+    findings=(F_COUNT,),
+    app_count=1,
+)
+
+
+def desktop(n: int, name: str = "LT-0042", rows: int = 812, platform: str = "windows") -> NotChecked:
+    what = {"windows": "Windows", "macos": "macOS"}.get(platform, platform)
+    device = DeviceInfo(platform, f"Intune id d{n:05d}", name=name, source="AppInvRawData.csv",
+                        identity=(("serial", f"5CG{n}" + BIDI), ("user", ESC)))
+    return NotChecked(device, rows, f"AppInvRawData.csv, device {name}: a {what} computer, and scanner checks phones "
+                                    f"and tablets: its {rows} app rows were not checked")
+
+
+NOT_CHECKED = (desktop(1), desktop(2, name="MBP " + ESC, rows=97, platform="macos"))
+
+
+def make_mdm_report(*results: DeviceResult, not_checked: tuple[NotChecked, ...] = NOT_CHECKED, **kw) -> Report:
+    base = dict(results=results or (MDM_PHONE, AGGREGATE), inputs=("AppInvRawData.csv", "AppInvAggregate.csv"),
+                not_checked=not_checked, accepted_scopes=("mdm",), max_age=30)
+    base.update(kw)
+    return make_report(**base)
 
 
 def make_report(*results: DeviceResult, **kw) -> Report:
@@ -166,6 +219,8 @@ def with_inventory(report: Report) -> Report:
         IPHONE.device: (WEWORK_EXT, TENCENT_OTHER, F_TIKTOK.app),
         FAILED.device: (),
         CLEAN.device: (App("android", "com.android.chrome", name="Chrome", system=True, user=0),),
+        MDM_PHONE.device: (WEIXIN_NAME, NAME_HOSTILE),
+        AGGREGATE.device: (F_COUNT.app,),
     }
     results = tuple(replace(r, apps=inventories[r.device]) for r in report.results)
     return replace(report, results=results, inventory_included=True)

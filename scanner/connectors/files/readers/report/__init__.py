@@ -43,21 +43,44 @@ more, and evidence still in the file is never dropped.
 
 A key the writer always writes but that is missing reads as its empty value
 (null, [] or 0), except `status` and `app_count`: only fields that are there
-can disagree. The optional keys of newer 1.x writers (`transports`, a
-device's `device.transport`, a finding's `matched_by`) are read when present
-and never required.
+can disagree. The optional keys of newer 1.x writers (1.1: `transports`, a
+device's `device.transport`, a finding's `matched_by`; 1.2: an app's
+`evidence` and `devices`, a finding's `evidence`, a device's `identity` and
+`inventoried`, `not_checked`, `accepted_scopes`, `max_age`) are read when
+present and never required.
+
+Schema 1.2 (MDM exports):
+- An app keeps its evidence ("name": its id is a display name, kept exactly
+  as given) and its `devices` count (an aggregate row); a finding's
+  `evidence` and `match` must agree with its app (a bad record otherwise).
+  A device keeps its `identity` and `inventoried` (a time later than the
+  report's `finished`, past a day of clock skew, is a bad record: it would
+  dodge --max-age).
+- `--accept-scope mdm` is an option of a run, not a fact of a device: a scope
+  the saved scan accepted ("accepted with --accept-scope mdm: ...") is unread
+  again, so a device that was complete only by it reads `partial` with reason
+  `mdm-scope` until this run accepts it again; a device saved `partial` for
+  another reason gets an unread scope of its own so that accepting cannot
+  make it complete. `--max-age` applies again to `inventoried`.
+- `not_checked` entries (computers) are read back as not checked (reason
+  NOT_CHECKED, their rows counted in the coverage); one that names a phone or
+  tablet, or no platform, or cannot be read, is a failed device instead.
 
 The package: devices (one device), checks (what a device saved as complete
 must agree with), top_level (the top level against the devices), records
-(an app, a coverage scope).
+(an app, a coverage scope, identity and times), not_checked (the devices a
+report lists as not checked).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from scanner.connectors.files.common import failed_inventory, label_of
 from scanner.connectors.files.readers.report.devices import report_device
+from scanner.connectors.files.readers.report.not_checked import not_checked
+from scanner.connectors.files.readers.report.records import report_finished
 from scanner.connectors.files.readers.report.top_level import TopLevel, unseen
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text
 from scanner.connectors.interface import FileReader
@@ -115,9 +138,11 @@ def read_report(name: str, doc: dict[str, Any]) -> Iterator[Inventory]:
         ))
         return
     top = TopLevel.of(doc, devices)
+    finished = report_finished(doc.get("finished"))
     complete = True
     for number, entry in enumerate(devices, 1):
-        inv = report_device(name, number, entry, doc.get("fail_on"), top.distrust)
+        inv = report_device(name, number, entry, doc.get("fail_on"), top.distrust, finished)
         complete = complete and inv.status == "complete"
         yield inv
+    yield from not_checked(name, doc, finished)
     yield from unseen(name, doc, devices, top, complete)

@@ -10,7 +10,7 @@ from typing import Any
 from scanner.connectors.files.readers.report.records import keep_evidence, report_app
 from scanner.connectors.grammars.json_values import json_text, json_type, no_repeats
 from scanner.connectors.records import MAX_PROBLEMS, BadRecord, Problems, snippet
-from scanner.model import FAIL_ON, SEVERITIES, App, Scope, severity_at_least
+from scanner.model import FAIL_ON, MDM_SCOPE, SEVERITIES, App, Scope, severity_at_least
 
 
 @dataclass
@@ -48,7 +48,14 @@ def _saved_finding(found: _Findings, number: int, item: Any, platform: str | Non
         raise BadRecord(f"severity {json_text(severity)} is not one of {', '.join(SEVERITIES)}")
     found.severities.append(severity)
     app = report_app(item.get("app"), platform)
-    if item.get("match") == "recovered" or item.get("matched_by") == "recovered":
+    match = item.get("match")
+    if match == "name" and app.evidence != "name":
+        raise BadRecord(f"a name match of {snippet(app.id)}, whose evidence is {app.evidence}, not a display name")
+    if "evidence" in item:  # 1.2: what the finding rests on, which its app says too
+        evidence = "count" if app.devices is not None else "name" if match == "name" else "identifier"
+        if item["evidence"] != evidence:
+            raise BadRecord(f"evidence {json_text(item['evidence'])} contradicts its app and match ({evidence})")
+    if match == "recovered" or item.get("matched_by") == "recovered":
         found.recovered.append((number, app.id))
     else:
         found.named.append((number, app))
@@ -109,7 +116,8 @@ def _problems_odd(entry: dict[str, Any], live: bool) -> list[str]:
 
 def _coverage_counts(coverage: list[Scope], records: int) -> list[str]:
     """Every part of a complete device read, each counting its apps, the counts adding up to the inventory."""
-    read = [s for s in coverage if s.read]
+    # What an MDM cannot see is a statement about the source, not a part read with apps in it.
+    read = [s for s in coverage if s.read and s.name != MDM_SCOPE]
     if not read:
         return ["its coverage names no part of the device as read"]
     uncounted = [f"its coverage does not count the apps read in {snippet(s.name)}" for s in read if s.apps is None]

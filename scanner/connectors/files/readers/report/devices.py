@@ -4,20 +4,33 @@ more complete than the report can show it was."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from scanner.connectors.files.common import KNOWN_PLATFORMS, failed_inventory, label_of
 from scanner.connectors.files.readers.report.checks import inconsistent, saved_findings
-from scanner.connectors.files.readers.report.records import keep_evidence, report_app, report_scope
+from scanner.connectors.files.readers.report.records import (
+    keep_evidence,
+    report_app,
+    report_identity,
+    report_scope,
+    report_when,
+)
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text, text_of, text_or_none
 from scanner.connectors.records import MAX_PROBLEMS, BadRecord, Problems, decodable, residue_of, snippet
-from scanner.model import STATUSES, App, DeviceInfo, Inventory, Scope
+from scanner.model import MDM_SCOPE, STATUSES, App, DeviceInfo, Inventory, Scope
 
 # The source of a phone read live through adb: the one read that can be complete and still keep notes.
 LIVE_ADB = "adb"
+# How the audit marks a scope the admin accepted (audit.accepted, --accept-scope mdm).
+ACCEPTED = "accepted with --accept-scope mdm: "
+# The platform of a device not checked: a word such as windows, macos, linux, chromeos.
+_OTHER_PLATFORM = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
-def report_device(name: str, number: int, entry: Any, fail_on: Any, distrust: list[str]) -> Inventory:
+def report_device(name: str, number: int, entry: Any, fail_on: Any, distrust: list[str],
+                  finished: datetime | None = None) -> Inventory:
     """One device of a saved report, as it was when scanned: a partial or
     failed device stays so, and records that cannot be read, or fields that
     disagree with its "complete", make it partial."""
@@ -31,7 +44,7 @@ def report_device(name: str, number: int, entry: Any, fail_on: Any, distrust: li
     if isinstance(entry, Repeats):
         problems.add(f"device #{number}: {keys_text(entry.repeated)} given more than once")
         keep_evidence(problems, [v for k, v in entry.pairs if k in entry.repeated])
-    device, origin = _device_info(name, number, entry, problems)
+    device, origin = device_info(name, number, entry, problems, finished)
     apps, records = _inventory(number, entry, device.platform, problems)
     app_count = entry.get("app_count")
     if type(app_count) is int and app_count > records:
@@ -40,6 +53,10 @@ def report_device(name: str, number: int, entry: Any, fail_on: Any, distrust: li
 
     saved = _saved_problems(entry)
     coverage = _coverage(number, entry, problems)
+    # --accept-scope mdm is an option of a run, not a fact of the device: what the saved scan accepted is
+    # unread again, for this run's --accept-scope to accept or not (audit.accepted).
+    unaccepted = [_unaccepted(s) for s in coverage]
+    reaccept = unaccepted != coverage
     findings = saved_findings(entry, device.platform, problems)
     listed = {(a.platform, a.id, a.user) for a in apps}
     unlisted = [(i, app) for i, app in findings.named if (app.platform, app.id, app.user) not in listed]
@@ -84,6 +101,17 @@ def report_device(name: str, number: int, entry: Any, fail_on: Any, distrust: li
         status, reason = "failed", "empty"
         message = (f"{where} was saved as complete but lists no apps at all, and a phone always has some: the "
                    f"report was edited or damaged, or the scan read nothing; scan the device again")
+    if reaccept:
+        coverage = unaccepted + coverage[len(unaccepted):]
+        if status == "complete":
+            blind = next(s.reason for s in coverage if s.name == MDM_SCOPE and not s.read)
+            status, reason = "partial", "mdm-scope"
+            message = (f"{where} was complete only because the saved scan accepted the MDM's view (--accept-scope "
+                       f"mdm: {blind}); give --accept-scope mdm to accept it again, or scan the device itself")
+    if status == "partial" and reason != "mdm-scope" and any(s.name == MDM_SCOPE and not s.read for s in coverage) \
+            and all(s.read for s in coverage if s.name != MDM_SCOPE):
+        # Saved as not complete for a reason of its own: accepting the MDM's view must not make it complete.
+        coverage.append(Scope("records", read=False, reason=f"saved as {status} ({reason or 'no reason given'})"))
     if status != "complete":
         for i, app in unlisted if not odd else ():
             problems.add(f"device #{number}: finding #{i} names {snippet(app.id)}, which is not in its inventory; "
@@ -106,29 +134,52 @@ def report_device(name: str, number: int, entry: Any, fail_on: Any, distrust: li
     )
 
 
-def _device_info(name: str, number: int, entry: dict[str, Any], problems: Problems) -> tuple[DeviceInfo, str]:
-    """Who the device is, and where it was first read ("adb", "phone.txt")."""
+def _unaccepted(scope: Scope) -> Scope:
+    if scope.name == MDM_SCOPE and scope.read and (scope.reason or "").startswith(ACCEPTED):
+        return Scope(MDM_SCOPE, read=False, reason=scope.reason[len(ACCEPTED):] or None, apps=scope.apps)
+    return scope
+
+
+def device_info(name: str, number: int, entry: dict[str, Any], problems: Problems,
+                finished: datetime | None = None, *, what: str = "device", known: bool = True) -> tuple[DeviceInfo, str]:
+    """Who the device is, and where it was first read ("adb", "phone.txt"). `known`: its platform must be
+    android or ios (a device not checked gives any other)."""
     info = entry.get("device")
     if not isinstance(info, dict):
-        problems.add(f"device #{number}: 'device' is {json_type(info)}, not an object")
+        problems.add(f"{what} #{number}: 'device' is {json_type(info)}, not an object")
         info = {}
     elif isinstance(info, Repeats):
-        problems.add(f"device #{number}: device {keys_text(info.repeated)} given more than once")
+        problems.add(f"{what} #{number}: device {keys_text(info.repeated)} given more than once")
     platform = info.get("platform")
-    if platform is not None and not (isinstance(platform, str) and platform in KNOWN_PLATFORMS):
-        problems.add(f"device #{number}: platform {snippet(str(platform))} is not android or ios")
+    if known and platform is not None and not (isinstance(platform, str) and platform in KNOWN_PLATFORMS):
+        problems.add(f"{what} #{number}: platform {snippet(str(platform))} is not android or ios")
+        platform = None
+    elif not known and not (isinstance(platform, str) and _OTHER_PLATFORM.fullmatch(platform)
+                            and platform not in KNOWN_PLATFORMS):
+        problems.add(f"{what} #{number}: platform {snippet(str(platform))} is not a computer's (windows, macos, ...)")
         platform = None
     fields = {}
     for key in ("serial", "model", "os_version", "name"):
         try:
             fields[key] = text_of(info, key)
         except BadRecord as err:
-            problems.add(f"device #{number}: {err}")
+            problems.add(f"{what} #{number}: {err}")
             fields[key] = None
     transport = info.get("transport")  # written by newer 1.x scanners: what tells two clones apart
     if transport is not None and not (isinstance(transport, str) and decodable(transport)):
-        problems.add(f"device #{number}: transport is {json_type(transport)}, expected text")
+        problems.add(f"{what} #{number}: transport is {json_type(transport)}, expected text")
         transport = None
+    identity: tuple[tuple[str, str], ...] = ()
+    inventoried = None
+    try:  # 1.2: what else names the device, and when its source inventoried it
+        identity = report_identity(info.get("identity"))
+    except BadRecord as err:
+        problems.add(f"{what} #{number}: {err}")
+        keep_evidence(problems, info.get("identity"))
+    try:
+        inventoried = report_when(info.get("inventoried"), finished)
+    except BadRecord as err:
+        problems.add(f"{what} #{number}: {err}")
     # Say where the device was first read too ("saved.json: phone.txt"), so
     # that two serial-less devices of one report stay apart.
     try:
@@ -136,7 +187,7 @@ def _device_info(name: str, number: int, entry: dict[str, Any], problems: Proble
     except BadRecord:
         origin = ""
     device = DeviceInfo(platform=platform, source=f"{name}: {origin}" if origin else name,
-                        transport=transport or None, **fields)
+                        transport=transport or None, identity=identity, inventoried=inventoried, **fields)
     return device, origin
 
 

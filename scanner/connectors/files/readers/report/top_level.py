@@ -4,8 +4,9 @@ targets of the saved scan that the file does not hold (unseen)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from scanner.connectors.files.common import KNOWN_PLATFORMS, failed_inventory, label_of
 from scanner.connectors.grammars.json_values import Repeats, json_text, json_type, keys_text, text_or_none
@@ -18,7 +19,7 @@ _VERDICT_MEANS = {"clean": (False, False), "findings": (False, True), "incomplet
 _SUMMARY_WORDS = {
     "devices": "devices", "complete": "complete devices", "partial": "partial devices", "failed": "failed devices",
     "findings": "findings", "prohibited": "prohibited findings", "review": "review findings",
-    "devices_with_findings": "devices with findings", "apps_read": "apps read",
+    "devices_with_findings": "devices with findings", "apps_read": "apps read", "not_checked": "devices not checked",
 }
 # The reason a transport that did not answer gives, as the live connectors give it.
 _UNASKED = {"android": "adb-unavailable", "ios": "usbmuxd-unavailable"}
@@ -45,9 +46,11 @@ class TopLevel:
             **{s: severities.count(s) for s in SEVERITIES},
             "devices_with_findings": sum(bool(fs) for fs in found),
             "apps_read": sum(e.get("app_count", 0) for e in entries if type(e.get("app_count", 0)) is int),
+            "not_checked": len(_list(doc.get("not_checked"))),
         }
         if "summary" in doc:
             top._summary(doc["summary"], counts)
+        top._options(doc)
         fail_on = doc.get("fail_on")
         known = isinstance(fail_on, str) and fail_on in FAIL_ON
         if "fail_on" in doc and not known:
@@ -57,6 +60,15 @@ class TopLevel:
             if key in doc:
                 top._outcome(key, doc[key], means, counts["complete"] == len(devices), failing)
         return top
+
+    def _options(self, doc: dict[str, Any]) -> None:
+        """1.2: --accept-scope and --max-age as the saved scan was given them."""
+        scopes = doc.get("accepted_scopes", [])
+        if not (isinstance(scopes, list) and all(isinstance(s, str) for s in scopes)):
+            self.distrust.append(f"the report's accepted_scopes is {json_text(scopes)}, not a list of scope names")
+        max_age = doc.get("max_age")
+        if not (max_age is None or (type(max_age) is int and max_age >= 0)):
+            self.distrust.append(f"the report's max_age is {json_text(max_age)}, not a number of days or null")
 
     def _summary(self, summary: Any, counts: dict[str, int]) -> None:
         if not isinstance(summary, dict) or isinstance(summary, Repeats):
