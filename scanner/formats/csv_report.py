@@ -6,7 +6,12 @@ per finding; a device without any has one row whose finding columns (policy
 to explanation) are empty. Every row carries the device's `device_status`
 (complete, partial, failed), `device_reason` (why not complete),
 `device_message` (what to do) and `app_count` (apps read), so a filter on
-`device_status` finds every device that needs a person. The exit code still
+`device_status` finds every device that needs a person. `evidence` says
+what a finding rests on (`identifier`; `name`: a display name only; `count`:
+an aggregate row, on `app_devices` devices, none named), and
+`device_inventoried` when the MDM last inventoried the device. Devices an
+input lists that scanner does not check (computers in an MDM export) are in
+the table, JSON and SARIF reports, not here: a row is a phone or tablet. The exit code still
 says when a device could not be read; the JSON report has every detail.
 
 Cells are for people and terminals (`cat`, `column -s, -t`), not for exact
@@ -31,6 +36,7 @@ import re
 from typing import TextIO
 
 from scanner.formats.interface import Format, FormatOptions
+from scanner.formats.json_report import timestamp
 from scanner.model import DeviceResult, Finding, Report
 from scanner.terminal.text import safe
 
@@ -61,6 +67,9 @@ HEADER = (
     "device_message",
     "app_count",
     "device_transport",  # what tells two clones with one serial apart (adb transport serial or USB path)
+    "evidence",  # what the finding rests on: identifier, name (a display name only), count (an aggregate)
+    "app_devices",  # an aggregate row: on how many devices (none named)
+    "device_inventoried",  # when the MDM last inventoried the device (UTC), as in the JSON report
 )
 
 _FINDING_COLUMNS = HEADER.index("explanation") - HEADER.index("policy") + 1
@@ -89,6 +98,11 @@ def _device_columns(result: DeviceResult) -> tuple[object, ...]:
     return (result.reason, result.message, result.app_count, result.device.transport)
 
 
+def _inventoried(result: DeviceResult) -> str | None:
+    when = result.device.inventoried
+    return None if when is None else timestamp(when)
+
+
 def _finding_columns(f: Finding) -> tuple[object, ...]:
     app = f.app
     return (f.policy, f.policy_status, f.rule, f.listed, f.relation, f.severity, f.match, f.confidence,
@@ -100,11 +114,11 @@ def _rows(result: DeviceResult):
     device = result.device
     if not result.findings:
         yield (device.source, device.platform, device.serial, device.model, result.status,
-               *([None] * _FINDING_COLUMNS), *_device_columns(result))
+               *([None] * _FINDING_COLUMNS), *_device_columns(result), None, None, _inventoried(result))
         return
     for f in result.findings:
         yield (device.source, device.platform or f.app.platform, device.serial, device.model, result.status,
-               *_finding_columns(f), *_device_columns(result))
+               *_finding_columns(f), *_device_columns(result), f.evidence, f.app.devices, _inventoried(result))
 
 
 def write_csv(report: Report, out: TextIO) -> None:

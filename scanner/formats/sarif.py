@@ -3,7 +3,10 @@
 A finding is not about source code, so results carry logical locations
 (device / user / app id) rather than files. A device that could not be fully
 read is a tool execution notification and makes the invocation unsuccessful:
-a dashboard must not show an unread device as clean.
+a dashboard must not show an unread device as clean. A device an input lists
+that scanner does not check (a computer in an MDM export) is a notification
+too, at level "note": listed, and not part of the verdict. A result says what
+it rests on (properties.evidence: identifier, name, count).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any, TextIO
 
 from scanner.formats.interface import Format, FormatOptions
 from scanner.formats.json_report import clone_serials, finding_id, timestamp
-from scanner.model import SEVERITIES, DeviceResult, Finding, PolicyRef, Report, RuleRef
+from scanner.model import SEVERITIES, DeviceResult, Finding, NotChecked, PolicyRef, Report, RuleRef
 
 __all__ = ["FORMAT", "INFORMATION_URI", "SARIF_SCHEMA", "report_to_sarif", "write_sarif"]
 
@@ -92,13 +95,14 @@ def _qualified_name(result: DeviceResult, finding: Finding) -> str:
 
 def _result(result: DeviceResult, finding: Finding, rule_index: int, clones: frozenset) -> dict[str, Any]:
     device, app = result.device, finding.app
+    where = (f"on {app.devices} device{'' if app.devices == 1 else 's'} of {device.label} (an aggregate: no device "
+             f"list)" if finding.evidence == "count" else f"on {device.label}")
     return {
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
         "level": _LEVEL[finding.severity],
         "message": {
-            "text": f"{app.id} on {device.label}: {finding.explanation} "
-            f"({finding.policy}, {finding.policy_status})"
+            "text": f"{app.id} {where}: {finding.explanation} ({finding.policy}, {finding.policy_status})"
         },
         "locations": [
             {
@@ -127,6 +131,9 @@ def _result(result: DeviceResult, finding: Finding, rule_index: int, clones: fro
             "device_transport": device.transport,
             "device_source": device.source,
             "device_status": result.status,
+            "evidence": finding.evidence,
+            "devices": app.devices,
+            "device_inventoried": None if device.inventoried is None else timestamp(device.inventoried),
         },
     }
 
@@ -151,6 +158,23 @@ def _notification(result: DeviceResult) -> dict[str, Any]:
             "device_serial": device.serial,
             "status": result.status,
             "reason": result.reason,
+        },
+    }
+
+
+def _not_checked(entry: NotChecked) -> dict[str, Any]:
+    """A device an input lists that scanner does not check: a note, which does not fail the run."""
+    device = entry.device
+    return {
+        "level": "note",
+        "message": {"text": f"{device.label}: not checked: {entry.why}"},
+        "properties": {
+            "device_source": device.source,
+            "device_serial": device.serial,
+            "device_platform": device.platform,
+            "device_name": device.name,
+            "rows": entry.rows,
+            "status": "not-checked",
         },
     }
 
@@ -188,6 +212,7 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
                                     f"answer: {t.message}"},
                 "properties": {"platform": t.platform, "transport": t.transport, "address": t.address},
             })
+    notifications += [_not_checked(n) for n in report.not_checked]
     invocation: dict[str, Any] = {
         "executionSuccessful": report.complete,
         "exitCode": report.exit_code,
@@ -215,6 +240,8 @@ def report_to_sarif(report: Report) -> dict[str, Any]:
                 "properties": {
                     "verdict": report.verdict,
                     "fail_on": report.fail_on,
+                    "accepted_scopes": list(report.accepted_scopes),
+                    "max_age": report.max_age,
                     "policies": [
                         {"id": p.id, "status": p.status, "sha256": p.sha256} for p in report.policies
                     ],

@@ -9,15 +9,18 @@ asked for, is applied only to words this module writes itself.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC
 from typing import TextIO
 
 from scanner.formats.interface import Format, FormatOptions
-from scanner.model import SEVERITIES, DeviceResult, Finding, Report, device_verdict
+from scanner.model import MDM_SCOPE, SEVERITIES, DeviceInfo, DeviceResult, Finding, NotChecked, Report, device_verdict
 from scanner.terminal.text import safe
 
 __all__ = ["FORMAT", "write_table"]
 
 _PLATFORM = {"android": "Android", "ios": "iOS"}
+_COMPUTER = {"windows": "a Windows computer", "macos": "a Mac", "linux": "a Linux computer",
+             "chromeos": "a Chromebook"}
 
 _RED, _YELLOW, _GREEN, _BOLD, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[1m", "\x1b[0m"
 _COLOUR = {
@@ -78,6 +81,7 @@ def _header(index: int, total: int, result: DeviceResult, paint: _Painter,
         parts.append(f"“{safe(d.name)}”")
     if d.source and d.source != d.label:
         parts.append(f"from {safe(d.source)}")
+    parts += _identity(d)
     status = paint.word(result.status)
     line = f"[{index}/{total}] {paint.bold(safe(d.label) or 'unknown')}  {' · '.join(parts)}  — {status}"
     if result.status != "complete" and result.reason:
@@ -101,15 +105,37 @@ def _header(index: int, total: int, result: DeviceResult, paint: _Painter,
     return lines
 
 
+def _identity(d: DeviceInfo) -> list[str]:
+    """What else names the device in its source, and when the source inventoried it."""
+    parts = [f"{safe(kind)} {safe(value)}" for kind, value in d.identity if value != d.label]
+    if d.inventoried is not None:
+        parts.append(f"inventoried {d.inventoried.astimezone(UTC).date().isoformat()}")
+    return parts
+
+
+def _evidence(f: Finding) -> str:
+    """What a finding rests on when it is less than an app id: a display name, or an aggregate count."""
+    if f.evidence == "count":
+        return f"on {_plural(f.app.devices or 0, 'device')} (aggregate: no device list)"
+    if f.evidence == "name":
+        return "by display name only"
+    return ""
+
+
 def _relation(f: Finding) -> str:
     if f.relation == "app" and f.match == "exact":
         text = "app: the listed app"
+    elif f.relation == "app" and f.match == "name":
+        text = "app: the listed app, by display name only: the source gives no app id"
     elif f.relation == "app" and f.match == "recovered":
         text = f"app: the listed app, recovered: {safe(f.identifier)} is in text that could not be read as a list"
     else:
         text = f"{f.relation}: {safe(f.explanation)}"
     if f.confidence != "confirmed":
         text += f" [identifier {safe(f.confidence)}, not confirmed]"
+    evidence = _evidence(f)
+    if evidence and not (f.evidence == "name" and "display name" in text):
+        text += f" [{evidence}]"
     return text
 
 
@@ -194,12 +220,40 @@ def _summary(report: Report, paint: _Painter) -> list[str]:
     )
     if not report.results:
         lines.append("  nothing was scanned: no device or input produced a result")
+    if report.not_checked:
+        lines.append(f"  {_not_checked(report.not_checked)}")
+    if "mdm" in report.accepted_scopes:
+        accepted = sum(any(s.name == MDM_SCOPE and s.read and (s.reason or "").startswith(_ACCEPTED)
+                           for s in r.coverage) for r in report.results)
+        lines.append(f"  accepted: the MDM's view of {_plural(accepted, 'device')} (--accept-scope mdm): apps the MDM "
+                     f"cannot see were not counted against them")
+    if report.max_age is not None:
+        lines.append(f"  max age:  inventories older than {_plural(report.max_age, 'day')}, or with no date, were "
+                     f"made partial (--max-age {report.max_age})")
     for t in report.transports:
         if not t.answered:
             where = f" at {safe(t.address)}" if t.address else ""
             lines.append(f"  {paint.word('not scanned', 'failed')}: {_PLATFORM.get(t.platform, safe(t.platform))} "
                          f"devices ({safe(t.transport)}{where} did not answer): {safe(t.message or '', limit=400)}")
     return lines
+
+
+_ACCEPTED = "accepted with --accept-scope mdm: "
+_SHOWN_NOT_CHECKED = 5
+
+
+def _not_checked(entries: tuple[NotChecked, ...]) -> str:
+    """"2 devices not checked: a Windows computer LT-0042 (812 app rows), ...", capped."""
+    def one(n: NotChecked) -> str:
+        d = n.device
+        what = _COMPUTER.get(d.platform or "", f"a {safe(d.platform) or 'device'} device")
+        name = d.name or d.serial or d.source or "unknown"
+        return f"{what} {safe(name)} ({_plural(n.rows, 'app row')})"
+    shown = [one(n) for n in entries[:_SHOWN_NOT_CHECKED]]
+    more = len(entries) - len(shown)
+    text = ", ".join(shown) + (f", and {more} more" if more else "")
+    return (f"{_plural(len(entries), 'device')} not checked: {text}; scanner checks phones and tablets, so check "
+            f"these computers with a tool made for them")
 
 
 def write_table(report: Report, out: TextIO, *, color: bool = False) -> None:

@@ -191,8 +191,8 @@ NOT_CHECKED = (desktop(1), desktop(2, name="MBP " + ESC, rows=97, platform="maco
 
 
 def make_mdm_report(*results: DeviceResult, not_checked: tuple[NotChecked, ...] = NOT_CHECKED, **kw) -> Report:
-    base = dict(results=results or (MDM_PHONE, AGGREGATE), inputs=("AppInvRawData.csv", "AppInvAggregate.csv"),
-                not_checked=not_checked, accepted_scopes=("mdm",), max_age=30)
+    base = {"results": results or (MDM_PHONE, AGGREGATE), "inputs": ("AppInvRawData.csv", "AppInvAggregate.csv"),
+            "not_checked": not_checked, "accepted_scopes": ("mdm",), "max_age": 30}
     base.update(kw)
     return make_report(**base)
 

@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from report_samples import CLEAN, ESC, FAILED, FORMULA, LONG, finding, make_report, render
+from report_samples import CLEAN, ESC, FAILED, FORMULA, LONG, PHONE, finding, make_mdm_report, make_report, render
 
 from scanner.formats.csv_report import HEADER, write_csv
 from scanner.model import App, DeviceInfo, DeviceResult
@@ -66,3 +66,24 @@ def test_csv_without_findings_still_lists_every_device():
     rows = [dict(zip(HEADER, r)) for r in read_csv(text)[1:]]
     assert [(r["serial"], r["device_status"], r["device_reason"], r["app_count"], r["policy"]) for r in rows] == [
         ("CLEAN01", "complete", "", str(CLEAN.app_count), ""), ("", "failed", "unauthorized", "0", "")]
+
+
+def test_csv_new_columns_come_last_and_say_evidence_count_and_inventory_date():
+    # Appended, never reordered: `cut -f N` of an older report still means the same.
+    assert HEADER[:23] == (
+        "device_source", "platform", "serial", "model", "device_status", "policy", "policy_status", "rule", "listed",
+        "relation", "severity", "match", "confidence", "app_id", "app_name", "app_version", "user", "state",
+        "explanation", "device_reason", "device_message", "app_count", "device_transport")
+    assert HEADER[23:] == ("evidence", "app_devices", "device_inventoried")
+    rows = read_csv(render(write_csv, make_mdm_report()))
+    assert all(len(r) == len(HEADER) for r in rows)
+    body = [dict(zip(HEADER, r)) for r in rows[1:]]
+    name, hostile, count = body
+    assert (name["evidence"], name["app_devices"], name["device_inventoried"]) == ("name", "", "2025-02-20T08:15:00.000Z")
+    assert name["app_id"] == "微信" and name["match"] == "name"
+    assert hostile["app_id"] == safe(ESC + "WeChat", limit=None)
+    assert (count["evidence"], count["app_devices"], count["device_inventoried"]) == ("count", "3", "")
+    # Devices not checked are not rows: a row is a phone or tablet of the verdict.
+    assert not any("LT-0042" in cell for r in rows for cell in r)
+    plain = [dict(zip(HEADER, r)) for r in read_csv(render(write_csv, make_report(CLEAN, PHONE)))[1:]]
+    assert [r["evidence"] for r in plain] == ["", "identifier", "identifier", "identifier", "identifier", "identifier"]

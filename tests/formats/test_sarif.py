@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from report_samples import CLEAN, ESC, F_EXACT, FAILED, PHONE, make_report, render
+from report_samples import CLEAN, ESC, F_EXACT, FAILED, NOT_CHECKED, PHONE, make_mdm_report, make_report, render
 
 from scanner.formats.json_report import finding_id
 from scanner.formats.sarif import write_sarif
@@ -82,3 +82,40 @@ def test_sarif_complete_run_is_successful_without_notifications():
 
     empty = json.loads(render(write_sarif, make_report(CLEAN, FAILED)))
     assert empty["runs"][0]["results"] == [] and empty["runs"][0]["tool"]["driver"]["rules"] == []
+
+
+def test_sarif_says_evidence_lists_devices_not_checked_and_the_options():
+    text = render(write_sarif, make_mdm_report())
+    assert text.isascii() and "\x1b" not in text  # hostile names escaped, never raw
+    log = json.loads(text)
+    run = log["runs"][0]
+    assert run["properties"]["accepted_scopes"] == ["mdm"] and run["properties"]["max_age"] == 30
+    name, hostile, count = run["results"]
+    assert (name["properties"]["evidence"], name["properties"]["devices"]) == ("name", None)
+    assert name["message"]["text"].startswith("微信 on Intune id 2f6c0a: WeChat Pay (by its display name '微信' only")
+    assert name["properties"]["device_inventoried"] == "2025-02-20T08:15:00.000Z"
+    assert hostile["locations"][0]["logicalLocations"][0]["name"] == ESC + "WeChat"
+    assert (count["properties"]["evidence"], count["properties"]["devices"]) == ("count", 3)
+    assert count["message"]["text"].startswith(
+        "com.tencent.mm on 3 devices of the tenant's aggregate (an aggregate: no device list): WeChat Pay")
+
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert [n["level"] for n in notes] == ["warning", "note", "note"]  # the aggregate is partial
+    windows, mac = notes[1:]
+    assert windows["message"]["text"] == f"Intune id d00001: not checked: {NOT_CHECKED[0].why}"
+    assert windows["properties"] == {"device_source": "AppInvRawData.csv", "device_serial": "Intune id d00001",
+                                     "device_platform": "windows", "device_name": "LT-0042", "rows": 812,
+                                     "status": "not-checked"}
+    assert mac["properties"]["device_name"] == "MBP " + ESC and mac["properties"]["device_platform"] == "macos"
+
+
+def test_sarif_devices_not_checked_do_not_fail_a_complete_run():
+    from report_samples import MDM_PHONE
+
+    log = json.loads(render(write_sarif, make_mdm_report(MDM_PHONE)))
+    invocation = log["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is True and invocation["exitCode"] == 1
+    assert [n["level"] for n in invocation["toolExecutionNotifications"]] == ["note", "note"]
+    plain = json.loads(render(write_sarif, make_report(PHONE, CLEAN)))["runs"][0]
+    assert plain["properties"]["accepted_scopes"] == [] and plain["properties"]["max_age"] is None
+    assert {r["properties"]["evidence"] for r in plain["results"]} == {"identifier"}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from report_samples import CLEAN, make_report, render, with_inventory
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from report_samples import CLEAN, F_NAME, MDM_PHONE, desktop, make_mdm_report, make_report, render, with_inventory
 
 from scanner.formats.table import write_table
 
@@ -95,3 +98,56 @@ def test_table_does_not_import_tabulate_at_module_import():
     code = "import sys, scanner.formats.table, scanner.terminal.text; print('tabulate' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# --- MDM exports: evidence, identity, inventory date, devices not checked, accepted scopes -------------
+
+
+def test_table_says_what_a_finding_rests_on_when_it_is_not_an_app_id():
+    text = render(write_table, make_mdm_report())
+    assert_terminal_safe(text)
+    phone = text[:text.index("[2/2]")]
+    assert "app: the listed app, by display name only: the source gives no app id" in phone
+    assert "\\x1b[31mred\\x1b[0mWeChat" in phone  # the hostile display name, escaped
+    aggregate = text[text.index("[2/2]"):text.index("Summary")]
+    assert "app: the listed app [on 3 devices (aggregate: no device list)]" in aggregate
+    # An identifier finding says nothing of the kind.
+    plain = render(write_table, make_report())
+    assert "display name" not in plain and "aggregate" not in plain
+    # A name finding under another relation says it too, in its explanation.
+    feature = replace(F_NAME, relation="feature-of")
+    text = render(write_table, make_mdm_report(replace(MDM_PHONE, findings=(feature,))))
+    assert "by its display name '微信' only" in text and "[by display name only]" not in text
+
+
+def test_table_device_heading_shows_identity_and_inventory_date_escaped():
+    text = render(write_table, make_mdm_report())
+    heading = text.splitlines()[0]
+    assert heading.startswith("[1/2] Intune id 2f6c0a  Android · Pixel 8")
+    assert "serial R58N\\x1b[31mred\\x1b[0m · user sam@example.coma\\u202eevil · mdm id 2f6c0a" in heading
+    assert "inventoried 2025-02-20" in heading
+    # The date is the UTC one, whatever zone the source gave it in.
+    late = datetime(2025, 2, 20, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    text = render(write_table, make_mdm_report(replace(MDM_PHONE, device=replace(MDM_PHONE.device, inventoried=late))))
+    assert "inventoried 2025-02-21" in text
+
+
+def test_table_summary_lists_devices_not_checked_and_the_options():
+    text = render(write_table, make_mdm_report())
+    assert_terminal_safe(text)
+    summary = text[text.index("Summary"):]
+    assert ("2 devices not checked: a Windows computer LT-0042 (812 app rows), a Mac MBP \\x1b[31mred\\x1b[0m "
+            "(97 app rows); scanner checks phones and tablets") in summary
+    assert "accepted: the MDM's view of 1 device (--accept-scope mdm)" in summary
+    assert "older than 30 days, or with no date, were made partial (--max-age 30)" in summary
+    assert "devices:  2 (1 complete, 1 partial, 0 failed)" in summary  # computers are not devices of the verdict
+
+    many = tuple(desktop(i, name=f"PC-{i}", rows=i) for i in range(8)) + (desktop(9, platform="linux\x1b[2J"),)
+    summary = render(write_table, make_mdm_report(not_checked=many, accepted_scopes=(), max_age=None))
+    assert "9 devices not checked: a Windows computer PC-0 (0 app rows), a Windows computer PC-1 (1 app row)," in summary
+    assert "PC-4 (4 app rows), and 4 more;" in summary and "PC-5" not in summary
+    assert "accepted:" not in summary and "max age:" not in summary
+    one = render(write_table, make_mdm_report(not_checked=(desktop(9, platform="linux\x1b[2J"),)))
+    assert_terminal_safe(one)
+    assert "1 device not checked: a linux\\x1b[2J device LT-0042 (812 app rows);" in one
+    assert "not checked" not in render(write_table, make_report())
