@@ -17,6 +17,7 @@ from scanner import __version__
 from scanner.connectors.interface import Connector
 from scanner.matcher import Matcher
 from scanner.model import (
+    ACCEPTED_MDM_SCOPE,
     MDM_SCOPE,
     NOT_CHECKED,
     DeviceInfo,
@@ -129,7 +130,7 @@ def accepted(inv: Inventory, scopes: tuple[str, ...]) -> Inventory:
     else unread is complete."""
     if "mdm" not in scopes or not any(s.name == MDM_SCOPE and not s.read for s in inv.coverage):
         return inv
-    coverage = tuple(replace(s, read=True, reason=f"accepted with --accept-scope mdm: {s.reason}")
+    coverage = tuple(replace(s, read=True, reason=f"{ACCEPTED_MDM_SCOPE}{s.reason}")
                      if s.name == MDM_SCOPE and not s.read else s for s in inv.coverage)
     if inv.status == "failed" or not all(s.read for s in coverage):
         return replace(inv, coverage=coverage)

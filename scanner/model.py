@@ -28,6 +28,8 @@ EVIDENCE_LEVELS = ("identifier", "name", "count")
 # apps...): a device read from an MDM export is partial with reason "mdm-scope" and this scope unread, unless
 # the source says its inventory covers every app, or the admin accepts the MDM's view (--accept-scope mdm).
 MDM_SCOPE = "apps outside the MDM's view"
+# How the reason of an MDM_SCOPE scope that --accept-scope mdm accepted begins (then the blind spot).
+ACCEPTED_MDM_SCOPE = "accepted with --accept-scope mdm: "
 # Devices an export lists that scanner does not check (Windows and macOS computers in an Intune export): an
 # Inventory of such a device carries this reason, and the report lists it as not checked.
 NOT_CHECKED = "not-checked"

@@ -13,7 +13,17 @@ from datetime import UTC
 from typing import TextIO
 
 from scanner.formats.interface import Format, FormatOptions
-from scanner.model import MDM_SCOPE, SEVERITIES, DeviceInfo, DeviceResult, Finding, NotChecked, Report, device_verdict
+from scanner.model import (
+    ACCEPTED_MDM_SCOPE,
+    MDM_SCOPE,
+    SEVERITIES,
+    DeviceInfo,
+    DeviceResult,
+    Finding,
+    NotChecked,
+    Report,
+    device_verdict,
+)
 from scanner.terminal.text import safe
 
 __all__ = ["FORMAT", "write_table"]
@@ -238,7 +248,7 @@ def _summary(report: Report, paint: _Painter) -> list[str]:
     return lines
 
 
-_ACCEPTED = "accepted with --accept-scope mdm: "
+_ACCEPTED = ACCEPTED_MDM_SCOPE
 _SHOWN_NOT_CHECKED = 5
 
 

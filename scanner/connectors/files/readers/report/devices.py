@@ -19,12 +19,12 @@ from scanner.connectors.files.readers.report.records import (
 )
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text, text_of, text_or_none
 from scanner.connectors.records import MAX_PROBLEMS, BadRecord, Problems, decodable, residue_of, snippet
-from scanner.model import MDM_SCOPE, STATUSES, App, DeviceInfo, Inventory, Scope
+from scanner.model import ACCEPTED_MDM_SCOPE, MDM_SCOPE, STATUSES, App, DeviceInfo, Inventory, Scope
 
 # The source of a phone read live through adb: the one read that can be complete and still keep notes.
 LIVE_ADB = "adb"
 # How the audit marks a scope the admin accepted (audit.accepted, --accept-scope mdm).
-ACCEPTED = "accepted with --accept-scope mdm: "
+ACCEPTED = ACCEPTED_MDM_SCOPE
 # The platform of a device not checked: a word such as windows, macos, linux, chromeos.
 _OTHER_PLATFORM = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
