@@ -13,7 +13,8 @@ from __future__ import annotations
 import io
 import json
 import re
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from scanner.audit import run
 from scanner.connectors.files import ACCEPTED_FORMATS, INPUT_HELP, FileConnector, read_input
 from scanner.connectors.files.readers import READERS
 from scanner.matcher import Matcher
-from scanner.model import App, DeviceResult, Inventory, Scope
+from scanner.model import MDM_SCOPE, App, DeviceResult, Inventory, Scope
 
 DATA = Path(__file__).parents[2] / "data" / "inputs"
 LIST = DATA / "android-management-devices-list.json"
@@ -46,7 +47,7 @@ def ids(inv: Inventory) -> list[str]:
     return [a.id for a in inv.apps]
 
 
-@lru_cache(maxsize=None)
+@cache
 def matcher() -> Matcher:
     return Matcher(scanner.load_signatures(), None)
 
@@ -94,7 +95,7 @@ def test_a_page_of_devices_list_reads_each_device_and_says_the_next_pages_were_n
     assert chrome.system is True and chrome.installer is None
     assert profile.status == "partial" and profile.reason == "work-profile-only"
     assert ids(profile) == ["com.google.android.gm", "com.microsoft.teams"] and profile.apps[0].system is True
-    assert Scope("personal profile", read=False, reason="the Android Management API reports only the work "
+    assert Scope(MDM_SCOPE, read=False, reason="the Android Management API reports only the work "
                  "profile's apps and the system apps") in profile.coverage
     assert profile.message == (
         f"{LIST}, device 'HT7A1B2C3D' is managed through a work profile, and the Android Management API reports "
@@ -136,7 +137,7 @@ def test_a_device_whose_management_mode_is_not_known_is_partial(mode, shown):
         del entry["managementMode"]
     (inv,) = read_doc(entry)
     assert inv.status == "partial" and inv.reason == "management-mode-unknown" and ids(inv) == ["com.android.chrome"]
-    assert Scope("personal profile", read=False, reason=f"managementMode {shown}") in inv.coverage
+    assert Scope(MDM_SCOPE, read=False, reason=f"managementMode {shown}") in inv.coverage
     assert f"its managementMode is {shown}, so whether it is managed through a work profile" in inv.message
 
 
@@ -154,8 +155,8 @@ def test_an_unknown_state_is_a_bad_record_and_its_id_is_still_searched():
     doc = device(1, app("com.android.chrome"), app("com.tencent.mm", state="DISABLED"))
     (inv,) = read_doc(doc)
     assert inv.status == "partial" and inv.reason == "bad-records" and ids(inv) == ["com.android.chrome"]
-    assert inv.problems == ("app #2: state 'DISABLED' is not one the Android Management API reports (INSTALLED, "
-                            "REMOVED, APPLICATION_STATE_UNSPECIFIED), so the record was edited or damaged",)
+    assert inv.problems == (("app #2: state 'DISABLED' is not one the Android Management API reports (INSTALLED, "
+                             "REMOVED, APPLICATION_STATE_UNSPECIFIED), so the record was edited or damaged"),)
     assert found(audited(json.dumps(doc).encode())) == {("com.tencent.mm", "recovered")}
 
 
@@ -190,10 +191,127 @@ def test_it_is_recognised_before_the_report_reader_and_a_scanner_report_is_not_t
 
 def test_it_is_named_in_the_accepted_formats_and_the_input_help():
     assert "Android Management API device JSON (enterprises.devices get or list)" in ACCEPTED_FORMATS
-    assert "pymobiledevice3 apps list, Android Management API devices JSON, a scanner JSON report" in INPUT_HELP
+    assert ", Android Management API devices JSON, " in INPUT_HELP
     (inv,) = read_doc([device(1, app("com.a"))])  # a bare list of devices is none of them
     assert inv.reason == "unknown-format"
-    assert "Android Management API devices (a Device, or a devices.list page), a scanner report" in inv.message
+    assert "Android Management API devices (a Device, or a devices.list page), " in inv.message
+
+
+# --- the MDM contract: its scope, who a device is, when it reported ------------------------------
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+FULLY_MANAGED = Scope(MDM_SCOPE, read=True, reason="a fully managed device (managementMode DEVICE_OWNER) has no "
+                      "personal profile: the Android Management API reports every app on it, system apps included")
+
+
+def report_of(doc: Any, **options: Any) -> scanner.model.Report:
+    return run([FileConnector("devices.json", io.BytesIO(json.dumps(doc).encode()))], matcher(), now=NOW, **options)
+
+
+def test_a_fully_managed_device_is_complete_and_says_it_is_an_mdm_inventory_that_sees_every_app():
+    owned, profile, _ = read(LIST)
+    assert owned.coverage == (Scope("records", read=True, apps=3), FULLY_MANAGED)
+    assert [s for s in profile.coverage if s.name == MDM_SCOPE] == [
+        Scope(MDM_SCOPE, read=False, reason="the Android Management API reports only the work profile's apps and "
+              "the system apps")]
+
+
+def test_identity_and_the_time_of_the_last_status_report():
+    owned, profile, page = read(LIST)
+    assert owned.device.identity == (("serial", "R58N000000"), ("mdm id", f"{NAME}3a9f0c2b1d"))
+    assert owned.device.inventoried == datetime(2025, 5, 2, 13, 55, 10, tzinfo=UTC)
+    assert profile.device.inventoried == datetime(2025, 5, 2, 12, 10, 44, tzinfo=UTC)
+    assert page.device.identity == () and page.device.inventoried is None
+    (inv,) = read_doc(device(1, app("com.a"), userName="enterprises/LC01abcd/users/1187", hardwareInfo={}))
+    assert inv.device.identity == (("user", "enterprises/LC01abcd/users/1187"), ("mdm id", f"{NAME}0001"))
+    assert inv.device.serial == f"{NAME}0001" and inv.status == "complete"
+    (inv,) = read_doc(device(1, None, userName="  ", hardwareInfo={"serialNumber": " SN7 "}))  # no reports: failed
+    assert inv.device.identity == (("serial", "SN7"), ("mdm id", f"{NAME}0001")) and inv.reason == "no-app-reports"
+
+
+@pytest.mark.parametrize(("value", "when"), [
+    ("2025-05-02T13:55:10.123456789Z", datetime(2025, 5, 2, 13, 55, 10, 123456, tzinfo=UTC)),  # Google's nanoseconds
+    ("2025-05-02T15:55:10+02:00", datetime(2025, 5, 2, 13, 55, 10, tzinfo=UTC)),
+    ("2025-05-02T13:55:10", datetime(2025, 5, 2, 13, 55, 10, tzinfo=UTC)),  # no offset: UTC
+    (" 2025-05-02T13:55:10Z\n", datetime(2025, 5, 2, 13, 55, 10, tzinfo=UTC)),
+])
+def test_status_report_times_are_read_as_rfc_3339(value, when):
+    (inv,) = read_doc(device(1, app("com.a"), lastStatusReportTime=value))
+    assert inv.status == "complete" and inv.device.inventoried == when and inv.device.inventoried.tzinfo is not None
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("yesterday com.tencent.mm", "lastStatusReportTime 'yesterday com.tencent.mm' is not an RFC 3339 time"),
+    ("2025-13-02T00:00:00Z", "is not an RFC 3339 time"),
+    ("2025-05-02T13:55:10Z\u202e", "is not an RFC 3339 time"),
+    ("2025-05-02T13:55:10\ud800", "is not an RFC 3339 time"),
+    ("2999-01-01T00:00:00Z", "is in the future, so the record was edited or damaged (it would dodge --max-age)"),
+    (1746194110, "lastStatusReportTime is a number, expected a time"),
+    ({"seconds": 1746194110}, "lastStatusReportTime is an object, expected a time"),
+    ("", "lastStatusReportTime is empty, expected a time"),
+])
+def test_a_status_report_time_that_cannot_be_trusted_is_a_bad_record_never_a_crash(value, why):
+    doc = device(1, app("com.a"), lastStatusReportTime=value)
+    (inv,) = read_doc(doc)
+    assert inv.status == "partial" and inv.reason == "bad-records" and inv.device.inventoried is None
+    assert inv.problem_count == 1 and why in inv.problems[0], inv.problems
+    if "com.tencent.mm" in str(value):
+        assert found(audited(json.dumps(doc).encode())) == {("com.tencent.mm", "recovered")}
+    # A time it cannot read leaves the device's age unknown: --max-age and --accept-scope never make it complete.
+    assert report_of(doc, max_age=3650, accept_scopes=("mdm",)).results[0].status == "partial"
+
+
+def test_a_user_name_of_the_wrong_type_is_a_problem_and_the_serial_is_still_read():
+    (inv,) = read_doc(device(1, app("com.a"), userName=["com.tencent.mm"]))
+    assert inv.status == "partial" and inv.reason == "bad-records" and inv.device.serial == "SN1"
+    assert inv.problems == ("the device: userName is a list, expected text",) and "com.tencent.mm" in inv.residue
+
+
+@pytest.mark.parametrize(("mode", "reason"), [("PROFILE_OWNER", "work-profile-only"),
+                                              (None, "management-mode-unknown")])
+def test_accept_scope_mdm_makes_a_device_whose_only_blind_spot_is_the_mdms_complete(mode, reason):
+    doc = {"devices": [device(1, app("com.android.chrome"), mode=mode),
+                       device(2, app("com.android.chrome"), app("com.tencent.mm\u202e"), mode=mode)]}
+    if mode is None:
+        for entry in doc["devices"]:
+            del entry["managementMode"]
+    plain = report_of(doc)
+    assert [(r.status, r.reason) for r in plain.results] == [("partial", reason), ("partial", "bad-records")]
+    assert plain.exit_code == 5
+    report = report_of(doc, accept_scopes=("mdm",))
+    clean, damaged = report.results
+    assert clean.status == "complete" and clean.reason is None and clean.message is None
+    [scope] = [s for s in clean.coverage if s.name == MDM_SCOPE]
+    assert scope.read and scope.reason.startswith("accepted with --accept-scope mdm: ")
+    # The record with a bad app report stays partial: accepting the MDM's view does not accept damage.
+    assert damaged.status == "partial" and damaged.reason == "bad-records"
+    assert ("com.tencent.mm", "recovered") in {(f.app.id, f.match) for f in damaged.findings}
+    assert report.exit_code == 5 and report.accepted_scopes == ("mdm",)
+
+
+def test_a_work_profile_device_with_a_bad_record_says_bad_records_first():
+    (inv,) = read_doc(device(1, app("com.a"), app(7), mode="PROFILE_OWNER"))
+    assert inv.status == "partial" and inv.reason == "bad-records"
+    assert Scope(MDM_SCOPE, read=False, reason="the Android Management API reports only the work profile's apps "
+                 "and the system apps") in inv.coverage
+
+
+def test_max_age_makes_a_complete_device_with_an_old_status_report_stale():
+    old = device(1, app("com.android.chrome"), lastStatusReportTime="2026-11-20T08:00:00Z")
+    fresh = device(2, app("com.android.chrome"), lastStatusReportTime=(NOW - timedelta(hours=3)).isoformat())
+    undated = device(3, app("com.android.chrome"))
+    assert [r.status for r in report_of({"devices": [old, fresh, undated]}).results] == ["complete"] * 3
+    report = report_of({"devices": [old, fresh, undated]}, max_age=1)
+    stale, kept, unknown = report.results
+    assert (stale.status, stale.reason) == ("partial", "stale")
+    assert "was inventoried 12 days ago (2026-11-20), more than --max-age 1" in stale.message
+    assert any(s.reason == "inventory 12 days old (taken 2026-11-20), older than --max-age 1" for s in stale.coverage)
+    assert (kept.status, kept.reason) == ("complete", None)
+    # The read MDM scope says it is an MDM inventory: without a date its age cannot be checked.
+    assert (unknown.status, unknown.reason) == ("partial", "age-unknown")
+    assert report.exit_code == 4 and report.max_age == 1
+    # Accepting the MDM's view does not accept an old inventory.
+    assert report_of({"devices": [old]}, max_age=1, accept_scopes=("mdm",)).results[0].reason == "stale"
 
 
 # --- what is not what the API writes -------------------------------------------------------------
@@ -460,7 +578,8 @@ def test_mutated_exports_never_read_complete_what_they_lost(data):
     try:
         doc = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        assert all(r.status == "failed" for r in results)
+        # Not one JSON document: never complete (a whole document before damaged text may be read, partial).
+        assert all(r.status != "complete" for r in results)
         for token in _tokens(data.decode("utf-8", "replace")):
             if token in _PACKAGES and prohibited(token):
                 assert token in ids_found, token
@@ -488,3 +607,37 @@ def test_mutated_exports_never_read_complete_what_they_lost(data):
             assert isinstance(reports, list) and all(isinstance(r, dict) and "\x00repeated" not in r for r in reports)
             listed = [r["packageName"].strip() for r in reports if r.get("state") != "REMOVED"]
             assert [a.id for a in mine[0].apps] == listed
+
+
+_ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                     max_size=3), max_leaves=6)
+_TIMES = st.datetimes(min_value=datetime(2026, 10, 1), timezones=st.none() | st.just(UTC)).map(lambda t: t.isoformat())
+
+
+@PROPERTY
+@given(st.data(), _export())
+def test_accepting_the_mdm_view_only_ever_completes_a_device_the_mdm_alone_kept_partial(data, export):
+    """Any value where a device's time, user or serial goes never raises; with --accept-scope mdm and --max-age,
+    a device is complete only if it is complete without them or was partial for the MDM's blind spot alone,
+    and only with a time it could read, at most max_age days before now."""
+    doc, _ = export
+    for entry in doc["devices"]:
+        for key in ("lastStatusReportTime", "userName"):
+            if data.draw(st.booleans()):
+                entry[key] = data.draw(_TIMES | _ANY_JSON if key == "lastStatusReportTime" else _ANY_JSON)
+        if data.draw(st.booleans()):
+            entry["hardwareInfo"] = data.draw(_ANY_JSON | st.fixed_dictionaries({"serialNumber": _ANY_JSON}))
+    plain = report_of(doc).results
+    accepted = report_of(doc, accept_scopes=("mdm",), max_age=30).results
+    assert not [r for r in plain + accepted if r.reason == "error"]
+    assert len(plain) == len(accepted)
+    for before, after in zip(plain, accepted, strict=True):
+        assert before.device == after.device
+        if after.status == "complete":
+            assert before.status == "complete" or before.reason in ("work-profile-only", "management-mode-unknown")
+            assert before.problem_count == 0 and after.device.inventoried is not None
+            assert NOW - after.device.inventoried <= timedelta(days=30)
+            assert after.device.inventoried <= datetime.now(UTC) + timedelta(days=1)  # never one ahead of the clock
+        if before.status != "complete" and before.reason not in ("work-profile-only", "management-mode-unknown"):
+            assert after.status != "complete", (before, after)

@@ -16,6 +16,7 @@ import io
 import json
 import plistlib
 import re
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from scanner.audit import run
 from scanner.connectors.files import ACCEPTED_FORMATS, INPUT_HELP, FileConnector, read_input
 from scanner.connectors.files.readers import READERS
 from scanner.matcher import Matcher
-from scanner.model import DeviceResult, Inventory
+from scanner.model import MDM_SCOPE, DeviceResult, Inventory, Report
 
 DATA = Path(__file__).parents[2] / "data" / "inputs"
 XML = DATA / "apple-mdm-installed-apps.plist"
@@ -84,7 +85,7 @@ def test_the_samples_read_every_app_and_say_what_the_mdm_cannot_see(path):
         ("com.microsoft.Office.Outlook", "Outlook", "4.2431.0", "4.2431.0")]
     assert inv.status == "partial" and inv.reason == "mdm-scope" and inv.problem_count == 0
     assert "ManagedAppsOnly" in inv.message and "Identifiers" in inv.message and "scan the iPhone" in inv.message
-    assert next(s for s in inv.coverage if not s.read).name == "apps outside the MDM's view"
+    assert next(s for s in inv.coverage if not s.read).name == MDM_SCOPE
 
 
 @pytest.mark.parametrize("path", [XML, BINARY, WEBHOOK])
@@ -173,6 +174,81 @@ def test_a_payload_that_cannot_be_read_is_a_bad_record(raw, why):
 def test_a_webhook_and_its_answer_naming_two_devices_is_never_complete():
     [inv] = read(json.dumps(event(plistlib.dumps(answer(app("com.a.b")))), ).replace(UDID, "X", 1).encode())
     assert inv.status == "partial" and inv.reason == "bad-records"
+
+
+# --- the MDM contract: its scope, who a device is, no date ------------------------------------------------
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def report_of(data: bytes, name: str = "answer.plist", **options: Any) -> Report:
+    return run([FileConnector(name, io.BytesIO(data))], matcher(), now=NOW, **options)
+
+
+@pytest.mark.parametrize("path", [XML, BINARY, WEBHOOK])
+def test_the_samples_name_the_device_by_its_udid_and_give_no_inventory_date(path):
+    [inv] = list(read_input(str(path)))
+    assert inv.device.identity == (("udid", UDID),)  # the webhook's udid is the answer's: listed once
+    assert inv.device.inventoried is None
+    assert [s for s in inv.coverage if s.name == MDM_SCOPE] == [
+        next(s for s in inv.coverage if s.name == MDM_SCOPE and not s.read)]
+
+
+def test_identity_of_a_user_enrollment_and_of_a_webhook_whose_device_ids_disagree():
+    doc = answer(app("com.tencent.xin"), EnrollmentID="ENR-4F2A")
+    del doc["UDID"]
+    [inv] = read(plistlib.dumps(doc))
+    assert inv.device.identity == (("enrollment id", "ENR-4F2A"),)
+    [inv] = read(json.dumps(event(plistlib.dumps(doc), udid=None, enrollment_id="ENR-4F2A")).encode(), "h.json")
+    assert inv.device.identity == (("enrollment id", "ENR-4F2A"),) and inv.reason == "mdm-scope"
+    [inv] = read(json.dumps(event(plistlib.dumps(answer(app("com.a.b"))), udid="OTHER")).encode(), "h.json")
+    assert inv.device.identity == (("udid", UDID), ("udid", "OTHER")) and inv.reason == "bad-records"
+    # Only text: a UDID that is no string is a problem, and not part of the identity.
+    [inv] = read(plistlib.dumps(answer(app("com.a.b"), UDID=7)), "a.plist")
+    assert inv.device.identity == () and inv.reason == "bad-records"
+
+
+def test_an_answer_with_no_list_keeps_the_devices_identity():
+    not_now = event(plistlib.dumps({"Status": "NotNow", "UDID": "B2"}), udid="B2", status="NotNow")
+    [inv] = read(json.dumps(not_now).encode(), "h.json")
+    assert inv.reason == "mdm-not-now" and inv.device.identity == (("udid", "B2"),)
+    [inv] = read(json.dumps(event("not base64 !!", udid=None, enrollment_id="ENR-9")).encode(), "h.json")
+    assert inv.reason == "bad-records" and inv.device.identity == (("enrollment id", "ENR-9"),)
+
+
+@pytest.mark.parametrize("path", [XML, BINARY, WEBHOOK])
+def test_accept_scope_mdm_makes_an_answer_whose_only_blind_spot_is_the_mdms_complete(path):
+    plain = report_of(path.read_bytes(), path.name)
+    assert plain.results[0].status == "partial" and plain.exit_code == 5
+    report = report_of(path.read_bytes(), path.name, accept_scopes=("mdm",))
+    [result] = report.results
+    assert result.status == "complete" and result.reason is None and result.message is None
+    [scope] = [s for s in result.coverage if s.name == MDM_SCOPE]
+    assert scope.read and scope.reason.startswith("accepted with --accept-scope mdm: an InstalledApplicationList "
+                                                  "answer does not say how the command was asked")
+    assert ("com.zhiliaoapp.musically", "exact") in found(list(report.results))
+    assert report.exit_code == 1 and report.accepted_scopes == ("mdm",)  # findings, every device fully read
+
+
+def test_accepting_the_mdm_view_never_completes_a_bad_record_or_an_answer_without_a_list():
+    damaged = plistlib.dumps(answer(app("com.apple.Pages"), app("com.tencent.xin\u202e")))
+    [result] = report_of(damaged, accept_scopes=("mdm",)).results
+    assert result.status == "partial" and result.reason == "bad-records"
+    assert ("com.tencent.xin", "recovered") in found([result])
+    not_now = plistlib.dumps({"Status": "NotNow", "UDID": UDID})
+    [result] = report_of(not_now, accept_scopes=("mdm",)).results
+    assert result.status == "failed" and result.reason == "mdm-not-now"
+    doc = answer(app("com.tencent.xin"), EnrollmentID="ENR-4F2A")  # a User Enrollment: its blind spot accepted
+    del doc["UDID"]
+    [result] = report_of(plistlib.dumps(doc), accept_scopes=("mdm",)).results
+    assert result.status == "complete"
+
+
+def test_max_age_finds_the_age_of_an_answer_unknown():
+    report = report_of(XML.read_bytes(), accept_scopes=("mdm",), max_age=30)
+    [result] = report.results
+    assert result.status == "partial" and result.reason == "age-unknown" and report.exit_code == 5
+    assert "gives no date for its inventory" in result.message
 
 
 # --- hostile and broken ------------------------------------------------------------------------------------
@@ -309,3 +385,20 @@ def test_mutated_answers_never_raise_and_are_never_complete(case):
         for token in set(re.findall(rb"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*", data)):
             if token in (b"com.tencent.xin", b"com.zhiliaoapp.musically") and not original.startswith(b"{"):
                 assert token.decode() in ids_found, token
+
+
+@PROPERTY
+@given(_mutated())
+def test_accepting_the_mdm_view_only_completes_what_the_mdm_alone_kept_partial(case):
+    """With --accept-scope mdm, a device is complete only when, without it, it was partial for the MDM's blind
+    spot alone (no problem counted); every other device keeps its status."""
+    _, data = case
+    plain = report_of(data).results
+    accepted = report_of(data, accept_scopes=("mdm",)).results
+    assert not [r for r in plain + accepted if r.reason == "error"]
+    for before, after in zip(plain, accepted, strict=True):
+        assert before.device == after.device
+        if before.reason == "mdm-scope" and before.problem_count == 0:
+            assert after.status == "complete", (before, after)
+        else:
+            assert (after.status, after.reason) == (before.status, before.reason), (before, after)

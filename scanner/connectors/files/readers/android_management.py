@@ -3,6 +3,21 @@ response (a Device), or a page of `enterprises.devices.list` (`{"devices":
 [...], "nextPageToken": ...}`). Each Device's `applicationReports` are its apps,
 by package name.
 
+Verified against: Google's REST reference for enterprises.devices, Device and
+ApplicationReport as research/mdm-inventories.md section 5 gives them (field
+names, the state and applicationSource values, the list wrapper) and its
+illustrative sample; no real export. Accepted as documented by the API but not
+shown by the note, unverified: `userName` (the user's resource name).
+
+Who a device is: its hardware serial (hardwareInfo.serialNumber), else its
+resource name (enterprises/{e}/devices/{d}), which is also its name; its
+identity lists the serial, the user (userName) and the resource name ("mdm
+id"). When it was inventoried is its `lastStatusReportTime`, the time the note
+gives: application reports are part of the status report (lastPolicySyncTime,
+when the device last fetched its policy, is not when it reported its apps, and
+is not used). A time that cannot be read, or one more than a day ahead of the
+clock (it would dodge --max-age), is a bad record.
+
 What such an export cannot prove is said on every device it holds, as the API
 documents it:
 
@@ -11,8 +26,18 @@ documents it:
   `applicationReports` at all: none of its apps were checked, it is failed;
 - a device managed through a work profile (managementMode PROFILE_OWNER) is
   reported with the work profile's apps and the system apps only: the personal
-  profile was not checked, it is partial; so is a device whose management mode
-  is not given, since which of the two it is cannot be known;
+  profile was not checked, it is partial (reason work-profile-only) with the
+  MDM's scope unread; so is a device whose management mode is not given
+  (reason management-mode-unknown), since which of the two it is cannot be
+  known; `--accept-scope mdm` accepts either;
+- a fully managed device (managementMode DEVICE_OWNER) has no personal
+  profile: the note's only blind spot of the API (section 5, "with a work
+  profile, only work-profile apps and system apps are reported") does not
+  apply, and its reports cover the system apps and every installed app,
+  whatever their source. So it is complete, with the MDM's scope read and that
+  reason, which lets --max-age check its lastStatusReportTime. (Fleet saw apps
+  missing from some reports, fleet#36806: an MDM's report is as fresh as the
+  device's last status report, which is what --max-age is for.)
 - a page with a `nextPageToken` is one page of a longer list: the devices on
   the later pages were not checked (a failed result of the file's own).
 
@@ -26,6 +51,7 @@ device and is not listed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
@@ -41,7 +67,7 @@ from scanner.connectors.grammars.json_values import (
 )
 from scanner.connectors.interface import FileReader
 from scanner.connectors.records import BadRecord, Problems, clean_id, residue_of, snippet
-from scanner.model import App, DeviceInfo, Inventory, Scope
+from scanner.model import MDM_SCOPE, App, DeviceInfo, Inventory, Scope
 
 __all__ = ["READER", "read_android_management"]
 
@@ -51,6 +77,9 @@ _SYSTEM = {"SYSTEM_APP_FACTORY_VERSION": True, "SYSTEM_APP_UPDATED_VERSION": Tru
 # ApplicationReport.state: REMOVED apps are reported only with includeRemovedApps, and are not on the device.
 _STATES = ("INSTALLED", "REMOVED", "APPLICATION_STATE_UNSPECIFIED")
 _PROFILE_ONLY = "the Android Management API reports only the work profile's apps and the system apps"
+_FULLY_MANAGED = ("a fully managed device (managementMode DEVICE_OWNER) has no personal profile: the Android "
+                  "Management API reports every app on it, system apps included")
+_SKEW = timedelta(days=1)  # a status report time further ahead of the clock than this is an edit
 
 
 def _device_name(value: Any) -> bool:
@@ -125,41 +154,79 @@ def _device(name: str, number: int | None, entry: Any) -> Inventory:
         )
     apps = _apps(entry["applicationReports"], at, problems)
     mode = entry.get("managementMode")
-    if mode == "DEVICE_OWNER" or not (apps or problems.count):  # no app at all: an empty export, whatever the mode
+    if not (apps or problems.count):  # no app at all: an empty export, whatever the mode
         return make_inventory(name, device, apps, problems, None, unit="records", reason_bad="bad-records",
                               what=what)
+    if mode == "DEVICE_OWNER":
+        return make_inventory(name, device, apps, problems, None, scopes=(Scope(MDM_SCOPE, read=True,
+                              reason=_FULLY_MANAGED),), unit="records", reason_bad="bad-records", what=what)
     if mode == "PROFILE_OWNER":
-        scope = Scope("personal profile", read=False, reason=_PROFILE_ONLY)
+        scope = Scope(MDM_SCOPE, read=False, reason=_PROFILE_ONLY)
         reason = "work-profile-only"
         message = (f"{label_of(name)}, {what} is managed through a work profile, and {_PROFILE_ONLY}: the apps in "
                    f"its personal profile were not checked; scan the phone itself (over adb) to check them")
     else:
         shown = "not given" if mode is None else snippet(mode) if isinstance(mode, str) else json_type(mode)
-        scope = Scope("personal profile", read=False, reason=f"managementMode {shown}")
+        scope = Scope(MDM_SCOPE, read=False, reason=f"managementMode {shown}")
         reason = "management-mode-unknown"
         message = (f"{label_of(name)}, {what}: its managementMode is {shown}, so whether it is managed through a "
                    f"work profile (for which {_PROFILE_ONLY}) cannot be known: apps outside a work profile may "
                    f"not have been checked; export the devices again, or scan the phone itself (over adb)")
-    return make_inventory(name, device, apps, problems, None, scopes=(scope,), reason=reason, message=message,
+    # A record with bad parts: make_inventory's own reason (bad-records) and message win.
+    return make_inventory(name, device, apps, problems, None, scopes=(scope,),
+                          reason=None if problems.count else reason, message=None if problems.count else message,
                           unit="records", reason_bad="bad-records", what=what)
 
 
 def _device_info(name: str, number: int | None, entry: dict[str, Any], problems: Problems) -> DeviceInfo:
     """Who the device is: its hardware serial, else its resource name (two devices of one file must never
-    be taken for one)."""
-    resource = serial = model = None
+    be taken for one); what else names it, and when it last reported its status."""
+    where = f"device #{number}: " if number else "the device: "
+
+    def text(obj: dict[str, Any], key: str) -> str | None:
+        """One field; a bad one is a problem of its own and does not hide the others."""
+        try:
+            return text_of(obj, key)
+        except BadRecord as err:
+            problems.add(where + str(err), evidence=" ".join(strings_in(obj.get(key))))
+            return None
+
+    resource, user = text(entry, "name"), text(entry, "userName")
+    hardware = entry.get("hardwareInfo")
+    if hardware is not None and not isinstance(hardware, dict):
+        problems.add(f"{where}hardwareInfo is {json_type(hardware)}, expected an object",
+                     evidence=" ".join(strings_in(hardware)))
+        hardware = None
+    serial, model = (text(hardware, "serialNumber"), text(hardware, "model")) if hardware else (None, None)
+    serial = (serial or "").strip() or None
+    resource = (resource or "").strip() or None
+    identity = tuple((kind, value) for kind, value in (("serial", serial), ("user", (user or "").strip()),
+                                                       ("mdm id", resource)) if value)
+    return DeviceInfo(platform="android", serial=serial or resource or (f"device #{number}" if number else None),
+                      model=model, name=resource, source=name, identity=identity,
+                      inventoried=_reported(entry, where, problems))
+
+
+def _reported(entry: dict[str, Any], where: str, problems: Problems) -> datetime | None:
+    """lastStatusReportTime (RFC 3339, "2025-05-02T13:55:10Z"; a time without an offset is UTC), or None."""
+    value = entry.get("lastStatusReportTime")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.add(f"{where}lastStatusReportTime is {json_type(value) if not isinstance(value, str) else 'empty'}"
+                     f", expected a time", evidence=" ".join(strings_in(value)))
+        return None
     try:
-        resource = text_of(entry, "name")
-        hardware = entry.get("hardwareInfo")
-        if hardware is not None and not isinstance(hardware, dict):
-            raise BadRecord(f"hardwareInfo is {json_type(hardware)}, expected an object")
-        if hardware:
-            serial, model = text_of(hardware, "serialNumber"), text_of(hardware, "model")
-    except BadRecord as err:
-        problems.add(f"device #{number}: {err}" if number else f"the device: {err}",
-                     evidence=" ".join(strings_in([entry.get("name"), entry.get("hardwareInfo")])))
-    serial = (serial or "").strip() or resource or (f"device #{number}" if number else None)
-    return DeviceInfo(platform="android", serial=serial, model=model, name=resource, source=name)
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        problems.add(f"{where}lastStatusReportTime {snippet(value)} is not an RFC 3339 time", evidence=value)
+        return None
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    if when > datetime.now(UTC) + _SKEW:
+        problems.add(f"{where}lastStatusReportTime {snippet(value)} is in the future, so the record was edited or "
+                     f"damaged (it would dodge --max-age)", evidence=value)
+        return None
+    return when
 
 
 def _apps(reports: Any, at: str, problems: Problems) -> list[App]:

@@ -14,9 +14,25 @@ it: the answer does not say how the command was asked. Sent with
 those apps, and on a User Enrollment (a response with an EnrollmentID instead
 of a UDID) apps the user installed from the App Store are never listed. So a
 device read from it is `partial` with reason `mdm-scope`, never `complete`:
-the MDM's own view of the device, not the device. A device that answered
+the MDM's own view of the device, not the device (the MDM's scope,
+model.MDM_SCOPE, unread: `--accept-scope mdm` accepts it). A device that answered
 `Error`, `CommandFormatError` or `NotNow` sent no list: it is failed, with what
 to do.
+
+Who a device is: its UDID, else a User Enrollment's EnrollmentID (the plist's,
+else the webhook's `udid` / `enrollment_id`); its identity lists each UDID and
+enrollment id the answer and its event give. The webhook's `topic` is the kind
+of event ("mdm.Connect"), not a name of the device, and is not part of it. No
+inventory date: Apple's answer has none, and the research note gives none for
+the webhook event (MicroMDM writes a `created_at`, which the note does not
+show), so --max-age finds these devices' age unknown.
+
+Verified against: Apple's application.installed.list schema and the MicroMDM /
+NanoMDM webhook Event (topic, acknowledge_event with udid, status,
+command_uuid, raw_payload) as research/mdm-inventories.md section 4.1 gives
+them; no real answer. Accepted as plausible, unverified: NanoMDM's
+`enrollment_id`, a raw_payload holding the XML plist as text, a JSON array of
+events.
 
 XML is parsed by plistlib, which refuses entity declarations (the billion
 laughs) and never fetches a DTD; before it, an input with a DOCTYPE other than
@@ -45,7 +61,7 @@ from scanner.connectors.files.source import InputLines
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text
 from scanner.connectors.interface import FileReader
 from scanner.connectors.records import BadRecord, Problems, clean_id, decodable, residue_of, snippet
-from scanner.model import App, DeviceInfo, Inventory, Scope
+from scanner.model import MDM_SCOPE, App, DeviceInfo, Inventory, Scope
 
 __all__ = ["READER", "read_response"]
 
@@ -254,7 +270,7 @@ def _response(name: str, where: str, doc: Any, event: dict[str, Any] | None) -> 
                 f"{where}, {what} lists no app, and {blind}: either it has no app of its own or the command "
                 f"was limited; send InstalledApplicationList without ManagedAppsOnly and Identifiers, or scan the "
                 f"iPhone itself over USB"))
-    scope = Scope("apps outside the MDM's view", read=False, reason=blind)
+    scope = Scope(MDM_SCOPE, read=False, reason=blind)
     message = (f"{where}, {what}: {blind}, so apps outside them were not checked; send InstalledApplicationList "
                f"without ManagedAppsOnly and Identifiers{' to a device enrollment' if user_enrollment else ''}, or "
                f"scan the iPhone itself over USB, to check every app")
@@ -312,7 +328,16 @@ def _device(name: str, doc: dict[str, Any], event: dict[str, Any] | None, proble
     if udid is not None and not udid.isprintable():
         problems.add(f"the device id {snippet(udid)} holds a control character, so the answer was damaged or forged",
                      evidence=udid)
-    return DeviceInfo(platform="ios", serial=udid, source=name)
+    return DeviceInfo(platform="ios", serial=udid, source=name, identity=_identity(doc, event))
+
+
+def _identity(doc: dict[str, Any], event: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """Every UDID and enrollment id the answer, then its webhook event, gives: once each, in that order (two
+    that differ are both shown: the event was edited or damaged)."""
+    pairs = [("udid", _text(doc, "UDID")), ("enrollment id", _text(doc, "EnrollmentID"))]
+    if event is not None:
+        pairs += [("udid", _text(event, "udid")), ("enrollment id", _text(event, "enrollment_id"))]
+    return tuple(dict.fromkeys((kind, value) for kind, value in pairs if value))
 
 
 def _app(record: Any) -> App:
@@ -469,7 +494,7 @@ def _with_device(inv: Inventory, ack: dict[str, Any], name: str) -> Inventory:
     udid = _text(ack, "udid") or _text(ack, "enrollment_id")
     if udid is None or not udid.isprintable():
         return inv
-    return replace(inv, device=DeviceInfo(platform="ios", serial=udid, source=name))
+    return replace(inv, device=DeviceInfo(platform="ios", serial=udid, source=name, identity=_identity({}, ack)))
 
 
 READER = FileReader(
