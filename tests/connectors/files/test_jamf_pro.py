@@ -94,7 +94,8 @@ def test_a_detail_answer_reads_the_device_its_identity_and_its_apps_and_says_wha
     (inv,) = read(DETAIL)
     assert inv.status == "partial" and inv.reason == "mdm-scope"
     assert inv.device.platform == "ios" and inv.device.serial == "Jamf id 42" and inv.device.source == str(DETAIL)
-    assert inv.device.name == "JDOE-iPhone (serial F2LXXXXXXX01, UDID 00008110-000A1B2C3D4E5F60, user jdoe)"
+    assert inv.device.name == "JDOE-iPhone"
+    assert inv.device.identity == (("serial", "F2LXXXXXXX01"), ("udid", "00008110-000A1B2C3D4E5F60"), ("user", "jdoe"))
     assert (inv.device.model, inv.device.os_version) == ("iPhone 15", "18.5")
     assert ids(inv) == ["com.zhiliaoapp.musically", "com.tencent.xin", "com.microsoft.Office.Outlook"]
     assert inv.apps[1] == App("ios", "com.tencent.xin", "微信", "8.0.50", "8.0.50.33")
@@ -159,7 +160,8 @@ def test_user_fields_of_an_inventory_record_with_more_sections():
     (inv,) = read_doc(page(1, record("3", app("com.a"), general={"displayName": "Lab iPad", "udid": "U1"},
                                      hardware={"serialNumber": "DMP1", "model": "iPad Air"},
                                      userAndLocation={"username": "lab"})))
-    assert inv.device.name == "Lab iPad (serial DMP1, UDID U1, user lab)" and inv.device.model == "iPad Air"
+    assert inv.device.name == "Lab iPad" and inv.device.model == "iPad Air"
+    assert inv.device.identity == (("serial", "DMP1"), ("udid", "U1"), ("user", "lab"))
 
 
 def test_it_is_named_in_the_accepted_formats_and_does_not_take_a_scanner_report():

@@ -27,8 +27,13 @@ Pages whose `totalCount` promises more devices than they hold add a failed
 result for the devices on the pages not saved.
 
 A device is told apart by its Jamf Pro id (`id`, `mobileDeviceId`), which both
-endpoints give: the same device on two pages, or in a detail answer and a page,
-has one key, and the audit merges its parts. A record that is not what the API
+endpoints give, and so does the Classic API (jamf_classic, the same key): the
+same device on two pages, in a detail answer and a page, or read from both
+APIs, has one key, and the audit merges its parts. Its serial, UDID and user
+are its identity, and lastInventoryUpdateDate (a detail answer's, or
+lastInventoryUpdateTimestamp; an inventory record's general section's) the
+date of its inventory, for --max-age: a date that is no ISO 8601 time is a
+bad record. A record that is not what the API
 writes (not an object, a key given twice, an identifier that is no bundle id) is
 a bad record: counted, its text kept as evidence for the matcher, and its
 device never complete.
@@ -37,9 +42,11 @@ device never complete.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
+from scanner.connectors.files.readers.jamf_common import ADVICE, BLIND, JAMF_KEY, PERSONAL, iso_time, personal
 from scanner.connectors.grammars.json_values import (
     Repeats,
     check_text,
@@ -54,14 +61,6 @@ from scanner.connectors.records import BadRecord, Problems, clean_id, residue_of
 from scanner.model import App, DeviceInfo, Inventory, Scope
 
 __all__ = ["READER", "read_jamf_pro"]
-
-_BLIND = ("Jamf Pro's inventory is what the device last reported to it: a personal device or a User Enrollment "
-          "reports managed apps only, and iOS before 26 reports no system apps")
-_PERSONAL = ("it is a personal device or a User Enrollment ({what}), for which Jamf Pro's inventory holds the "
-             "managed apps only: apps the user installed were not checked")
-_ADVICE = "scan the iPhone itself over USB to check every app"
-_SEPARATORS = str.maketrans("", "", " -_")
-
 
 def _is_detail(doc: object) -> bool:
     """One MobileDeviceDetailsV2: its apps under ios.applications."""
@@ -169,16 +168,16 @@ def _device(name: str, where: str, record_label: str | None, record: Any, *, det
             problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems))
     apps = _apps(holder["applications"], at, problems)
     personal = _personal(record)
-    blind = _PERSONAL.format(what=personal) if personal else _BLIND
+    blind = PERSONAL.format(what=personal) if personal else BLIND
     if not apps and not problems.count:
         return Inventory(
             device=device, apps=(), coverage=(Scope("apps", read=False, reason="no apps listed"),),
             status="failed", reason="empty", message=(
                 f"{label_of(name)}, {what} lists no app, and a phone always has some: the device has not sent "
                 f"Jamf Pro its inventory yet, or the export was cut; update its inventory in Jamf Pro and fetch "
-                f"it again, or {_ADVICE}"))
+                f"it again, or {ADVICE}"))
     scope = Scope("apps outside the MDM's view", read=False, reason=blind)
-    message = f"{label_of(name)}, {what}: {blind}, so apps outside its view were not checked; {_ADVICE}"
+    message = f"{label_of(name)}, {what}: {blind}, so apps outside its view were not checked; {ADVICE}"
     return make_inventory(name, device, apps, problems, None, scopes=(scope,),
                           reason=None if problems.count else "mdm-scope", message=None if problems.count else message,
                           unit="records", reason_bad="bad-records", what=what)
@@ -187,19 +186,16 @@ def _device(name: str, where: str, record_label: str | None, record: Any, *, det
 def _personal(record: dict[str, Any]) -> str | None:
     """What says the device is personal or a User Enrollment (deviceOwnershipLevel, enrollmentMethod), if
     anything does."""
-    for key in ("deviceOwnershipLevel", "enrollmentMethod"):
-        value = record.get(key)
-        folded = value.lower().translate(_SEPARATORS) if isinstance(value, str) else ""
-        if any(word in folded for word in ("personal", "userenrollment", "byod")):
-            return f"{key} {snippet(value)}"
-    return None
+    return personal(record, ("deviceOwnershipLevel", "enrollmentMethod"))
 
 
 def _device_info(name: str, record_label: str | None, record: dict[str, Any], detail: bool,
                  problems: Problems) -> DeviceInfo:
     """Who the device is: its Jamf Pro id, which every shape gives (the same device on two pages is one
-    device); its name, serial, UDID and user, where given, in its name."""
-    jamf_id = device_name = serial = udid = user = model = os_version = None
+    device); its name, and its serial, UDID and user, where given, as its identity; when Jamf Pro last took its
+    inventory (lastInventoryUpdateDate, in a detail answer or an inventory record's general section)."""
+    jamf_id = device_name = serial = udid = user = model = os_version = when = None
+    fault = f"device #{record_label.rpartition(' #')[2]}: " if record_label else "the device: "
     try:
         jamf_id = text_of(record, "id" if detail else "mobileDeviceId")
         if detail:
@@ -207,22 +203,31 @@ def _device_info(name: str, record_label: str | None, record: dict[str, Any], de
             os_version = text_of(record, "osVersion")
             user = text_of(_part(record, "location"), "username")
             model = text_of(_part(record, "ios"), "model")
+            when = _when(record, ("lastInventoryUpdateDate", "lastInventoryUpdateTimestamp"))
         else:
             general, hardware = _part(record, "general"), _part(record, "hardware")
             device_name, udid = text_of(general, "displayName"), text_of(general, "udid")
             serial, model = text_of(hardware, "serialNumber"), text_of(hardware, "model")
             user = text_of(_part(record, "userAndLocation"), "username")
+            when = _when(general, ("lastInventoryUpdateDate",))
     except BadRecord as err:
-        problems.add(f"device #{record_label.rpartition(' #')[2]}: {err}" if record_label else f"the device: {err}",
-                     evidence=" ".join(strings_in(record)))
+        problems.add(f"{fault}{err}", evidence=" ".join(strings_in(record)))
     jamf_id = (jamf_id or "").strip()
-    key = (f"Jamf id {jamf_id}" if jamf_id else (serial or "").strip() or (udid or "").strip()
+    key = (JAMF_KEY.format(jamf_id) if jamf_id else (serial or "").strip() or (udid or "").strip()
            or record_label)
-    given = [p for p in (f"serial {serial}" if serial else None, f"UDID {udid}" if udid else None,
-                         f"user {user}" if user else None) if p]
-    shown = (device_name or "") + (f" ({', '.join(given)})" if given else "")
-    return DeviceInfo(platform="ios", serial=key, model=model, os_version=os_version, name=shown.strip() or None,
-                      source=name)
+    identity = tuple((what, value.strip()) for what, value in (("serial", serial), ("udid", udid), ("user", user))
+                     if value and value.strip())
+    return DeviceInfo(platform="ios", serial=key, model=model, os_version=os_version,
+                      name=(device_name or "").strip() or None, source=name, identity=identity, inventoried=when)
+
+
+def _when(fields: dict[str, Any], keys: tuple[str, ...]) -> datetime | None:
+    """When Jamf Pro last took the device's inventory: the first of `keys` given (BadRecord if it is no time)."""
+    for key in keys:
+        value = text_of(fields, key)
+        if value:
+            return iso_time(key, value)
+    return None
 
 
 def _part(record: dict[str, Any], key: str) -> dict[str, Any]:
