@@ -22,6 +22,9 @@ __all__ = [
 _SPACE_AFTER_QUOTE = re.compile(r'(?<!\\)"[ \t]+(?=,|\r?\n?\Z)')
 
 
+_STRAY_ESCAPE = re.compile(r'\\(?![\\"])')
+
+
 def header_cells(raw: bytes) -> list[str]:
     """The column names of a header line (a stray CR or quote in it must not raise)."""
     text = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -43,6 +46,7 @@ def csv_records(src: InputLines, start: int, bad: list[int], problems: Problems,
     and the next comma, which strict csv rejects."""
     quoted: list[tuple[int, str]] = []
     span: list[str] = []  # the raw lines of the record being read
+    escaping = fmt.get("escapechar") == "\\"
     lines: Iterator[str] = src.csv_lines(start, bad, quoted, span)
     if spaces_after_quotes:
         lines = map(_closing_quote, lines)
@@ -63,6 +67,12 @@ def csv_records(src: InputLines, start: int, bad: list[int], problems: Problems,
                 if last > first and is_spill(row):
                     problems.add(f"line {first}: {SPILL}; {swallowed_note(first, last)}", last - first + 1,
                                  evidence=_taken(span))
+                    continue
+                if escaping and any(_STRAY_ESCAPE.search(line) for line in span):
+                    # csv drops an escape character before any character: `com.\pple.Pages` would be read as
+                    # com.pple.Pages. A writer escapes only quotes and itself, so the line was damaged.
+                    problems.add(f"line {first}: a backslash that escapes neither a quote nor a backslash, so the "
+                                 f"line was damaged or edited", last - first + 1, evidence=_taken(span))
                     continue
                 span.clear()
                 yield first, row
