@@ -116,11 +116,13 @@ def aged(inv: Inventory, max_age: int | None, now: datetime) -> Inventory:
                f"installed since then are not in it")
         reason = "stale"
     message = inv.message
-    if inv.status == "complete" or inv.reason == "mdm-scope":
+    # The age is the news when nothing else was wrong but what the MDM cannot see (whatever the reader's code for it).
+    only_mdm = inv.status == "complete" or all(s.read or s.name == MDM_SCOPE for s in inv.coverage)
+    if only_mdm:
         message = (f"{inv.device.source or 'the input'}, device {inv.device.label} {why}; have the device check in "
                    f"with its MDM (or sync it), export again and rescan")
     return replace(inv, status="partial" if inv.apps else "failed", coverage=(*inv.coverage, scope),
-                   reason=reason if inv.status == "complete" or inv.reason == "mdm-scope" else inv.reason,
+                   reason=reason if only_mdm else inv.reason,
                    message=message)
 
 
