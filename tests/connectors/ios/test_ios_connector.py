@@ -608,7 +608,8 @@ def test_cli_scan_finds_the_apps_and_exits_1(ten):
     assert {d["device"]["serial"] for d in doc["devices"]} == {d.serial for d in TEN}
     device = next(d for d in doc["devices"] if d["device"]["serial"] == TEN[3].serial)
     assert device["device"] == {"platform": "ios", "serial": TEN[3].serial, "transport": None, "model": "iPhone14,5",
-                                "os_version": "16.7.8", "name": "Pool iPhone 3", "source": "usbmux"}
+                                "os_version": "16.7.8", "name": "Pool iPhone 3", "source": "usbmux", "identity": [],
+                                "inventoried": None}
     assert {(f["app"]["id"], f["listed"]) for f in device["findings"]} == {("com.tencent.xin", "WeChat Pay")}
 
 

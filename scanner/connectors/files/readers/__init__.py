@@ -27,9 +27,17 @@ READERS: tuple[FileReader, ...] = tuple(import_module(f"{__name__}.{module}").RE
     "ideviceinstaller",
     "apple_mdm",
     "pymobiledevice3",
+    "google_admin",  # before android_management, which takes any document with a nextPageToken
     "android_management",
     "report",
     "jamf_pro",
+    "jamf_classic",  # after apple_mdm: a bare `<?xml ...?>` line is its preamble, and a plist's next line apple_mdm's
+    "workspace_one",
+    "kandji",
+    "intune.discovered",
+    "intune.columns",
+    "intune.violations",
+    "intune.graph",
     "fleet_csv",
     "go_ios",
     "tidevice",  # after ideviceinstaller: its head refuses `<id> - ` lines, and ios_deploy's bare-id lines
