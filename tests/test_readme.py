@@ -75,3 +75,33 @@ def test_the_mdm_audit_script_acts_on_a_scan_of_the_demo_fleet(tmp_path):
     assert "NOT READ SIMGALAXYS23B partial user-refused:" in out
     assert "SIMPIXEL7A" not in out  # the clean phone needs no action
     assert len(list(tmp_path.glob("*.json"))) == 1 and len(list(tmp_path.glob("*.sarif"))) == 1
+
+
+@pytest.mark.skipif(shutil.which("jq") is None or not (BIN / "scanner").exists(),
+                    reason="the README's export audit script uses jq (apt install jq)")
+def test_the_export_audit_script_reads_an_intune_zip_and_jamf_pages(tmp_path):
+    import json
+    import zipfile
+
+    head = ("ApplicationKey,ApplicationName,ApplicationPublisher,ApplicationShortVersion,ApplicationVersion,DeviceId,"
+            "DeviceName,OSDescription,OSVersion,Platform,UserId,EmailAddress,UserName\n")
+    rows = ("k1,TikTok,TikTok Ltd.,38.1.0,38.1.0,d-1111,IPHONE-JDOE,iPhone 14,18.5,iOS,u1,jdoe@agency.gov,Jane Doe\n"
+            "k2,com.tencent.mm,,8.0.50,8.0.50,d-2222,PIXEL-ASMITH,Pixel 8,15,Android,u2,asmith@agency.gov,A Smith\n"
+            "k3,WPS Office,Kingsoft,12.2,12.2,d-3333,LT-0042,Windows 11,10.0,Windows,u3,bob@agency.gov,Bob\n")
+    with zipfile.ZipFile(tmp_path / "intune-apps.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("AppInvRawData_3f1c.csv", head + rows)
+    page = {"totalCount": 1, "results": [{"mobileDeviceId": "42", "applications": [
+        {"identifier": "com.tencent.xin", "name": "WeChat", "version": "1", "shortVersion": "8.0"}]}]}
+    (tmp_path / "jamf-pages.json").write_text(json.dumps(page))
+    script = block_with("# Nightly: check the MDM's inventory").replace("/var/log/scanner", f"{tmp_path}/log")
+    result = subprocess.run(["sh", "-c", script], cwd=tmp_path, env=shell_env(tmp_path), capture_output=True,
+                            text=True, timeout=120)
+    out = result.stdout
+    assert result.returncode == 1, (out, result.stderr)  # the MDM's view accepted: findings, all proven
+    assert "FINDING IPHONE-JDOE TikTok (TikTok, evidence: name)" in out
+    assert "FINDING PIXEL-ASMITH com.tencent.mm (WeChat Pay, evidence: identifier)" in out
+    assert "FINDING Jamf id 42 com.tencent.xin (WeChat Pay, evidence: identifier)" in out
+    assert "NOT PROVEN" not in out
+    assert "NOT CHECKED LT-0042:" in out and "Windows computer" in out
+    [report] = (tmp_path / "log").glob("mdm-*.json")
+    assert report.stat().st_mode & 0o077 == 0 and json.loads(report.read_text())["accepted_scopes"] == ["mdm"]
