@@ -285,12 +285,17 @@ def _json_inventories(name: str, label: str, data: bytes, tail: list[Inventory])
         return
     # A device of a whole document may go on in the damaged text after it (a device on two pages): never complete.
     for inv in read:
-        yield _went_on(inv, label) if inv.status == "complete" else inv
+        yield _went_on(inv, label) if inv.status != "failed" else inv
     tail.append(rest)
 
 
 def _went_on(inv: Inventory, label: str) -> Inventory:
+    """A device read from a whole document that damaged text follows: never complete, also when the only other
+    gap is one --accept-scope accepts (the MDM's view), since the text may hold more of it."""
     who = f", device {inv.device.serial}" if inv.device.serial else ""
+    if inv.status == "partial":
+        return replace(inv, coverage=(*inv.coverage, Scope("records", read=False,
+                                                           reason="the JSON after the last whole document")))
     return replace(
         inv, status="partial" if inv.apps else "failed", reason="bad-json",
         coverage=(*inv.coverage, Scope("records", read=False, reason="the JSON after the last whole document")),

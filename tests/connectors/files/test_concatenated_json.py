@@ -159,3 +159,12 @@ def test_any_text_after_whole_documents_never_raises_and_the_rest_is_never_compl
     if rest and rest[0] not in '-0123456789"[{tfn':  # what follows cannot begin a document: failed, alone
         assert invs[-1].status == "failed" and invs[-1].reason == "bad-json"
         assert invs[-1].device.serial is None and all(i.status != "complete" for i in invs)
+
+
+def test_damaged_text_after_the_pages_keeps_an_mdm_device_unproven_even_when_its_scope_is_accepted():
+    text = json.dumps(page(1, record("1", "com.apple.Pages"))) + "\n{\"totalCount\": 1, \"resu"
+    report = run([FileConnector("pages.json", io.BytesIO(text.encode()))], matcher(), accept_scopes=("mdm",))
+    device = next(r for r in report.results if r.device.serial == "Jamf id 1")
+    assert device.status == "partial"
+    assert any(not s.read and "after the last whole document" in (s.reason or "") for s in device.coverage)
+    assert report.exit_code == 4
