@@ -70,6 +70,7 @@ class Matcher:
         self._team: dict[str, list[_Rule]] = {}
         # platform -> normalized display name -> rules: for sources that give only names
         self._names: dict[str, dict[str, list[_Rule]]] = {"android": {}, "ios": {}}
+        self._name_keys: dict[str, str] = {}  # display name as given -> normalized ("" when it has an id's shape)
         self._catalogued: set[tuple[str, str]] = {
             (ident.platform, ident.id.lower())
             for app in signatures.apps.values()
@@ -241,11 +242,19 @@ class Matcher:
         """An app a source gives only by display name: a name with the shape of an id is tried as the id first
         (Intune shows an Android app's package name as its name), then the catalog's names for its platform,
         compared normalized and whole (signatures.normalized_name), never as a substring."""
-        if _ID_SHAPED.fullmatch(app.id):
+        key = self._name_keys.get(app.id)
+        if key is None:
+            # An export repeats one name on thousands of devices: each distinct name is looked at once (the
+            # cache is bounded, so memory stays flat however many distinct names there are).
+            key = "" if _ID_SHAPED.fullmatch(app.id) else normalized_name(app.id)
+            if len(self._name_keys) < 100_000:
+                self._name_keys[app.id] = key
+        if not key:
             found = self.match((app._replace(evidence="identifier"),))
             if found:
                 return [replace(f, app=app) for f in found]
-        rules = self._names.get(app.platform, {}).get(normalized_name(app.id))
+            key = normalized_name(app.id)
+        rules = self._names.get(app.platform, {}).get(key)
         return [r.finding(app, "name") for r in rules] if rules else []
 
     def knows(self, token: str) -> bool:
