@@ -7,15 +7,16 @@ readers share too, are in scanner.connectors.records.)
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text, strings_in
-from scanner.connectors.records import Problems, residue_of
+from scanner.connectors.records import BadRecord, Problems, residue_of
 from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Scope
 
 __all__ = [
     "KNOWN_PLATFORMS", "KNOWN_STATES", "error_text", "evidence_of", "failed_inventory", "header_refused",
-    "label_of", "make_inventory",
+    "json_apps", "json_record", "label_of", "make_inventory",
 ]
 
 KNOWN_PLATFORMS = {p: p for p in PLATFORMS}
@@ -176,6 +177,22 @@ def evidence_of(src: InputLines) -> Problems:
     if decoder is not None:
         evidence.search(decoder.decode(b"", final=True))
     return evidence
+
+
+def json_apps(listed: object, key: str, at: str, problems: Problems, read: Callable[[object], App]) -> list[App]:
+    """The apps of a JSON device record's list `listed` (its key `key`, for messages), each read by `read`, which
+    raises BadRecord for one it cannot trust: that one is counted in `problems` with its strings kept as evidence
+    (its ids are still searched), and the others are read."""
+    if not isinstance(listed, list):
+        problems.add(f"{at}{key} is {json_type(listed)}, not a list", evidence=" ".join(strings_in(listed)))
+        return []
+    apps: list[App] = []
+    for i, record in enumerate(listed, 1):
+        try:
+            apps.append(read(record))
+        except BadRecord as err:
+            problems.add(f"{at}app #{i}: {err}", evidence=" ".join(strings_in(record)))
+    return apps
 
 
 def json_record(name: str, where: str, at: str, record: object, *, platform: str,

@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
+from scanner.connectors.files.common import failed_inventory, json_apps, json_record, label_of, make_inventory
 from scanner.connectors.files.readers.jamf_common import ADVICE, BLIND, JAMF_KEY, PERSONAL, iso_time, personal
 from scanner.connectors.grammars.json_values import (
     Repeats,
@@ -240,17 +240,7 @@ def _part(record: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _apps(listed: Any, at: str, problems: Problems) -> list[App]:
-    if not isinstance(listed, list):
-        problems.add(f"{at}applications is {json_type(listed)}, not a list", evidence=" ".join(strings_in(listed)))
-        return []
-    apps: list[App] = []
-    for i, record in enumerate(listed, 1):
-        try:
-            apps.append(_app(record))
-        except BadRecord as err:
-            # The record is not trusted, but its ids are still searched (identifier, name...).
-            problems.add(f"{at}app #{i}: {err}", evidence=" ".join(strings_in(record)))
-    return apps
+    return json_apps(listed, "applications", at, problems, _app)
 
 
 def _app(record: Any) -> App:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.connectors.files.common import json_record, label_of, make_inventory
+from scanner.connectors.files.common import json_apps, json_record, label_of, make_inventory
 from scanner.connectors.grammars.json_values import check_text, json_type, no_repeats, strings_in, text_of
 from scanner.connectors.interface import FileReader
 from scanner.connectors.records import BadRecord, Problems, clean_id, residue_of, snippet
@@ -105,17 +105,7 @@ def _device(name: str, number: int | None, answer: Any) -> Inventory:
 
 
 def _apps(listed: Any, at: str, problems: Problems) -> list[App]:
-    if not isinstance(listed, list):
-        problems.add(f"{at}apps is {json_type(listed)}, not a list", evidence=" ".join(strings_in(listed)))
-        return []
-    apps: list[App] = []
-    for i, record in enumerate(listed, 1):
-        try:
-            apps.append(_app(record))
-        except BadRecord as err:
-            # The record is not trusted, but its ids are still searched.
-            problems.add(f"{at}app #{i}: {err}", evidence=" ".join(strings_in(record)))
-    return apps
+    return json_apps(listed, "apps", at, problems, _app)
 
 
 def _app(record: Any) -> App:
