@@ -217,7 +217,8 @@ def _read_json(name: str, src: InputLines, size: int | None = None) -> Iterator[
         return
     tail: list[Inventory] = []  # the failed result for text after the last whole document: searched already
     for inv in _json_inventories(name, label, data, tail):
-        if inv.reason in _WHOLE_JSON_FAILURES and inv.device.source == name and not inv.residue:
+        if (inv.reason in _WHOLE_JSON_FAILURES and inv.device.source == name and inv.device.serial is None
+                and not inv.residue):  # a device of the file that sent no list is no evidence about the others
             evidence = Problems()
             evidence.search(data)  # JSON that cannot be read is still searched for whole catalog ids
             inv = replace(inv, residue=residue_of(evidence))
@@ -274,6 +275,11 @@ def _json_inventories(name: str, label: str, data: bytes, tail: list[Inventory])
                                        f"{label}: JSON scanner will not read ({err}); export or save it again")
                 return
             rest = _bad_rest(name, label, text, at, len(docs) + 1, err)
+            break
+        if docs and not isinstance(doc, (dict, list)):
+            # A page is an object or an array: a bare value after one (`Infinity`, `"x"`, `1`) is damaged text.
+            rest = _bad_rest(name, label, text, at, len(docs) + 1,
+                             ValueError("a bare JSON value after a whole document, where only a page can follow"))
             break
         docs.append(doc)
         at = _space(text, end)

@@ -168,3 +168,10 @@ def test_damaged_text_after_the_pages_keeps_an_mdm_device_unproven_even_when_its
     assert device.status == "partial"
     assert any(not s.read and "after the last whole document" in (s.reason or "") for s in device.coverage)
     assert report.exit_code == 4
+
+
+def test_a_bare_value_after_a_page_is_damaged_text_not_another_page():
+    # Python's JSON decoder reads `Infinity`, `NaN` and bare numbers and strings; a page is never one.
+    invs = read(json.dumps(page(1, record("1", "com.apple.Pages"))) + "\nInfinity")
+    assert invs[-1].status == "failed" and invs[-1].reason == "bad-json"
+    assert all(inv.status != "complete" for inv in invs)
