@@ -16,7 +16,7 @@ from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Sco
 
 __all__ = [
     "KNOWN_PLATFORMS", "KNOWN_STATES", "error_text", "evidence_of", "failed_inventory", "header_refused",
-    "json_apps", "json_record", "label_of", "make_inventory",
+    "json_apps", "json_record", "label_of", "make_inventory", "value_evidence",
 ]
 
 KNOWN_PLATFORMS = {p: p for p in PLATFORMS}
@@ -179,6 +179,13 @@ def evidence_of(src: InputLines) -> Problems:
     return evidence
 
 
+def value_evidence(value: object) -> Problems:
+    """The strings of a JSON value that cannot be read, as evidence for the matcher (its ids still searched)."""
+    evidence = Problems()
+    evidence.search(" ".join(strings_in(value)))
+    return evidence
+
+
 def json_apps(listed: object, key: str, at: str, problems: Problems, read: Callable[[object], App]) -> list[App]:
     """The apps of a JSON device record's list `listed` (its key `key`, for messages), each read by `read`, which
     raises BadRecord for one it cannot trust: that one is counted in `problems` with its strings kept as evidence
@@ -201,8 +208,7 @@ def json_record(name: str, where: str, at: str, record: object, *, platform: str
     (its strings still searched), else the Problems to count its faults in, holding already a key given twice
     (the record was edited or damaged; the dropped values are kept as evidence)."""
     if not isinstance(record, dict):
-        evidence = Problems()
-        evidence.search(" ".join(strings_in(record)))
+        evidence = value_evidence(record)
         return failed_inventory(name, "bad-records", f"{where} is {json_type(record)}, not an object; {advice}",
                                 platform=platform, evidence=evidence)
     problems = Problems()

@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
+from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory, value_evidence
 from scanner.connectors.grammars.json_values import (
     Repeats,
     check_text,
@@ -87,23 +87,20 @@ def read_google_admin(name: str, doc: Any) -> Iterator[Inventory]:
             yield _device(name, where, None, page)
             continue
         if kind != _LIST:
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(page)))
+            evidence = value_evidence(page)
             yield failed_inventory(name, "bad-records", (
                 f"{where} is {json_type(page)} that is neither an Admin SDK mobile device nor a page of them "
                 f"(kind admin#directory#mobiledevices); list the devices again"), evidence=evidence)
             continue
         if isinstance(page, Repeats):
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(page)))
+            evidence = value_evidence(page)
             yield failed_inventory(name, "bad-json", (
                 f"{where} gives {keys_text(page.repeated)} more than once, so part of it would be silently "
                 f"ignored: it was edited or damaged; list the devices again"), evidence=evidence)
             continue
         devices = page.get("mobiledevices", [])  # the API leaves out an empty list
         if not isinstance(devices, list):
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(devices)))
+            evidence = value_evidence(devices)
             yield failed_inventory(name, "bad-records", (
                 f"{where}: its mobiledevices is {json_type(devices)}, not a list; list the devices again"),
                 evidence=evidence)

@@ -63,7 +63,14 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
-from scanner.connectors.files.common import error_text, failed_inventory, json_record, label_of, make_inventory
+from scanner.connectors.files.common import (
+    error_text,
+    failed_inventory,
+    json_record,
+    label_of,
+    make_inventory,
+    value_evidence,
+)
 from scanner.connectors.files.readers.jamf_common import (
     ADVICE,
     BLIND,
@@ -154,8 +161,7 @@ def read_classic_json(name: str, doc: Any) -> Iterator[Inventory]:
     for number, item in enumerate(doc if many else [doc], 1):
         where = f"{label} record #{number}" if many else label
         if not isinstance(item, dict) or not isinstance(item.get(_RECORD), dict):
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(item)))
+            evidence = value_evidence(item)
             yield failed_inventory(name, "bad-records", (
                 f"{where} is {json_type(item)} that is not a Jamf Pro Classic API mobile device record "
                 f"({{\"mobile_device\": ...}}); fetch the records again"), platform="ios", evidence=evidence)

@@ -45,7 +45,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, json_apps, json_record, label_of, make_inventory
+from scanner.connectors.files.common import (
+    failed_inventory,
+    json_apps,
+    json_record,
+    label_of,
+    make_inventory,
+    value_evidence,
+)
 from scanner.connectors.files.readers.jamf_common import ADVICE, BLIND, JAMF_KEY, PERSONAL, iso_time, personal
 from scanner.connectors.grammars.json_values import (
     Repeats,
@@ -99,24 +106,21 @@ def read_jamf_pro(name: str, doc: Any) -> Iterator[Inventory]:
             yield inv
             continue
         if not isinstance(page, dict) or "results" not in page:
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(page)))
+            evidence = value_evidence(page)
             yield failed_inventory(name, "bad-records", (
                 f"{where} is {json_type(page)} that is neither a Jamf Pro mobile device detail nor a page of "
                 f"mobile-devices/detail (totalCount and results); save the pages again"), platform="ios",
                 evidence=evidence)
             continue
         if isinstance(page, Repeats):
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(page)))
+            evidence = value_evidence(page)
             yield failed_inventory(name, "bad-json", (
                 f"{where} gives {keys_text(page.repeated)} more than once, so part of it would be silently "
                 f"ignored: it was edited or damaged; fetch the page again"), platform="ios", evidence=evidence)
             continue
         results = page["results"]
         if not isinstance(results, list):
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(results)))
+            evidence = value_evidence(results)
             yield failed_inventory(name, "bad-records", (
                 f"{where}: its results is {json_type(results)}, not a list; fetch the page again"),
                 platform="ios", evidence=evidence)

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.connectors.files.common import failed_inventory, label_of
+from scanner.connectors.files.common import failed_inventory, label_of, value_evidence
 from scanner.connectors.files.readers.intune.rows import Columns, Rows
 from scanner.connectors.grammars.json_values import Repeats, json_type, strings_in
 from scanner.connectors.interface import FileReader
-from scanner.connectors.records import Problems
 from scanner.model import Inventory
 
 __all__ = ["READER", "read_discovered_json"]
@@ -49,8 +48,7 @@ def read_discovered_json(name: str, doc: dict) -> Iterator[Inventory]:
     columns = Columns(doc["columns"])
     values = doc["values"]
     if not isinstance(values, list):
-        evidence = Problems()
-        evidence.search(" ".join(strings_in(values)))
+        evidence = value_evidence(values)
         yield failed_inventory(name, "bad-records", f"{label_of(name)}: its values are {json_type(values)}, not a "
                                                     f"list of rows; export the report again", evidence=evidence)
         return

@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
+from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory, value_evidence
 from scanner.connectors.files.readers.intune.rows import BLIND, Columns, Rows, platform_of, suspect
 from scanner.connectors.grammars.json_values import Repeats, json_text, json_type, keys_text, strings_in, text_of
 from scanner.connectors.interface import FileReader
@@ -117,15 +117,13 @@ def read_graph(name: str, doc: Any) -> Iterator[Inventory]:
         where = f"{label} page #{number}" if many else label
         kind = _kind(page)
         if kind is None:
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(page)))
+            evidence = value_evidence(page)
             yield failed_inventory(name, "bad-records", (
                 f"{where} is {json_type(page)} that is no Intune detectedApps or managedDevices page; save the "
                 f"pages again"), evidence=evidence)
             continue
         if isinstance(page, Repeats):
-            evidence = Problems()
-            evidence.search(" ".join(strings_in(page)))
+            evidence = value_evidence(page)
             yield failed_inventory(name, "bad-json", (
                 f"{where} gives {keys_text(page.repeated)} more than once, so part of it would be silently "
                 f"ignored: it was edited or damaged; fetch the page again"), evidence=evidence)

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
+from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory, value_evidence
 from scanner.connectors.files.readers.intune.pages import pages_of, unsaved, value_page
 from scanner.connectors.files.readers.intune.rows import platform_of
 from scanner.connectors.grammars.json_values import json_type, strings_in
 from scanner.connectors.interface import FileReader
-from scanner.connectors.records import Problems, clean_id, snippet
+from scanner.connectors.records import clean_id, snippet
 from scanner.model import NOT_CHECKED, App, DeviceInfo, Inventory, Scope
 
 # Not MDM_SCOPE: the report lists only the apps on the profile's list, so it can prove an app present, never
@@ -85,8 +85,7 @@ def _violation(name: str, where: str, record: object) -> Inventory:
     plat_text = _text(record, "platformType")
     plat = platform_of(plat_text)
     if not device_id or plat is None:
-        evidence = Problems()
-        evidence.search(" ".join(strings_in(record)))
+        evidence = value_evidence(record)
         why = "no managedDeviceId" if not device_id else f"the platformType {snippet(plat_text)} is no platform"
         return failed_inventory(name, "bad-records", f"{where}: {why}; the apps it lists were not checked: save the "
                                                      f"report again", platform=plat[0] if plat else None,
