@@ -22,7 +22,8 @@ from typing import Protocol
 
 from scanner.model import Inventory, Transport
 
-__all__ = ["Attached", "Connector", "DeviceTransport", "Notify", "Pairing", "Plugs", "Progress", "ScannerError"]
+__all__ = ["REMOVAL_OUTCOMES", "Attached", "Connector", "DeviceTransport", "Notify", "Pairing", "Plugs", "Progress",
+           "Removal", "Removing", "ScannerError"]
 
 #: Tells the person running the tool something on stderr ("started an adb server on port 5037").
 Notify = Callable[[str], None]
@@ -133,6 +134,46 @@ class Pairing(Protocol):
     def pair(self, udid: str | None, *, timeout: float | None = None) -> Attached:
         """Pair with one device (the only one attached when `udid` is None); the device as `scanner devices`
         would show it afterwards. Raises ScannerError when there is nothing to pair."""
+        ...
+
+
+#: What a device answered when asked to remove one app (Removal.outcome):
+#:   removed        the device says it is gone (the rescan still has to agree)
+#:   not-installed  it was not installed (for that user), nothing to do
+#:   system-app     it came with the device and cannot be removed from the system image
+#:   device-admin   an active device administrator: the device refuses until it is deactivated
+#:   managed        the MDM manages it and the device refuses (iOS)
+#:   locked         the device is locked (iOS): unlock it and run again
+#:   refused        any other refusal the device gave, with its own answer
+#:   disconnected   the device went away before it answered: whether it was removed is unknown
+#:   failed         any other error
+REMOVAL_OUTCOMES = ("removed", "not-installed", "system-app", "device-admin", "managed", "locked", "refused",
+                    "disconnected", "failed")
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A device's answer to one removal (`scanner remove`): only that command ever asks for one."""
+
+    app_id: str  # the package name or bundle id asked for
+    user: int | None  # the Android user it was removed for; None on iOS
+    outcome: str  # one of REMOVAL_OUTCOMES
+    message: str  # in the tool's own words: what happened and what to do
+    answer: str = ""  # the device's own answer ("Success", "Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]", an
+    # installation_proxy status or error), untrusted text: sanitize before showing it
+
+
+class Removing(Protocol):
+    """A transport that can remove apps from its devices (`scanner remove`, `watch --remove`).
+
+    The second change a device ever sees from this tool (after Pairing), and only from a command whose name
+    says so: the scan path never reaches it (tests/test_import_rules.py).
+    """
+
+    def remove(self, serial: str, app_id: str, *, user: int | None = None,
+               timeout: float | None = None) -> Removal:
+        """Remove one app from the device known by `serial` (adb transport serial or UDID), for Android user
+        `user` (None on iOS). Never raises for what the device answers: every answer is a Removal."""
         ...
 
 
