@@ -21,7 +21,8 @@ What it serves (plist usbmuxd protocol only): ReadBUID, ListDevices, Listen
 (Attached / Detached / Paired events), Connect (port in network byte order),
 ReadPairRecord, SavePairRecord, DeletePairRecord, ListListeners. Connect to
 62078 reaches the device's lockdownd (ios_lockdown.py), Connect to a port that
-StartService handed out reaches installation_proxy (ios_apps.py), once.
+StartService handed out reaches installation_proxy (ios_apps.py: Lookup, Browse,
+Uninstall), once.
 
 Pairing faults (profile `faults.pairing`):
 - "paired": usbmuxd holds a pair record the device trusts.
@@ -32,7 +33,8 @@ Pairing faults (profile `faults.pairing`):
 - "pending": Pair answers PairingDialogResponsePending, forever.
 - "denied": Pair answers UserDeniedPairing.
 `locked` makes Pair and StartService answer PasswordProtected. `delay`,
-`drop_after_apps` and `no_complete` act on lockdownd / installation_proxy.
+`drop_after_apps` and `no_complete` act on lockdownd / installation_proxy;
+`uninstall_prohibited`, `uninstall_drop` and `uninstall_garbage` on its Uninstall.
 
 Trust and usbmuxd's pair records belong to a UDID for the simulator's
 lifetime: detaching and re-attaching a device does not forget its pairing.
@@ -97,6 +99,7 @@ class IOSSimulator:
         self._devices: dict[str, EmulatedDevice] = {}
         self._trust: dict[str, Trust] = {}
         self._records: dict[str, bytes] = {}  # usbmuxd's pair-record store, by UDID
+        self._removed: dict[str, set[str]] = {}  # bundle ids uninstalled, by UDID: gone for good, like on a phone
         self._listeners: set[Link] = set()
         self._links: set[Link] = set()
         self._threads: set[threading.Thread] = set()
@@ -195,7 +198,8 @@ class IOSSimulator:
             if trust is None:
                 trust = self._trust[device.serial] = self._seed_pairing(device)
             emulated = EmulatedDevice(device, self._next_id, trust, self._contexts, self._stop,
-                                      service_ssl=self._service_ssl)
+                                      service_ssl=self._service_ssl,
+                                      removed=self._removed.setdefault(device.serial, set()))
             self._next_id += 1
             self._devices[device.serial] = emulated
             self._broadcast(_attached(emulated))

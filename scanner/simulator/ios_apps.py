@@ -1,4 +1,4 @@
-"""installation_proxy for the emulated iOS devices: app records, Lookup and Browse.
+"""installation_proxy for the emulated iOS devices: app records, Lookup, Browse and Uninstall.
 
 An app record carries the keys installd serves (bundle keys, ApplicationType,
 Path, Container, SignerIdentity, Entitlements with the team id, and a realistic
@@ -10,12 +10,19 @@ sees: that is the trap a naive scanner falls into.
 The serving side applies the device's faults: `delay` before every message,
 `drop_after_apps` (the connection dies after N apps), `no_complete` (the data
 arrives but `Status: Complete` never does, and the socket stays open).
+
+Uninstall answers as the real service does (UNINSTALL_* below says where each
+answer was found); a removed app is gone from every later Lookup and Browse,
+for the simulator's lifetime (the set of removed ids outlives an unplug, as
+trust does). Its faults: `uninstall_prohibited`, `uninstall_drop`,
+`uninstall_garbage`, and `no_complete` and `delay` as above.
 """
 
 from __future__ import annotations
 
 import hashlib
 import plistlib
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,13 +30,29 @@ from typing import Any
 from scanner.simulator.ios_wire import Link, read_plist, write_plist
 from scanner.simulator.profile import AppProfile, DeviceProfile
 
-__all__ = ["BROWSE_CHUNK", "SERVICE_NAME", "AppCatalog", "serve_installation_proxy"]
+__all__ = ["BROWSE_CHUNK", "SERVICE_NAME", "UNINSTALL_PROGRESS", "AppCatalog", "serve_installation_proxy"]
 
 SERVICE_NAME = "com.apple.mobile.installation_proxy"
 BROWSE_CHUNK = 20  # apps per Browse message (emulator choice)
 APP_STORE_SIGNER = "Apple iPhone OS Application Signing"
 SIZE_KEYS = ("StaticDiskUsage", "DynamicDiskUsage")
 APP_TYPES = ("User", "System", "Hidden")
+
+# Uninstall, as the real installation_proxy answers it:
+# - the status stream: {"Status": "RemovingApplication", "PercentComplete": 50}, then {"Status": "Complete"}
+#   (the libimobiledevice debug log of `ideviceinstaller -U` on iOS 10.3.3 in libimobiledevice/ideviceinstaller
+#   issue #82);
+# - an id nothing is installed under completes like a removal: installd logs "not found in user apps, ignoring"
+#   (ideviceinstaller issue #21, iOS 8), so only a Lookup tells "not installed" from "removed";
+# - a refusal is one {"Error": NAME} and nothing after it. The names are those libimobiledevice's
+#   instproxy_strtoerr knows (src/installation_proxy.c). A decompiled mobile_installation_proxy checks, in this
+#   order: the managed-configuration setting that forbids removing apps (allowAppRemoval false, from a
+#   configuration profile or an MDM) -> UninstallProhibited; no ApplicationIdentifier ->
+#   MissingApplicationIdentifier; a ClientOptions key other than WaitForStorageDeletion -> APIInternalError; the
+#   removal itself failing -> APIInternalError, with no ErrorDescription. Which apps make the removal fail is
+#   inferred (emulator choice): Apple's own apps (System, Hidden) and an app an MDM installed as non-removable.
+UNINSTALL_PROGRESS = {"Status": "RemovingApplication", "PercentComplete": 50}
+UNINSTALL_OPTIONS = ("WaitForStorageDeletion",)
 
 
 def _digest(*parts: str) -> bytes:
@@ -139,17 +162,32 @@ def _sizes(app_id: str) -> dict[str, int]:
 
 
 class AppCatalog:
-    """A device's apps as installd answers for them; records are built once, on first use."""
+    """A device's apps as installd answers for them; records are built once, on first use.
 
-    def __init__(self, device: DeviceProfile) -> None:
+    `removed`: the ids uninstalled so far, shared with the simulator so that they stay gone after an unplug.
+    """
+
+    def __init__(self, device: DeviceProfile, removed: set[str] | None = None) -> None:
         self._apps = device.apps
         self._udid = device.serial
         self._records: list[tuple[AppProfile, dict[str, Any]]] | None = None
+        self._removed = removed if removed is not None else set()
+        self._lock = threading.Lock()
 
     def _all(self) -> list[tuple[AppProfile, dict[str, Any]]]:
-        if self._records is None:
-            self._records = [(a, app_record(a, self._udid, i + 1)) for i, a in enumerate(self._apps)]
-        return self._records
+        with self._lock:
+            if self._records is None:
+                self._records = [(a, app_record(a, self._udid, i + 1)) for i, a in enumerate(self._apps)]
+            return [(a, r) for a, r in self._records if a.id not in self._removed]
+
+    def find(self, app_id: str) -> AppProfile | None:
+        """The installed (or offloaded) app of that bundle id, if any."""
+        with self._lock:
+            return next((a for a in self._apps if a.id == app_id and a.id not in self._removed), None)
+
+    def remove(self, app_id: str) -> None:
+        with self._lock:
+            self._removed.add(app_id)
 
     def select(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """(bundle id, attributes) for the apps a Lookup/Browse with these ClientOptions returns."""
@@ -197,6 +235,9 @@ def serve_installation_proxy(link: Link, catalog: AppCatalog, device: DeviceProf
         elif command == "Browse":
             if not _browse(link, catalog.select(options), faults.drop_after_apps, faults.no_complete, pause):
                 return
+        elif command == "Uninstall":
+            if not _uninstall(link, request, catalog, device, pause):
+                return
         elif command == "CheckCapabilitiesMatch":
             pause()
             write_plist(link.sock, {"LookupResult": True, "Status": "Complete"})
@@ -204,6 +245,48 @@ def serve_installation_proxy(link: Link, catalog: AppCatalog, device: DeviceProf
             pause()
             write_plist(link.sock, {"Error": "UnknownCommand",
                                     "ErrorDescription": f"Unknown command {command!r} (this device is read-only)"})
+
+
+def _uninstall(link: Link, request: dict[str, Any], catalog: AppCatalog, device: DeviceProfile,
+               pause: Callable[[], None]) -> bool:
+    """Answer one Uninstall (see UNINSTALL_PROGRESS); False when the connection is over."""
+    faults = device.faults
+    pause()
+    app_id = request.get("ApplicationIdentifier")
+    options = request.get("ClientOptions", {})
+    if faults.uninstall_prohibited:
+        write_plist(link.sock, {"Error": "UninstallProhibited"})
+        return True
+    if not isinstance(app_id, str):
+        write_plist(link.sock, {"Error": "MissingApplicationIdentifier"})
+        return True
+    if not isinstance(options, dict) or any(k not in UNINSTALL_OPTIONS or not isinstance(v, (bool, int))
+                                            for k, v in options.items()):
+        write_plist(link.sock, {"Error": "APIInternalError"})
+        return True
+    if faults.uninstall_garbage:
+        payload = plistlib.dumps(["RemovingApplication", 50])
+        link.sock.sendall(len(payload).to_bytes(4, "big") + payload)
+        link.stall()
+        return False
+    app = catalog.find(app_id)
+    if app is None:
+        write_plist(link.sock, {"Status": "Complete"})
+        return True
+    if app.app_type != "User" or not app.removable:
+        write_plist(link.sock, {"Error": "APIInternalError"})
+        return True
+    write_plist(link.sock, dict(UNINSTALL_PROGRESS))
+    catalog.remove(app_id)  # the device goes on without the client: a dropped connection still removes it
+    if faults.uninstall_drop:
+        link.close()
+        return False
+    if faults.no_complete:
+        link.stall()
+        return False
+    pause()
+    write_plist(link.sock, {"Status": "Complete"})
+    return True
 
 
 def _lookup(link: Link, apps: list[tuple[str, dict[str, Any]]], drop_after: int, no_complete: bool,

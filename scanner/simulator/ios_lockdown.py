@@ -142,12 +142,12 @@ class EmulatedDevice:
     _ports = itertools.count()  # shared, so that ports look like a real device's ephemeral ones
 
     def __init__(self, profile: DeviceProfile, device_id: int, trust: Trust, contexts: ServerContexts,
-                 stop: threading.Event, *, service_ssl: bool = False) -> None:
+                 stop: threading.Event, *, service_ssl: bool = False, removed: set[str] | None = None) -> None:
         self.profile = profile
         self.device_id = device_id
         self.udid = profile.serial
         self.values = device_values(profile)
-        self.catalog = AppCatalog(profile)
+        self.catalog = AppCatalog(profile, removed)
         self.trust = trust
         self._contexts = contexts
         self._stop = stop

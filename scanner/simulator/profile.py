@@ -75,7 +75,8 @@ class AppProfile:
     absent), `state` installed | disabled | uninstalled-data-kept.
     iOS: `build` is CFBundleVersion, `type` the ApplicationType (User, System,
     Hidden; System when `system`, else User), `state` installed | offloaded
-    (offloaded apps appear only to a Lookup with ShowPlaceholders).
+    (offloaded apps appear only to a Lookup with ShowPlaceholders), `removable` false for an app an MDM
+    installed as non-removable (installation_proxy's Uninstall then fails).
     """
 
     id: str
@@ -91,6 +92,8 @@ class AppProfile:
     type: str | None = None
     team_id: str | None = None
     signer: str | None = None
+    # iOS removal
+    removable: bool = True  # false: installed by an MDM as non-removable (iOS 14+), Uninstall answers APIInternalError
 
     @property
     def app_type(self) -> str:
@@ -122,10 +125,15 @@ class Faults:
     locked: bool = False  # a passcode is set and the device is locked
     drop_after_apps: int = 0  # drop the connection after N apps of a Lookup/Browse
     no_complete: bool = False  # never send `Status: Complete`
+    # iOS removal (installation_proxy Uninstall)
+    uninstall_prohibited: bool = False  # a configuration profile forbids removing apps: UninstallProhibited
+    uninstall_drop: bool = False  # the connection closes after the first status (the app is removed all the same)
+    uninstall_garbage: bool = False  # the answer to Uninstall is not a dictionary, and nothing follows
 
 
 ANDROID_FAULTS = {"delay", "unauthorized", "offline", "reject_flags", "drop_after_bytes", "crlf"}
-IOS_FAULTS = {"delay", "pairing", "locked", "drop_after_apps", "no_complete"}
+IOS_FAULTS = {"delay", "pairing", "locked", "drop_after_apps", "no_complete",
+              "uninstall_prohibited", "uninstall_drop", "uninstall_garbage"}
 
 
 @dataclass(frozen=True)
@@ -203,6 +211,7 @@ def _check_type(value: Any, kind: type | tuple, where: str, problems: list[str])
 _APP_TYPES: dict[str, Any] = {
     "id": str, "name": str, "version": str, "build": str, "installer": str, "uid": int,
     "system": bool, "state": str, "path": str, "type": str, "team_id": str, "signer": str, "users": list,
+    "removable": bool,
 }
 _DEVICE_TYPES: dict[str, Any] = {
     "platform": str, "serial": str, "name": str, "model": str, "manufacturer": str, "os_version": str,
@@ -212,6 +221,7 @@ _DEVICE_TYPES: dict[str, Any] = {
 _FAULT_TYPES: dict[str, Any] = {
     "delay": float, "unauthorized": bool, "offline": bool, "reject_flags": list, "drop_after_bytes": int,
     "crlf": bool, "pairing": str, "locked": bool, "drop_after_apps": int, "no_complete": bool,
+    "uninstall_prohibited": bool, "uninstall_drop": bool, "uninstall_garbage": bool,
 }
 
 
@@ -245,7 +255,7 @@ def _app(raw: Any, platform: str, where: str, problems: list[str]) -> AppProfile
         problems.append(f"{where}.state: {values['state']!r} is not one of {', '.join(states)}")
     if "type" in values and (platform != "ios" or values["type"] not in IOS_TYPES):
         problems.append(f"{where}.type: an iOS ApplicationType, one of {', '.join(IOS_TYPES)}")
-    for key in ("team_id", "signer"):
+    for key in ("team_id", "signer", "removable"):
         if key in values and platform != "ios":
             problems.append(f"{where}.{key}: iOS only")
     for key in ("installer", "uid", "path"):
