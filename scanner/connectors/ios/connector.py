@@ -24,7 +24,7 @@ from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymob
 
 from pymobiledevice3 import usbmux
 
-from scanner.connectors.interface import Attached, Notify, Plugs, Progress, ScannerError, Stopping
+from scanner.connectors.interface import Attached, Notify, Plugs, Progress, Removal, ScannerError, Stopping
 from scanner.connectors.ios import pairing, tracking
 from scanner.connectors.ios.apps import SCOPE, SERVICE, build_inventory, read_lookup
 from scanner.connectors.ios.errors import Explanation, explain_error, not_found
@@ -83,6 +83,16 @@ class IOSConnector:
         connector's) for Trust to be tapped; see scanner.connectors.ios.pairing.pair."""
         return pairing.pair(self._mux.given, udid, timeout=self.timeout if timeout is None else timeout,
                             notify=self._notify)
+
+    def remove(self, serial: str, app_id: str, *, user: int | None = None,
+               timeout: float | None = None) -> Removal:
+        """Remove one app from the iPhone `serial` (its UDID) within `timeout` seconds (default: this
+        connector's): scanner.connectors.ios.remove, loaded only here, so that no scan reaches it."""
+        if user is not None:
+            raise ValueError(f"iOS has no Android users: remove() was given user {user}")
+        from scanner.connectors.ios.remove import remove_app  # here: only `scanner remove` loads it
+
+        return asyncio.run(remove_app(self._mux, serial, app_id, self.timeout if timeout is None else timeout))
 
     # -- `scanner watch` -----------------------------------------------------------------------
 
