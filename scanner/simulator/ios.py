@@ -34,7 +34,8 @@ Pairing faults (profile `faults.pairing`):
 - "denied": Pair answers UserDeniedPairing.
 `locked` makes Pair and StartService answer PasswordProtected. `delay`,
 `drop_after_apps` and `no_complete` act on lockdownd / installation_proxy;
-`uninstall_prohibited`, `uninstall_drop` and `uninstall_garbage` on its Uninstall.
+`uninstall_prohibited`, `uninstall_drop`, `uninstall_garbage` and `uninstall_stall`
+on its Uninstall.
 
 Trust and usbmuxd's pair records belong to a UDID for the simulator's
 lifetime: detaching and re-attaching a device does not forget its pairing.

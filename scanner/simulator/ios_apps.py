@@ -15,7 +15,8 @@ Uninstall answers as the real service does (UNINSTALL_* below says where each
 answer was found); a removed app is gone from every later Lookup and Browse,
 for the simulator's lifetime (the set of removed ids outlives an unplug, as
 trust does). Its faults: `uninstall_prohibited`, `uninstall_drop`,
-`uninstall_garbage`, and `no_complete` and `delay` as above.
+`uninstall_garbage`, `uninstall_stall` (only Uninstall never completes), and
+`no_complete` and `delay` as above.
 """
 
 from __future__ import annotations
@@ -281,7 +282,7 @@ def _uninstall(link: Link, request: dict[str, Any], catalog: AppCatalog, device:
     if faults.uninstall_drop:
         link.close()
         return False
-    if faults.no_complete:
+    if faults.no_complete or faults.uninstall_stall:
         link.stall()
         return False
     pause()

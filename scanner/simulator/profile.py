@@ -129,11 +129,12 @@ class Faults:
     uninstall_prohibited: bool = False  # a configuration profile forbids removing apps: UninstallProhibited
     uninstall_drop: bool = False  # the connection closes after the first status (the app is removed all the same)
     uninstall_garbage: bool = False  # the answer to Uninstall is not a dictionary, and nothing follows
+    uninstall_stall: bool = False  # the first status comes, then nothing, the connection open (removed all the same)
 
 
 ANDROID_FAULTS = {"delay", "unauthorized", "offline", "reject_flags", "drop_after_bytes", "crlf"}
 IOS_FAULTS = {"delay", "pairing", "locked", "drop_after_apps", "no_complete",
-              "uninstall_prohibited", "uninstall_drop", "uninstall_garbage"}
+              "uninstall_prohibited", "uninstall_drop", "uninstall_garbage", "uninstall_stall"}
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ _DEVICE_TYPES: dict[str, Any] = {
 _FAULT_TYPES: dict[str, Any] = {
     "delay": float, "unauthorized": bool, "offline": bool, "reject_flags": list, "drop_after_bytes": int,
     "crlf": bool, "pairing": str, "locked": bool, "drop_after_apps": int, "no_complete": bool,
-    "uninstall_prohibited": bool, "uninstall_drop": bool, "uninstall_garbage": bool,
+    "uninstall_prohibited": bool, "uninstall_drop": bool, "uninstall_garbage": bool, "uninstall_stall": bool,
 }
 
 

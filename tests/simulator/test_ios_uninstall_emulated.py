@@ -231,8 +231,9 @@ def test_garbage_is_an_answer_that_is_not_a_dictionary(sim, records):
     assert exchange(sim, device.serial, records, uninstall(WECHAT), 1) == [["RemovingApplication", 50]]
 
 
-def test_no_complete_sends_the_progress_and_then_stays_silent(sim, records):
-    device = phone(sim, no_complete=True)
+@pytest.mark.parametrize("fault", ["no_complete", "uninstall_stall"])
+def test_no_complete_sends_the_progress_and_then_stays_silent(sim, records, fault):
+    device = phone(sim, **{fault: True})
 
     async def go() -> None:
         lockdown = await create_using_usbmux(serial=device.serial, usbmux_address=sim.address, autopair=False,
@@ -258,11 +259,12 @@ def test_no_complete_sends_the_progress_and_then_stays_silent(sim, records):
 def test_profile_keys_of_removal_are_ios_only():
     ios = parse_profile({"device": [{"platform": "ios", "serial": "U1", "app": [{"id": "a", "removable": False}],
                                      "faults": {"uninstall_prohibited": True, "uninstall_drop": True,
-                                                "uninstall_garbage": True}}]})
+                                                "uninstall_garbage": True, "uninstall_stall": True}}]})
     device = ios.devices[0]
     assert device.apps[0].removable is False
-    assert (device.faults.uninstall_prohibited, device.faults.uninstall_drop, device.faults.uninstall_garbage) == (
-        True, True, True)
+    faults = device.faults
+    assert (faults.uninstall_prohibited, faults.uninstall_drop, faults.uninstall_garbage, faults.uninstall_stall) == (
+        True, True, True, True)
     with pytest.raises(ProfileError) as err:
         parse_profile({"device": [{"platform": "android", "serial": "A1", "app": [{"id": "a", "removable": False}],
                                    "faults": {"uninstall_drop": True}}]})
