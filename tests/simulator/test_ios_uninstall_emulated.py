@@ -9,8 +9,9 @@ Every test plugs in a phone of its own (a new UDID), since a removal changes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,21 +63,28 @@ def phone(sim: IOSSimulator, **faults: Any) -> DeviceProfile:
     return profile
 
 
-async def _exchange(sim: IOSSimulator, serial: str, records: Path, requests: list[dict[str, Any]],
-                    replies: int) -> list[Any]:
-    """Send `requests` on one installation_proxy connection, then read `replies` answers."""
+@contextlib.asynccontextmanager
+async def proxy_service(sim: IOSSimulator, serial: str, records: Path) -> AsyncIterator[Any]:
+    """pymobiledevice3's connection to installation_proxy, started by its real lockdown client."""
     lockdown = await create_using_usbmux(serial=serial, usbmux_address=sim.address, autopair=False,
                                          pairing_records_cache_folder=records)
     try:
         service = await lockdown.start_lockdown_service(SERVICE_NAME)
         try:
-            for request in requests:
-                await service.send_plist(request)
-            return [await service.recv_plist() for _ in range(replies)]
+            yield service
         finally:
             await service.close()
     finally:
         await lockdown.close()
+
+
+async def _exchange(sim: IOSSimulator, serial: str, records: Path, requests: list[dict[str, Any]],
+                    replies: int) -> list[Any]:
+    """Send `requests` on one installation_proxy connection, then read `replies` answers."""
+    async with proxy_service(sim, serial, records) as service:
+        for request in requests:
+            await service.send_plist(request)
+        return [await service.recv_plist() for _ in range(replies)]
 
 
 def exchange(sim: IOSSimulator, serial: str, records: Path, request: dict[str, Any], replies: int) -> list[Any]:
@@ -207,18 +215,10 @@ def test_a_connection_dropped_after_the_first_status_still_removes_the_app(sim, 
     seen: list[Any] = []
 
     async def go() -> None:
-        lockdown = await create_using_usbmux(serial=device.serial, usbmux_address=sim.address, autopair=False,
-                                             pairing_records_cache_folder=records)
-        try:
-            service = await lockdown.start_lockdown_service(SERVICE_NAME)
-            try:
-                await service.send_plist(uninstall(WECHAT))
-                while True:
-                    seen.append(await asyncio.wait_for(service.recv_plist(), 30))
-            finally:
-                await service.close()
-        finally:
-            await lockdown.close()
+        async with proxy_service(sim, device.serial, records) as service:
+            await service.send_plist(uninstall(WECHAT))
+            while True:
+                seen.append(await asyncio.wait_for(service.recv_plist(), 30))
 
     with pytest.raises(ConnectionTerminatedError):
         asyncio.run(go())
@@ -236,19 +236,11 @@ def test_no_complete_sends_the_progress_and_then_stays_silent(sim, records, faul
     device = phone(sim, **{fault: True})
 
     async def go() -> None:
-        lockdown = await create_using_usbmux(serial=device.serial, usbmux_address=sim.address, autopair=False,
-                                             pairing_records_cache_folder=records)
-        try:
-            service = await lockdown.start_lockdown_service(SERVICE_NAME)
-            try:
-                await service.send_plist(uninstall(WECHAT))
-                assert await asyncio.wait_for(service.recv_plist(), 30) == UNINSTALL_PROGRESS
-                with pytest.raises(TimeoutError):  # still open, and silent
-                    await asyncio.wait_for(service.recv_plist(), 0.5)
-            finally:
-                await service.close()
-        finally:
-            await lockdown.close()
+        async with proxy_service(sim, device.serial, records) as service:
+            await service.send_plist(uninstall(WECHAT))
+            assert await asyncio.wait_for(service.recv_plist(), 30) == UNINSTALL_PROGRESS
+            with pytest.raises(TimeoutError):  # still open, and silent
+                await asyncio.wait_for(service.recv_plist(), 0.5)
 
     asyncio.run(go())
 

@@ -115,20 +115,16 @@ def test_not_installed_before_and_after_a_removal(sim):
     assert again.outcome == "not-installed" and "not installed" in again.message
 
 
-def test_a_system_app_is_refused_with_what_to_do(sim):
+@pytest.mark.parametrize(("app_id", "says"), [
+    (SAFARI, ("came with iOS", "restrict it with the MDM")),  # a system app
+    (MANAGED, ("remove it from the MDM", "Remove App")),  # an app an MDM installed as non-removable
+])
+def test_an_app_the_iphone_cannot_remove_is_refused_with_what_to_do(sim, app_id, says):
     device = phone(sim)
-    removal = remove(sim, device, SAFARI)
+    removal = remove(sim, device, app_id)
     assert (removal.outcome, removal.answer) == ("refused", "APIInternalError")
-    assert "came with iOS" in removal.message and "MDM" in removal.message
-    assert SAFARI in installed(sim, device)
-
-
-def test_an_app_the_mdm_made_non_removable_is_refused(sim):
-    device = phone(sim)
-    removal = remove(sim, device, MANAGED)
-    assert (removal.outcome, removal.answer) == ("refused", "APIInternalError")
-    assert "remove it from the MDM" in removal.message and "Remove App" in removal.message
-    assert MANAGED in installed(sim, device)
+    assert all(words in removal.message for words in says), removal.message
+    assert app_id in installed(sim, device)
 
 
 def test_a_profile_that_forbids_removing_apps_is_managed(sim):
