@@ -152,7 +152,7 @@ def verdict(app_id: str, reply: object, *, kind: str | None = None, offloaded: b
 
 
 def _refusal(progress: _Progress, error: object, description: object) -> Removal:
-    name = error if isinstance(error, str) else repr(error)
+    name = (error or "an empty Error") if isinstance(error, str) else repr(error)
     answer = _answer(f"{name}: {description}" if description not in (None, "") else name)
     said = safe(answer, _SHOWN)
     app = _app(progress)

@@ -239,6 +239,7 @@ def test_progress_reads_on_and_every_decision_is_named():
     assert (other.outcome, other.answer) == ("refused", "ContainerRemovalFailed: disk")
     # An Error beside Complete is a refusal, and a dictionary with neither is unreadable, never a removal.
     assert verdict(WECHAT, {"Error": "APIInternalError", "Status": "Complete"}).outcome == "refused"
+    assert verdict(WECHAT, {"Error": ""}).answer == "an empty Error"
     assert verdict(WECHAT, {}).outcome == "failed"
     assert verdict(WECHAT, {"Status": 7}).outcome == "failed"
     assert verdict(WECHAT, {"Status": ""}).outcome == "failed"
