@@ -477,13 +477,14 @@ def _device_index(report: Report) -> list[str]:
 
 def _identity(d: DeviceInfo, shared: frozenset) -> list[str]:
     rows = [("platform", _PLATFORM.get(d.platform or "", _t(d.platform) or "unknown"))]
-    for term, value in (("model", d.model), ("OS", d.os_version), ("name", d.name), ("serial", d.serial)):
+    # The source's own serial (an MDM's) is one of the identity pairs: the device's key is then its "device id".
+    serial = "device id" if any(kind == "serial" for kind, _ in d.identity) else "serial"
+    for term, value in (("model", d.model), ("OS", d.os_version), ("name", d.name), (serial, d.serial)):
         if value:
             rows.append((term, _t(value)))
     if d.transport and (d.transport != d.serial or (d.platform, d.serial) in shared):
         rows.append(("transport", f"<code>{_t(d.transport)}</code>"))
-    for kind, value in d.identity:
-        rows.append((_t(kind), _t(value)))
+    rows += [(_t(kind), _t(value)) for kind, value in d.identity if value != d.serial]
     if d.source:
         rows.append(("source", f"<code>{_t(d.source)}</code>"))
     if d.inventoried is not None:
