@@ -210,7 +210,7 @@ def _when(moment: datetime) -> str:
 
 def signature_digest(files: Iterable[SignatureFile]) -> str:
     """One hash for the signature data a report used: sha256 over `<sha256>  <path>\\n` per file (sha256sum's
-    line), the files sorted by path. Two runs with the same files (same contents, same names) give the same
+    line), the lines sorted. Two runs with the same files (same contents, same names) give the same
     hash; any file added, removed, renamed or changed gives another."""
     lines = sorted(f"{f.sha256}  {f.path}\n" for f in files)
     return hashlib.sha256("".join(lines).encode("utf-8", "surrogatepass")).hexdigest()

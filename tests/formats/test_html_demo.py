@@ -143,3 +143,44 @@ def test_the_browser_check_sees_a_request_and_a_policy_violation(tmp_path):
     assert seen.requests == [seen.url, "http://fetch.invalid/x.png"] and [f.split() for f in seen.failed] == [["csp"]]
     assert any("img-src 'none'" in e for e in seen.errors), seen.errors
     assert any("Applying inline style violates" in e for e in seen.errors), seen.errors
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_scan_writes_the_page_on_stdout_and_to_a_file_with_the_scan_s_exit_code(tmp_path):
+    fleet = EXAMPLES / "fleet.csv"
+    out = tmp_path / "fleet.html"
+    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--quiet", "--input", str(fleet), "--format",
+                           "html", "-o", f"html={out}", "-o", f"json={tmp_path / 'fleet.json'}"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    report = json.loads((tmp_path / "fleet.json").read_text())
+    assert proc.returncode == report["exit_code"] == 1, proc.stderr
+    assert proc.stdout.startswith("<!DOCTYPE html>") and proc.stdout.rstrip().endswith("</html>")
+    assert out.stat().st_mode & 0o077 == 0  # a report file is its owner's only
+    for text in (proc.stdout, out.read_text(encoding="ascii")):
+        dom = parse(text)
+        cards = dom.find_all("article", cls="device")
+        assert [c.attrs["data-verdict"] for c in cards] == [d["verdict"] for d in report["devices"]]
+        assert [dd.text for dd in dom.find("header", id="top").find("dl").find_all("dd")][3].startswith(
+            f"{len(report['signature_files'])} files")
+
+
+@pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason=CHROMIUM_MISSING)
+def test_hostile_names_in_a_real_browser_build_no_element_and_fetch_nothing(tmp_path):
+    """Every hostile string in every field: the browser builds exactly as many elements as for the plain twin,
+    runs no script and asks for nothing but the page."""
+    from test_html_report import HOSTILE, build_hostile, html_of
+
+    strings = [h[:200] for h in HOSTILE]
+    hostile = tmp_path / "hostile.html"
+    hostile.write_text(html_of(build_hostile(lambda i: strings[i % len(strings)] + f" #{i}")), encoding="ascii")
+    twin = tmp_path / "twin.html"
+    twin.write_text(html_of(build_hostile(lambda i: f"plain #{i}")), encoding="ascii")
+    seen = render(hostile, tmp_path / "profile-1", tmp_path / "chromium-1.log")
+    plain = render(twin, tmp_path / "profile-2", tmp_path / "chromium-2.log")
+    (_artifacts(tmp_path) / "hostile-report.png").write_bytes(seen.screenshot)
+    assert seen.requests == [seen.url] and seen.failed == [] and seen.errors == [], (seen.requests, seen.errors)
+    assert seen.layout["screen"]["scripts"] == 0
+    assert seen.layout["screen"]["elements"] == plain.layout["screen"]["elements"]
+    assert seen.layout["print"]["wide"] == [], seen.layout["print"]  # long hostile names wrap, in print too
