@@ -119,6 +119,7 @@ margin:12px 0}
 .muted{color:var(--muted)}
 .note{font-size:12px;color:var(--muted)}
 ul.plain{margin:4px 0;padding-left:18px}
+ul.entries{padding-left:14px}
 a{color:var(--blue)}
 footer{margin-top:28px;font-size:12px;color:var(--muted);border-top:1px solid var(--line);padding-top:6px}
 @page{margin:12mm 11mm 14mm}
@@ -522,8 +523,9 @@ def _device(index: int, r: DeviceResult, report: Report, shared: frozenset) -> l
         reason = f" <code>{_t(r.reason)}</code>" if r.reason else ""
         message = _t(r.message) if r.message else "not everything could be read; this device is not clean"
         out.append(f'<div class="todo"><b>Not fully read{reason}: what to do</b>{message}</div>')
-    out += _coverage(r)
-    out += _problems(r)
+    details = _details(r)
+    out += _coverage(r, details)
+    out += _problems(r, details)
     out += _findings(r)
     if report.inventory_included:
         out += _inventory(r)
@@ -531,31 +533,53 @@ def _device(index: int, r: DeviceResult, report: Report, shared: frozenset) -> l
     return out
 
 
-def _coverage(r: DeviceResult) -> list[str]:
+def _details(r: DeviceResult) -> dict[int, int]:
+    """The problem that only details an unread part ("user 10 (Work profile): refused: 'Shell does not have
+    permission...'"), by the index of that part: said once, beside the part, not again among the problems."""
+    found: dict[int, int] = {}
+    used: set[int] = set()
+    for index, scope in enumerate(r.coverage):
+        if scope.read or not scope.reason:
+            continue
+        prefix = f"{scope.name}: {scope.reason}: "
+        for n, problem in enumerate(r.problems):
+            if n not in used and problem.startswith(prefix):
+                found[index] = n
+                used.add(n)
+                break
+    return found
+
+
+def _coverage(r: DeviceResult, details: dict[int, int]) -> list[str]:
     if not r.coverage:
         return []
     out = ["<h4>What was read</h4>", "<table class=\"coverage\"><thead><tr><th>part</th><th>read</th>"
            '<th class="n">apps</th><th>note</th></tr></thead><tbody>']
-    for scope in r.coverage:
+    for index, scope in enumerate(r.coverage):
         accepted = scope.read and scope.name == MDM_SCOPE and (scope.reason or "").startswith(ACCEPTED_MDM_SCOPE)
         if accepted:
             read = _badge("accepted", "v-review")
         else:
             read = _badge("read", "s-complete") if scope.read else _badge("NOT READ", "s-failed")
         apps = "" if scope.apps is None else str(scope.apps)
-        out.append(f"<tr><td>{_t(scope.name)}</td><td>{read}</td><td class=\"n\">{apps}</td>"
-                   f"<td>{_t(scope.reason)}</td></tr>")
+        note = _t(scope.reason)
+        if index in details:
+            prefix = len(f"{scope.name}: {scope.reason}: ")
+            note += f'<div class="note">{_t(r.problems[details[index]][prefix:])}</div>'
+        out.append(f"<tr><td>{_t(scope.name)}</td><td>{read}</td><td class=\"n\">{apps}</td><td>{note}</td></tr>")
     out.append("</tbody></table>")
     return out
 
 
-def _problems(r: DeviceResult) -> list[str]:
-    count = max(r.problem_count, len(r.problems))
-    if not count:
+def _problems(r: DeviceResult, details: dict[int, int]) -> list[str]:
+    said = set(details.values())
+    rest = [p for n, p in enumerate(r.problems) if n not in said]
+    count = max(r.problem_count, len(r.problems)) - (len(r.problems) - len(rest))
+    if count <= 0:
         return []
-    shown = f" ({len(r.problems)} shown)" if count > len(r.problems) else ""
+    shown = f" ({len(rest)} shown)" if count > len(rest) else ""
     out = [f"<h4>Problems: {count}{shown}</h4>", '<ul class="plain problems">']
-    out += [f"<li><code>{_t(p)}</code></li>" for p in r.problems]
+    out += [f"<li><code>{_t(p)}</code></li>" for p in rest]
     out.append("</ul>")
     return out
 
@@ -570,26 +594,31 @@ def _evidence(f: Finding) -> str:
 
 
 def _findings(r: DeviceResult) -> list[str]:
+    """One row per installed app, listing every policy entry it meets: an app to remove is one row."""
     if not r.findings:
         return []
-    findings = sorted(r.findings, key=lambda f: (_sev_rank(f.severity), f.app.id, f.app.user or 0))
-    apps = _apps_to_remove(findings)
-    out = [f"<h4>Findings: {_plural(len(findings), 'finding')} on {_plural(apps, 'installed app')}</h4>",
-           '<table class="findings"><thead><tr><th>severity</th><th>listed</th><th>app found</th><th>user</th>'
-           "<th>why</th><th>evidence</th><th>policy</th></tr></thead><tbody>"]
-    for f in findings:
-        app = f.app
-        found = f"<code>{_t(app.id)}</code>"
+    groups: dict[tuple, list[Finding]] = {}
+    for f in sorted(r.findings, key=lambda f: (_sev_rank(f.severity), f.app.id, f.app.user or 0)):
+        groups.setdefault((f.app.platform, f.app.id, f.app.user), []).append(f)
+    out = [f"<h4>Findings: {_plural(len(groups), 'installed app')}, {_plural(len(r.findings), 'finding')}</h4>",
+           '<table class="findings"><thead><tr><th>severity</th><th>app found</th><th>user</th><th>meets</th>'
+           "<th>evidence</th></tr></thead><tbody>"]
+    for found in groups.values():
+        app, worst = found[0].app, found[0].severity
+        shown_app = f"<code>{_t(app.id)}</code>"
         details = [x for x in (_t(app.name) if app.name and app.name != app.id else "",
                                f"version {_t(app.version)}" if app.version else "",
                                _t(app.state) if app.state != "installed" else "") if x]
         if details:
-            found += f'<div class="note">{" &middot; ".join(details)}</div>'
+            shown_app += f'<div class="note">{" &middot; ".join(details)}</div>'
         user = "" if app.user is None else str(app.user)
-        out.append(f"<tr><td>{_severity_badge(f.severity)}</td><td>{_t(f.listed)}</td><td>{found}</td>"
-                   f"<td>{user}</td><td>{_t(f.explanation)}<div class=\"note\">{_t(f.relation)}, match "
-                   f"{_t(f.match)} on <code>{_t(f.identifier)}</code></div></td><td>{_evidence(f)}</td>"
-                   f"<td>{_t(f.policy)} <span class=\"note\">({_t(f.policy_status)})</span></td></tr>")
+        entries = "".join(
+            f"<li>{_severity_badge(f.severity) + ' ' if f.severity != worst else ''}<b>{_t(f.listed)}</b>"
+            f"{'' if f.explanation == f.listed else ': ' + _t(f.explanation)} <span class=\"note\">({_t(f.policy)}, {_t(f.policy_status)}; {_t(f.relation)}, "
+            f"match {_t(f.match)} on <code>{_t(f.identifier)}</code>)</span></li>" for f in found)
+        evidence = "; ".join(dict.fromkeys(_evidence(f) for f in found))
+        out.append(f"<tr><td>{_severity_badge(worst)}</td><td>{shown_app}</td><td>{user}</td>"
+                   f'<td><ul class="plain entries">{entries}</ul></td><td>{evidence}</td></tr>')
     out.append("</tbody></table>")
     return out
 
