@@ -479,7 +479,8 @@ def _device_index(report: Report) -> list[str]:
 def _identity(d: DeviceInfo, shared: frozenset) -> list[str]:
     rows = [("platform", _PLATFORM.get(d.platform or "", _t(d.platform) or "unknown"))]
     # The source's own serial (an MDM's) is one of the identity pairs: the device's key is then its "device id".
-    serial = "device id" if any(kind == "serial" for kind, _ in d.identity) else "serial"
+    serial = ("device id" if any(kind == "serial" for kind, _ in d.identity)
+              else "UDID" if d.platform == "ios" and d.source == "usbmux" else "serial")
     for term, value in (("model", d.model), ("OS", d.os_version), ("name", d.name), (serial, d.serial)):
         if value:
             rows.append((term, _t(value)))

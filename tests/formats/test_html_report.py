@@ -216,6 +216,7 @@ def test_a_card_per_device_with_identity_verdict_findings_and_what_to_do():
     assert wechat.find_all("td")[0].text == "prohibited" and entries[1].find("span", cls="badge").text == "review"
     assert pairs(phone.find("dl")) == {"platform": "Android", "model": shown(ESC), "OS": "14", "name": shown(BIDI),
                                        "serial": "1A2B3C4D", "source": "adb"}
+    assert pairs(iphone.find("dl"))["UDID"] == "00008110-001A"  # an iPhone read live is named by its UDID
     # What could not be read, and what to do.
     todo = iphone.find("div", cls="todo")
     assert "bad-lines" in todo.text and shown("line 7 could not be read\x1b]0;pwned\x07") in todo.text
