@@ -40,7 +40,7 @@ def demo(tmp_path_factory) -> dict:
            if k not in ("XDG_DATA_HOME", "SUDO_USER", "PYTHONPATH") and not k.startswith(("ADB_", "ANDROID_"))}
     env.update({"HOME": str(folder / "home"), "USBMUXD_SOCKET_ADDRESS": _free_address(), "PYTHONIOENCODING": "utf-8"})
     proc = subprocess.run([sys.executable, "-m", "scanner", "demo", "--inventory", "--quiet", "-o", "html=demo.html",
-                           "-o", "json=demo.json"], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+                           "-o", "json=demo.json"], cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 5, (proc.stdout[-2000:], proc.stderr[-2000:])  # findings, and devices not fully read
     return {"folder": folder, "html": folder / "demo.html", "json": json.loads((folder / "demo.json").read_text())}
 
@@ -155,7 +155,7 @@ def test_scan_writes_the_page_on_stdout_and_to_a_file_with_the_scan_s_exit_code(
     out = tmp_path / "fleet.html"
     proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--quiet", "--input", str(fleet), "--format",
                            "html", "-o", f"html={out}", "-o", f"json={tmp_path / 'fleet.json'}"],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
     report = json.loads((tmp_path / "fleet.json").read_text())
     assert proc.returncode == report["exit_code"] == 1, proc.stderr
     assert proc.stdout.startswith("<!DOCTYPE html>") and proc.stdout.rstrip().endswith("</html>")

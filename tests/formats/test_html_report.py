@@ -9,9 +9,9 @@ import hashlib
 from dataclasses import replace
 
 import pytest
+from html_dom import Dom, parse
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from html_dom import Dom, parse
 from report_samples import (
     BIDI,
     ESC,
