@@ -30,13 +30,25 @@ from scanner.model import (
     one_finding_each,
 )
 
-__all__ = ["ACCEPTABLE_SCOPES", "accepted", "aged", "crashed", "guarded", "one_after_another", "run"]
+__all__ = ["ACCEPTABLE_SCOPES", "accepted", "aged", "crashed", "guarded", "one_after_another", "ran_by", "run"]
 
 #: The blind spots `--accept-scope` can accept: "mdm", what an MDM's inventory does not see.
 ACCEPTABLE_SCOPES = ("mdm",)
 
 #: How a run reads its sources into one stream of inventories.
 Reading = Callable[[list[Connector]], Iterator[Inventory]]
+
+
+def ran_by() -> tuple[str | None, str | None]:
+    """(host name, user name) of who runs this scan, for the report's header; None for what cannot be told."""
+    import getpass
+    import socket
+
+    try:
+        user: str | None = getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no USER/LOGNAME and no passwd entry for this uid (a container)
+        user = None
+    return socket.gethostname() or None, user or None
 
 
 def guarded(connector: Connector) -> Iterator[Inventory]:
@@ -183,6 +195,7 @@ def run(
     ordered = sorted(results.values(), key=order) if order is not None else list(results.values())
     transports = tuple(sorted((t for c in connectors if (t := getattr(c, "asked", None)) is not None),
                               key=lambda t: (t.platform, t.transport)))
+    host, user = ran_by()
     return Report(
         tool="scanner",
         version=__version__,
@@ -198,5 +211,7 @@ def run(
         not_checked=tuple(skipped.values()),
         accepted_scopes=tuple(accept_scopes),
         max_age=max_age,
+        host=host,
+        user=user,
     )
 

@@ -162,12 +162,14 @@ class Intake:
             results[key] = merge(results[key], never) if key in results else never
         if not results:
             return None
+        from scanner.audit import ran_by
         from scanner.model import by_device
 
+        host, user = ran_by()
         ordered = sorted(results.values(), key=by_device)
         return Report(tool="scanner", version=__version__, started=self.started, finished=datetime.now(timezone.utc),
                       policies=self.matcher.policy_refs(), signature_files=self.matcher.signatures.files,
-                      results=tuple(ordered), fail_on=self.fail_on, transports=down)
+                      results=tuple(ordered), fail_on=self.fail_on, transports=down, host=host, user=user)
 
     def unanswered(self) -> list[Transport]:
         """The transports that did not answer when asked last: for the summary."""

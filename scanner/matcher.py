@@ -121,6 +121,7 @@ class Matcher:
                 source=p.source,
                 sha256=p.sha256,
                 entries=len(p.entries),
+                citation=p.citation or None,
                 rules=tuple(
                     RuleRef(id=f"{p.id}/{e.key}", listed=e.listed, relation=e.relation, severity=e.severity,
                             catalog_name=makers[e.maker].name if e.maker else apps[e.app].name, note=e.note,

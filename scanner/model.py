@@ -245,6 +245,7 @@ class PolicyRef:
     sha256: str
     entries: int
     rules: tuple[RuleRef, ...] = ()
+    citation: str | None = None  # how the policy is cited: "Memorandum of Governor Ivey, 2022-12-12"
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,8 @@ class Report:
     not_checked: tuple[NotChecked, ...] = ()  # desktop computers and the like that inputs listed
     accepted_scopes: tuple[str, ...] = ()  # --accept-scope: the blind spots the admin accepted ("mdm")
     max_age: int | None = None  # --max-age DAYS: older inventories were made partial
+    host: str | None = None  # the computer that ran the scan (its host name), when known
+    user: str | None = None  # the account that ran it, when known
 
     @property
     def summary(self) -> Summary:

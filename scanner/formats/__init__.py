@@ -23,6 +23,7 @@ FORMATS: dict[str, str] = {
     "json": "scanner.formats.json_report:FORMAT",
     "csv": "scanner.formats.csv_report:FORMAT",
     "sarif": "scanner.formats.sarif:FORMAT",
+    "html": "scanner.formats.html:FORMAT",
 }
 
 

@@ -106,7 +106,7 @@ def test_commands_import_the_shared_modules_never_each_other_or_the_package():
 
 def test_the_choices_and_messages_name_the_registry_s_formats(probe):
     help_text = CliRunner().invoke(main, ["scan", "--help"]).output
-    assert "[table|json|csv|sarif]" in help_text and list(FORMATS) == ["table", "json", "csv", "sarif"]
+    assert "[table|json|csv|sarif|html]" in help_text and list(FORMATS) == ["table", "json", "csv", "sarif", "html"]
     with pytest.raises(CommandError, match="with FORMAT one of table, json, csv, sarif"):
         parse_outputs(["xml=r.xml"])
 

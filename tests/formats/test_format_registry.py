@@ -23,7 +23,7 @@ def written(fmt: Format, options: FormatOptions | None = None) -> str:
 
 
 def test_the_registry_offers_the_formats_in_the_order_of_the_choices():
-    assert list(FORMATS) == ["table", "json", "csv", "sarif"]
+    assert list(FORMATS) == ["table", "json", "csv", "sarif", "html"]
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
