@@ -59,8 +59,9 @@ phone prints follows AOSP's formats (see /work/shared/research/android-adb.md):
   `-u`, restored by `cmd package install-existing --user N <pkg>`). An
   ordinary app removed for its last user is gone. The app knob `pm_uninstall`
   gives the refusals: `device-admin` (`Failure
-  [DELETE_FAILED_DEVICE_POLICY_MANAGER]`), `internal-error`, and `drop`
-  (removed, then the connection drops before the answer). Sources are in the
+  [DELETE_FAILED_DEVICE_POLICY_MANAGER]`), `internal-error`, `drop`
+  (removed, then the connection drops before the answer) and `stays`
+  (`Success`, yet the app is still there). Sources are in the
   comment above `_pm_uninstall`.
 
 Faults (profile `[device.faults]`) and what the real server then shows:
@@ -649,6 +650,9 @@ class EmulatedAndroid:
         if pkg.uninstall == "internal-error":
             out.out("Failure [DELETE_FAILED_INTERNAL_ERROR]\n")
             return 1
+        if pkg.uninstall == "stays":
+            out.out("Success\n")  # and nothing changes
+            return 0
         users = set(pkg.users) if user == -1 else {user}
         left = tuple(u for u in pkg.users if u not in users)
         if pkg.system or keep:

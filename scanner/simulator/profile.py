@@ -56,7 +56,8 @@ ANDROID_STATES = ("installed", "disabled", "uninstalled-data-kept")
 #   device-admin    an active device administrator: Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]
 #   internal-error  Failure [DELETE_FAILED_INTERNAL_ERROR] (what pm says for most refusals it does not name)
 #   drop            the phone removes the app, then the connection drops before it answers
-PM_UNINSTALL = ("device-admin", "internal-error", "drop")
+#   stays           the phone answers Success but the app stays (a ROM that puts its own apps back)
+PM_UNINSTALL = ("device-admin", "internal-error", "drop", "stays")
 IOS_STATES = ("installed", "offloaded")
 IOS_TYPES = ("User", "System", "Hidden")
 PAIRING = ("paired", "not-paired", "pending", "denied", "stale")

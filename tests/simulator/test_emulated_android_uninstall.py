@@ -24,6 +24,7 @@ PHONE = DeviceProfile(
         AppProfile("com.example.mdm.agent", build="7", pm_uninstall="device-admin"),
         AppProfile("com.example.broken", build="8", pm_uninstall="internal-error"),
         AppProfile("com.example.flaky", build="9", pm_uninstall="drop"),
+        AppProfile("com.example.sticky", build="10", pm_uninstall="stays"),
         AppProfile("android", build="34", system=True),
     ),
 )
@@ -82,7 +83,8 @@ def test_the_refusals_the_profile_asks_for(sim):
         1, "Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]\n")
     assert shell(sim, "pm uninstall com.example.mdm.agent") == (1, "Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]\n")
     assert shell(sim, "pm uninstall --user 0 com.example.broken") == (1, "Failure [DELETE_FAILED_INTERNAL_ERROR]\n")
-    assert {"com.example.mdm.agent", "com.example.broken"} <= listed(sim, 0)
+    assert shell(sim, "pm uninstall --user 0 com.example.sticky") == (0, "Success\n")
+    assert {"com.example.mdm.agent", "com.example.broken", "com.example.sticky"} <= listed(sim, 0)
 
 
 def test_a_refused_user_throws_and_an_unknown_package_is_not_installed(sim):
