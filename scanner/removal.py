@@ -33,8 +33,8 @@ from pathlib import Path
 from scanner.connectors.interface import Removal
 from scanner.model import App, DeviceInfo, DeviceResult, Finding, Report, severity_at_least
 
-__all__ = ["Action", "Plan", "Record", "RecordError", "Step", "default_record_path", "execute", "merge_after",
-           "plan", "touched", "verify"]
+__all__ = ["Action", "Plan", "Record", "RecordError", "Step", "WatchRemover", "carry_out", "default_record_path",
+           "execute", "merge_after", "plan", "touched", "verify"]
 
 #: Outcomes of an Action beyond REMOVAL_OUTCOMES: not sent to the device (planned as a skip, or stopped
 #: before it), or sent and answered "removed" while the rescan still lists it.
@@ -173,6 +173,7 @@ class Record:
         self.operator = _operator()
         self.host = socket.gethostname()
         self._lock = threading.Lock()
+        self.failures: list[str] = []  # writes that failed (execute() then stops before the next removal)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -266,7 +267,11 @@ def execute(the_plan: Plan, remover: Remover, record: Record, *, timeout: float,
         by_device.setdefault(s.device.key, []).append(s)
 
     def done(action: Action) -> None:
-        record.action(action)
+        try:
+            record.action(action)
+        except OSError as err:  # a full disk: no further removal goes unrecorded
+            stop.set()
+            record.failures.append(f"{record.path}: {err.strerror or err}")
         with lock:
             actions.append(action)
         if on_action is not None:
@@ -276,7 +281,8 @@ def execute(the_plan: Plan, remover: Remover, record: Record, *, timeout: float,
         gone: str | None = None
         for s in steps:
             if stop.is_set() or gone:
-                why = gone or "stopped (interrupted) before this removal: it was not attempted"
+                why = gone or ("stopped before this removal (the record could not be written): not attempted"
+                               if record.failures else "stopped (interrupted) before this removal: not attempted")
                 done(Action(s, NOT_ATTEMPTED, why, at=datetime.now(UTC)))
                 continue
             removal = _remove(remover, s, timeout)
@@ -375,3 +381,75 @@ def merge_after(before: Report, rescan: Report, devices: Sequence[DeviceInfo], *
     transports.update({(t.platform, t.transport): t for t in rescan.transports})
     return replace(before, results=tuple(results), finished=rescan.finished,
                    transports=tuple(transports[k] for k in sorted(transports)))
+
+
+# --- carrying a plan out, for `remove` and `watch --remove` ---------------------------------------------------
+
+#: Scans the given devices again, keeping their app lists (inventory=True): verify() needs them.
+Rescan = Callable[[list[DeviceInfo]], Report]
+
+
+def carry_out(the_plan: Plan, before: Report, remover: Remover, record: Record, rescan: Rescan, *, timeout: float,
+              stop: threading.Event | None = None, on_action: Callable[[Action], None] | None = None,
+              inventory: bool = False) -> tuple[Report, list[Action]]:
+    """Execute the plan, rescan the devices it touched, check each removal against the rescan (recorded too),
+    and return the after-state with the actions."""
+    actions = execute(the_plan, remover, record, timeout=timeout, stop=stop, on_action=on_action)
+    devices = touched(actions)
+    if not devices:
+        return before, actions
+    again = rescan(devices)
+    actions = verify(actions, again)
+    for a in actions:
+        if a.after is not None:
+            try:
+                record.rescan(a)
+            except OSError as err:
+                record.failures.append(f"{record.path}: {err.strerror or err}")
+    return merge_after(before, again, devices, inventory=inventory), actions
+
+
+class WatchRemover:
+    """`watch --remove --yes`: each device's scan, as it is plugged in, is followed by its removals and a rescan,
+    and the after-state is its verdict. Built before watching starts, so a record that cannot be written stops
+    watch first; close() waits for removals under way to be answered and recorded."""
+
+    def __init__(self, record_path: str | os.PathLike, *, timeout: float, notify: Callable[[str], None],
+                 policies: Sequence[str] = ()) -> None:
+        self.record = Record(record_path, policies=policies)
+        self.timeout = timeout
+        self.notify = notify
+        self.stop = threading.Event()
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    def __call__(self, before: Report, transport: object, rescan: Rescan) -> Report:
+        """The after-state of one scanned device (its scan's report when nothing was removed)."""
+        the_plan = plan(before)
+        for s in the_plan.steps:
+            if not s.remove:
+                self.notify(f"{s.device.label}: {s.app.id}: {s.why}")
+        if not the_plan.removals or self.stop.is_set():
+            return before
+        with self._idle:
+            self._busy += 1
+        try:
+            after, _ = carry_out(the_plan, before, lambda platform: transport, self.record, rescan,
+                                 timeout=self.timeout, stop=self.stop, on_action=self._said)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+        return after
+
+    def _said(self, action: Action) -> None:
+        s = action.step
+        user = f" (user {s.user})" if s.user is not None else ""
+        self.notify(f"{s.device.label}: {s.app.id}{user}: {action.outcome}: {action.message}")
+
+    def close(self) -> None:
+        """Stop before any further removal, wait (bounded) for those under way, and close the record."""
+        self.stop.set()
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout=self.timeout + 5)
+        self.record.close()

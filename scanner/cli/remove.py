@@ -101,32 +101,34 @@ def remove(terminal: Terminal, platform: str | None, serials: tuple[str, ...], u
     except removal.RecordError as err:
         raise CommandError(f"{err}; nothing was removed (--record PATH writes it elsewhere)") from None
     by_platform = {getattr(t, "platform", None): t for t in transports}
+
+    def rescan(devices):
+        chosen = {d.platform: True for d in devices if d.platform}
+        picked = {p: [d.transport or d.serial for d in devices if d.platform == p and (d.transport or d.serial)]
+                  for p in chosen}
+        with terminal.progress() as progress:
+            again = live.open_transports(chosen, select=picked, addresses={"android": adb_server}, timeout=timeout,
+                                         notify=terminal.notify, progress=progress, may_start=False)
+            return live.scan(again, matcher, inventory=True, fail_on=fail_on)
+
     try:
-        actions = removal.execute(the_plan, by_platform.get, record, timeout=timeout, on_action=show_action)
+        after, actions = removal.carry_out(the_plan, before, by_platform.get, record, rescan, timeout=timeout,
+                                           on_action=show_action, inventory=inventory)
     except BaseException:
         say(f"stopped: the removals so far are in {path}")
         record.close()
         raise
-    touched = removal.touched(actions)
-    after = before
-    if touched:
-        rescan_platforms = {d.platform: True for d in touched if d.platform}
-        rescan_select = {p: [d.transport or d.serial for d in touched if d.platform == p and (d.transport or d.serial)]
-                         for p in rescan_platforms}
-        with terminal.progress() as progress:
-            again = live.open_transports(rescan_platforms, select=rescan_select, addresses={"android": adb_server},
-                                         timeout=timeout, notify=terminal.notify, progress=progress,
-                                         may_start=False)
-            rescan = live.scan(again, matcher, inventory=True, fail_on=fail_on)
-        actions = removal.verify(actions, rescan)
-        for a in actions:
-            if a.after is not None:
-                record.rescan(a)
-        after = removal.merge_after(before, rescan, touched, inventory=inventory)
     record.close()
     show_before_after(before, after, actions)
     say(f"record: {path}")
-    return deliver(after, actions, fmt, out_specs)
+    code = deliver(after, actions, fmt, out_specs)
+    if record.failures:
+        from scanner.model import EXIT_USAGE
+
+        say(f"the removal record could not be written ({record.failures[0]}): removals stopped there; the report "
+            f"above lists every action")
+        return EXIT_USAGE  # as watch's --output jsonl: an evidence file left incomplete
+    return code
 
 
 # --- what the person reads ------------------------------------------------------------------------------------
