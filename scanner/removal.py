@@ -290,18 +290,27 @@ def execute(the_plan: Plan, remover: Remover, record: Record, *, timeout: float,
             if removal.outcome == "disconnected":
                 gone = "not attempted: the device went away during an earlier removal"
 
-    threads = [threading.Thread(target=run, args=(steps,), name="remove-device", daemon=True)
-               for steps in by_device.values()]
-    for t in threads:
-        t.start()
+    # Each device's thread says it ended with an Event, not by being joined: in Python 3.11 a join that a
+    # signal handler interrupts (Ctrl-C) marks a thread still running as stopped (bpo-45274), and the join
+    # after it would then not wait for the removal under way.
+    ended = [threading.Event() for _ in by_device]
+
+    def device(steps: list[Step], end: threading.Event) -> None:
+        try:
+            run(steps)
+        finally:
+            end.set()
+
+    for steps, end in zip(by_device.values(), ended, strict=True):
+        threading.Thread(target=device, args=(steps, end), name="remove-device", daemon=True).start()
     try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
+        for end in ended:
+            while not end.wait(0.2):
+                pass
     except BaseException:
         stop.set()
-        for t in threads:
-            t.join(timeout + 5)
+        for end in ended:
+            end.wait(timeout + 5)
         raise
     return actions
 

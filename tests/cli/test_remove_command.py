@@ -10,6 +10,7 @@ import json
 import os
 import pty
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import jsonschema
 import pytest
 
 from scanner.simulator.android import AndroidSimulator
-from scanner.simulator.profile import AppProfile, DeviceProfile, UserProfile
+from scanner.simulator.profile import AppProfile, DeviceProfile, Faults, UserProfile
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "report-schema.json").read_text(encoding="utf-8"))
 FRAMEWORK = AppProfile("android", system=True, users=(0, 10), uid=1000)
@@ -199,3 +200,28 @@ def test_two_devices_side_by_side_keep_their_lines_whole(sim, tmp_path):
     assert len(per["RMPAR001"]) == len(per["RMPAR002"]) >= 6
     assert all(x["outcome"] == "removed" for x in removals)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_ctrl_c_during_a_plan_stops_before_the_next_removal_and_keeps_the_record(sim, tmp_path):
+    slow = DeviceProfile("android", "RMSIGINT", users=(UserProfile(0),), faults=Faults(delay=1.5), apps=(
+        AppProfile("android", system=True), AppProfile("com.tencent.mm"), AppProfile("com.zhiliaoapp.musically"),
+        AppProfile("com.intsig.camscanner")))
+    sim.attach(slow)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith(("ANDROID_", "ADB"))}
+    env.update(sim.env, XDG_STATE_HOME=str(tmp_path / "state"))
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "remove", "--platform", "android", "--serial",
+                             "RMSIGINT", "--yes", "--fail-on", "review", "--include-review"], env=env, cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:  # the first answer: the next removal is under way (or about to be)
+        seen.append(line)
+        if ": removed [Success]" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(60) == 130, "".join(seen) + rest
+    assert "Traceback" not in rest
+    outcomes = [x["outcome"] for x in record_lines(tmp_path)]
+    assert len(outcomes) == 3 and outcomes[0] == "removed" and outcomes[-1] == "not-attempted", (outcomes, rest)
+    attempted = [o for o in outcomes if o != "not-attempted"]
+    assert len(uninstalls(sim, "RMSIGINT")) == len(attempted)  # nothing sent after the stop
