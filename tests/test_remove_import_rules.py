@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from test_import_rules import module_name
+
 import scanner
 from scanner.simulator.android import AndroidSimulator
 from scanner.simulator.profile import AppProfile, DeviceProfile
@@ -31,10 +33,7 @@ def is_removal_code(module: str) -> bool:
 
 
 def _module(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
+    return module_name(path, PACKAGE)
 
 
 def _doors(module: str, node: ast.AST, parents: dict) -> bool:

@@ -66,10 +66,23 @@ def remove(terminal: Terminal, platform: str | None, serials: tuple[str, ...], u
     check_outputs(out_specs, ())
     matcher = make_matcher(signature_paths, policies)
 
-    with terminal.progress() as progress:
-        transports = live.open_transports(platforms, select=select, addresses={"android": adb_server},
-                                          timeout=timeout, notify=terminal.notify, progress=progress)
-        before = live.scan(transports, matcher, inventory=inventory, fail_on=fail_on)
+    transports: list = []
+
+    def scan(chosen, picked, *, keep_apps: bool, may_start: bool):
+        with terminal.progress() as progress:
+            opened = live.open_transports(chosen, select=picked, addresses={"android": adb_server}, timeout=timeout,
+                                          notify=terminal.notify, progress=progress, may_start=may_start)
+            transports.extend(opened)
+            return live.scan(opened, matcher, inventory=keep_apps, fail_on=fail_on)
+
+    def rescan(devices):
+        """The devices removals were sent to, read again (their app lists kept: removal.verify needs them)."""
+        chosen = {d.platform: True for d in devices if d.platform}
+        picked = {p: [d.transport or d.serial for d in devices if d.platform == p and (d.transport or d.serial)]
+                  for p in chosen}
+        return scan(chosen, picked, keep_apps=True, may_start=False)
+
+    before = scan(platforms, select, keep_apps=inventory, may_start=True)
     if not before.results:
         terminal.notify("no device found: connect a device by USB, then run again; `scanner devices` shows what "
                         "is attached")
@@ -101,16 +114,6 @@ def remove(terminal: Terminal, platform: str | None, serials: tuple[str, ...], u
     except removal.RecordError as err:
         raise CommandError(f"{err}; nothing was removed (--record PATH writes it elsewhere)") from None
     by_platform = {getattr(t, "platform", None): t for t in transports}
-
-    def rescan(devices):
-        chosen = {d.platform: True for d in devices if d.platform}
-        picked = {p: [d.transport or d.serial for d in devices if d.platform == p and (d.transport or d.serial)]
-                  for p in chosen}
-        with terminal.progress() as progress:
-            again = live.open_transports(chosen, select=picked, addresses={"android": adb_server}, timeout=timeout,
-                                         notify=terminal.notify, progress=progress, may_start=False)
-            return live.scan(again, matcher, inventory=True, fail_on=fail_on)
-
     try:
         after, actions = removal.carry_out(the_plan, before, by_platform.get, record, rescan, timeout=timeout,
                                            on_action=show_action, inventory=inventory)
