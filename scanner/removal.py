@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner.connectors.interface import Removal
-from scanner.model import App, DeviceInfo, DeviceResult, Finding, Report, severity_at_least
+from scanner.model import SEVERITIES, App, DeviceInfo, DeviceResult, Finding, Report, severity_at_least
 
 __all__ = ["Action", "Plan", "Record", "RecordError", "Step", "WatchRemover", "carry_out", "default_record_path",
            "execute", "merge_after", "plan", "touched", "verify"]
@@ -98,18 +98,18 @@ def _evidence_problem(f: Finding) -> str | None:
 
 
 def plan(report: Report, *, include_review: bool = False, system_apps: bool = False) -> Plan:
-    """The steps for every finding of `report` at or above its --fail-on, one per app and Android user."""
+    """The steps for every finding of `report` at or above its --fail-on, one per app and Android user: an app
+    several rules name rests on its most severe finding, the best-founded of those (an id before a team id)."""
     steps: list[Step] = []
     for result in report.results:
-        seen: dict[tuple[str, int | None], int] = {}
+        named: dict[tuple[str, int | None], list[Finding]] = {}
         for f in result.findings:
-            key = (f.app.id, f.app.user)
-            if key in seen:  # another rule naming the same app: one step, every rule
-                i = seen[key]
-                steps[i] = replace(steps[i], rules=(*steps[i].rules, f.rule))
-                continue
-            seen[key] = len(steps)
-            steps.append(_step(result, f, report.fail_on, include_review, system_apps))
+            named.setdefault((f.app.id, f.app.user), []).append(f)
+        for findings in named.values():
+            best = min(findings, key=lambda f: (SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 99,
+                                                _evidence_problem(f) is not None))
+            step = _step(result, best, report.fail_on, include_review, system_apps)
+            steps.append(replace(step, rules=tuple(dict.fromkeys(f.rule for f in (best, *findings)))))
     return Plan(tuple(steps))
 
 

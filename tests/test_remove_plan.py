@@ -12,6 +12,7 @@ import os
 import stat
 import threading
 from dataclasses import dataclass
+from dataclasses import replace as with_findings
 
 import pytest
 
@@ -201,3 +202,16 @@ def test_ctrl_c_between_two_removals_stops_before_the_next_and_keeps_the_record(
         lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
         assert [x["outcome"] for x in lines] == ["removed", NOT_ATTEMPTED, NOT_ATTEMPTED]
         assert len([c for c in sim.history("RMCTRLC1") if "pm uninstall" in c]) == 1
+
+
+def test_an_app_rests_on_its_most_severe_finding_whatever_the_order(sigs):
+    inv = Inventory(DeviceInfo("ios", "UDID3", source="usbmux"),
+                    (App("ios", "com.tencent.xin", team_id="88L2Q4487U"),))
+    r = report(sigs, inv, policies=["us-eo-13971", "us-wi-eo-184"], fail_on="prohibited")
+    findings = r.results[0].findings
+    assert len(findings) >= 2 and "prohibited" in {f.severity for f in findings}
+    for order in (findings, findings[::-1]):
+        flipped = with_findings(r, results=(with_findings(r.results[0], findings=tuple(order)),))
+        (s,) = plan(flipped).steps
+        assert s.remove and s.finding.severity == "prohibited" and s.finding.match == "exact"
+        assert set(s.rules) == {f.rule for f in findings}
