@@ -362,12 +362,17 @@ def _after(s: Step, result: DeviceResult | None) -> str:
     if not same:
         if result.status == "complete":
             return "gone"
-        # a partial rescan: gone from what was read; the scope that holds this user may not have been
-        read = {sc.name for sc in result.coverage if sc.read}
-        return "gone" if any(sc.startswith(f"user {s.user}") for sc in read) or s.user is None else "unknown"
+        # A partial rescan: gone only when that user's apps were read whole (no part of them left unread).
+        mine = [sc for sc in result.coverage if s.user is not None and _is_user(sc.name, s.user)]
+        return "gone" if mine and all(sc.read for sc in mine) else "unknown"
     if all(a.state == "uninstalled-data-kept" for a in same):
         return "kept-in-system-image" if s.app.system else "still-installed"
     return "still-installed"
+
+
+def _is_user(scope: str, user: int) -> bool:
+    """Whether a coverage scope is Android user `user`'s ("user 10", "user 10 (Work profile)"), not user 100's."""
+    return scope == f"user {user}" or scope.startswith(f"user {user} (")
 
 
 def merge_after(before: Report, rescan: Report, devices: Sequence[DeviceInfo], *, inventory: bool = False) -> Report:

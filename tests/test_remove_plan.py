@@ -20,8 +20,18 @@ from scanner import live
 from scanner.audit import run
 from scanner.connectors.android.connector import AndroidConnector
 from scanner.matcher import Matcher
-from scanner.model import App, DeviceInfo, Inventory, Scope
-from scanner.removal import NOT_ATTEMPTED, Record, default_record_path, execute, merge_after, plan, touched, verify
+from scanner.model import App, DeviceInfo, DeviceResult, Inventory, Scope
+from scanner.removal import (
+    NOT_ATTEMPTED,
+    Action,
+    Record,
+    default_record_path,
+    execute,
+    merge_after,
+    plan,
+    touched,
+    verify,
+)
 from scanner.signatures import load_signatures
 from scanner.simulator.android import AndroidSimulator
 from scanner.simulator.profile import AppProfile, DeviceProfile
@@ -215,3 +225,19 @@ def test_an_app_rests_on_its_most_severe_finding_whatever_the_order(sigs):
         (s,) = plan(flipped).steps
         assert s.remove and s.finding.severity == "prohibited" and s.finding.match == "exact"
         assert set(s.rules) == {f.rule for f in findings}
+
+
+def test_a_partial_rescan_proves_gone_only_for_a_user_read_whole(sigs):
+    before = report(sigs, android("A5", App("android", "com.tencent.mm", user=1, system=False)))
+    (s,) = plan(before).steps
+
+    def rescan(*coverage):
+        result = DeviceResult(before.results[0].device, "partial", "user-refused", "...", coverage, (), 3,
+                              apps=(App("android", "org.example.notes", user=0),))
+        return with_findings(before, results=(result,))
+
+    done = [Action(s, "removed", "ok", "Success")]
+    assert verify(done, rescan(Scope("user 0", True), Scope("user 10 (Work)", True)))[0].after == "unknown"
+    assert verify(done, rescan(Scope("user 1", True), Scope("user 1", False, "2 lines not understood")))[0].after \
+        == "unknown"
+    assert verify(done, rescan(Scope("user 1 (Clone)", True), Scope("user 10", False)))[0].after == "gone"
