@@ -89,12 +89,9 @@ def remove_app(address: ServerAddress, serial: str, app_id: str, *, user: int | 
     except ValueError as err:
         return Removal(app_id, user, "failed", f"Not sent to the phone: {err}")
     client = Client(address, time.monotonic() + timeout)
-    if serial.startswith("transport_id:") and serial[13:].isdigit():
-        device = AdbDevice(client, transport_id=int(serial[13:]))
-    else:
-        device = AdbDevice(client, serial=serial)
     script = Script([("uninstall", command)])
     try:
+        device = _device(client, serial)
         v2 = "shell_v2" in device.get_features().split(",")
         result = device.shell2(script.command_line(), timeout=timeout, encoding=None, v2=v2)
         section = script.split(result.stdout if v2 else result.output)["uninstall"]
@@ -103,6 +100,19 @@ def remove_app(address: ServerAddress, serial: str, app_id: str, *, user: int | 
     finally:
         client.abort()
     return interpret(app_id, user, section)
+
+
+def _device(client: Client, serial: str) -> AdbDevice:
+    """The phone a scan named: its transport serial, `transport_id:N`, or the `usb:` path of a clone (two
+    phones listed under one serial), found again by that path in the server's list."""
+    if serial.startswith("transport_id:") and serial[13:].isdigit():
+        return AdbDevice(client, transport_id=int(serial[13:]))
+    if serial.startswith("usb:"):
+        for info in client.list(extended=True):
+            if info.tags.get("usb") == serial[4:] and info.transport_id:
+                return AdbDevice(client, transport_id=info.transport_id)
+        raise AdbError(f"device '{serial}' not found")
+    return AdbDevice(client, serial=serial)
 
 
 def _unanswered(app_id: str, user: int | None, err: BaseException, timeout: float, server: str,

@@ -137,3 +137,17 @@ def test_only_package_names_make_a_command(name):
 def test_bad_users_make_no_command(user):
     with pytest.raises(ValueError):
         uninstall_command("com.x", user)
+
+
+def test_a_phone_named_by_its_transport_id(sim, adb):
+    from adbutils import AdbClient
+
+    serial = sim.transport_serial("SIMR0001")
+    (info,) = [i for i in AdbClient(port=sim.adb_port).list(extended=True) if i.serial == serial]
+    r = adb.remove(f"transport_id:{info.transport_id}", "com.example.broken", user=0, timeout=20)
+    assert r.answer == "Failure [DELETE_FAILED_INTERNAL_ERROR]"  # it reached the phone
+
+
+def test_a_usb_path_no_longer_attached_is_disconnected(sim, adb):
+    r = adb.remove("usb:9-9.9", "com.tencent.mm", user=0, timeout=10)
+    assert r.outcome == "disconnected" and "not found" in r.answer
