@@ -87,27 +87,27 @@ def remove(terminal: Terminal, platform: str | None, serials: tuple[str, ...], u
         terminal.notify("no device found: connect a device by USB, then run again; `scanner devices` shows what "
                         "is attached")
     the_plan = removal.plan(before, include_review=include_review, system_apps=system_apps)
-    show_plan(the_plan)
+    asking = bool(the_plan.removals) and not yes and not dry_run and sys.stdin is not None and sys.stdin.isatty()
+    if dry_run or asking or not quiet:
+        show_plan(the_plan)
+
+    def unchanged(outcome: str, why: str | None = None) -> int:
+        """Nothing removed: the scan's report, each step with what became of it."""
+        return deliver(before, [removal.Action(s, outcome, why or s.why) if s.remove else
+                                removal.Action(s, removal.SKIPPED, s.why) for s in the_plan.steps], fmt, out_specs)
+
     if not the_plan.removals or dry_run:
         if not the_plan.removals and the_plan.steps:
-            say("nothing to remove automatically: see the plan above")
-        return deliver(before, [removal.Action(s, "planned" if s.remove else removal.SKIPPED, s.why)
-                                for s in the_plan.steps], fmt, out_specs)
-    count = len(the_plan.removals)
-    devices = len(the_plan.devices)
-    question = f"Remove {count} app(s) from {devices} device(s)?"
-    if not yes:
-        if not sys.stdin or not sys.stdin.isatty():
-            say(f"{question} Not asked: stdin is not a terminal, so nothing was removed (give --yes to remove "
-                f"without asking)")
-            return deliver(before, [removal.Action(s, removal.NOT_ATTEMPTED if s.remove else removal.SKIPPED,
-                                                   "not confirmed" if s.remove else s.why)
-                                    for s in the_plan.steps], fmt, out_specs)
-        if not click.confirm(question, default=False, err=True):
-            say("nothing was removed")
-            return deliver(before, [removal.Action(s, removal.NOT_ATTEMPTED if s.remove else removal.SKIPPED,
-                                                   "declined" if s.remove else s.why)
-                                    for s in the_plan.steps], fmt, out_specs)
+            terminal.notify("nothing to remove automatically: see the plan above")
+        return unchanged("planned")
+    question = f"Remove {len(the_plan.removals)} app(s) from {len(the_plan.devices)} device(s)?"
+    if not yes and not asking:
+        say(f"{question} Not asked: stdin is not a terminal, so nothing was removed (give --yes to remove without "
+            f"asking)")
+        return unchanged(removal.NOT_ATTEMPTED, "not confirmed (stdin is not a terminal and --yes was not given)")
+    if asking and not click.confirm(question, default=False, err=True):
+        say("nothing was removed")
+        return unchanged(removal.NOT_ATTEMPTED, "declined")
     path = record_path or str(removal.default_record_path())
     try:
         record = removal.Record(path, policies=[p.id for p in before.policies])
@@ -116,14 +116,15 @@ def remove(terminal: Terminal, platform: str | None, serials: tuple[str, ...], u
     by_platform = {getattr(t, "platform", None): t for t in transports}
     try:
         after, actions = removal.carry_out(the_plan, before, by_platform.get, record, rescan, timeout=timeout,
-                                           on_action=show_action, inventory=inventory)
+                                           on_action=lambda a: terminal.notify(action_line(a)), inventory=inventory)
     except BaseException:
         say(f"stopped: the removals so far are in {path}")
         record.close()
         raise
     record.close()
-    show_before_after(before, after, actions)
-    say(f"record: {path}")
+    for line in before_and_after(before, after, actions):
+        terminal.notify(line)
+    terminal.notify(f"record: {path}")
     code = deliver(after, actions, fmt, out_specs)
     if record.failures:
         from scanner.model import EXIT_USAGE
@@ -164,32 +165,34 @@ def show_plan(the_plan) -> None:
     click.echo("\n".join(lines), err=True)
 
 
-def show_action(action) -> None:
+def action_line(action) -> str:
     from scanner.terminal.text import safe
 
     s = action.step
     answer = f" [{safe(action.answer, limit=120)}]" if action.answer else ""
-    say(f"{safe(s.device.label, limit=80)}: {safe(s.app.id, limit=120)}"
-        f"{f' (user {s.user})' if s.user is not None else ''}: {action.outcome}{answer}: "
-        f"{safe(action.message, limit=400)}")
+    return (f"{safe(s.device.label, limit=80)}: {safe(s.app.id, limit=120)}"
+            f"{f' (user {s.user})' if s.user is not None else ''}: {action.outcome}{answer}: "
+            f"{safe(action.message, limit=400)}")
 
 
-def show_before_after(before, after, actions) -> None:
+def before_and_after(before, after, actions) -> list[str]:
     from scanner.model import device_verdict
     from scanner.terminal.text import safe
 
     old = {r.device.key: r for r in before.results}
+    lines = []
     for r in after.results:
         b = old.get(r.device.key)
         if b is None or b is r:
             continue
-        say(f"{safe(r.device.label, limit=80)}: before {device_verdict(b, before.fail_on)} "
-            f"({len(b.findings)} finding(s)), after {device_verdict(r, after.fail_on)} ({len(r.findings)} "
-            f"finding(s))")
+        lines.append(f"{safe(r.device.label, limit=80)}: before {device_verdict(b, before.fail_on)} "
+                     f"({len(b.findings)} finding(s)), after {device_verdict(r, after.fail_on)} ({len(r.findings)} "
+                     f"finding(s))")
     failed = [a for a in actions if a.failed]
     if failed:
-        say(f"{len(failed)} planned removal(s) did not succeed: see above")
-    say(f"after: {after.verdict}, exit {after.exit_code}")
+        lines.append(f"{len(failed)} planned removal(s) did not succeed: see above")
+    lines.append(f"after: {after.verdict}, exit {after.exit_code}")
+    return lines
 
 
 # --- the report -----------------------------------------------------------------------------------------------

@@ -225,3 +225,30 @@ def test_ctrl_c_during_a_plan_stops_before_the_next_removal_and_keeps_the_record
     assert len(outcomes) == 3 and outcomes[0] == "removed" and outcomes[-1] == "not-attempted", (outcomes, rest)
     attempted = [o for o in outcomes if o != "not-attempted"]
     assert len(uninstalls(sim, "RMSIGINT")) == len(attempted)  # nothing sent after the stop
+
+
+def test_quiet_with_yes_prints_no_plan_but_still_says_what_matters(sim, tmp_path):
+    sim.attach(phone("RMQUIET1", TIKTOK))
+    proc = run(sim, tmp_path, "--serial", "RMQUIET1", "--yes", "--quiet")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert len(uninstalls(sim, "RMQUIET1")) == 1
+    sim.attach(phone("RMQUIET2", TIKTOK))
+    proc = run(sim, tmp_path, "--serial", "RMQUIET2", "--quiet")  # not a terminal, no --yes: said even so
+    assert proc.returncode == 1 and "nothing was removed" in proc.stderr and "plan:" not in proc.stderr
+
+
+def test_what_a_device_says_reaches_the_terminal_escaped(capsys):
+    from scanner.cli.remove import action_line, show_plan
+    from scanner.model import App, DeviceInfo, Finding
+    from scanner.removal import Action, Plan, Step
+
+    device = DeviceInfo("ios", "UDID\x1b[2J", model="iPhone\u202e", name="Ana\x07")
+    app = App("ios", "com.evil\x1b]0;owned\x07")
+    finding = Finding(app, "p", "in-force", "p/x", "X\x1b[31m", "app", "x", "X", "exact", app.id, "confirmed",
+                      "prohibited")
+    step = Step(device, app, finding, True, "remove", None, ("p/x",))
+    line = action_line(Action(step, "refused", "no\x1b[0m", "Failure [\x1b[5m\r\n]"))
+    show_plan(Plan((step,)))
+    shown = line + capsys.readouterr().err
+    assert not any(c in shown for c in "\x1b\x07\r\u202e"), shown
+    assert "\\x1b" in shown
