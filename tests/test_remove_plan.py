@@ -241,3 +241,23 @@ def test_a_partial_rescan_proves_gone_only_for_a_user_read_whole(sigs):
     assert verify(done, rescan(Scope("user 1", True), Scope("user 1", False, "2 lines not understood")))[0].after \
         == "unknown"
     assert verify(done, rescan(Scope("user 1 (Clone)", True), Scope("user 10", False)))[0].after == "gone"
+
+
+def test_a_transport_that_cannot_remove_fails_the_step_and_says_so(sigs, tmp_path):
+    inv = Inventory(DeviceInfo("ios", "UDID4", source="usbmux"), (App("ios", "com.tencent.xin"),))
+    p = plan(report(sigs, inv))
+    actions = execute(p, lambda platform: object(), Record(tmp_path / "r.jsonl"), timeout=5)
+    assert [(a.outcome, a.failed) for a in actions] == [("failed", True)]
+    assert "cannot remove ios apps" in actions[0].message
+
+
+def test_a_transport_that_raises_is_a_failed_step_not_a_crash(sigs, tmp_path):
+    class Broken:
+        def remove(self, serial, app_id, *, user=None, timeout=None):
+            raise RuntimeError("boom")
+
+    inv = android("A6", App("android", "com.tencent.mm", user=0, system=False),
+                  App("android", "com.zhiliaoapp.musically", user=0, system=False))
+    actions = execute(plan(report(sigs, inv)), lambda platform: Broken(), Record(tmp_path / "r.jsonl"), timeout=5)
+    assert [a.outcome for a in actions] == ["failed", "failed"]  # the next step is still tried
+    assert all("internal error" in a.message for a in actions)
