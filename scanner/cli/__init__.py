@@ -36,7 +36,7 @@ def main(ctx: click.Context) -> None:
     """Find prohibited apps (US EO 13971, the federal TikTok ban, or your own
     policies) on Android and iOS devices and in saved app inventories.
 
-    Read-only and offline: it never changes a device and never phones home.
+    Offline: it never phones home; only `pair` and `remove` change a device, and only when run.
     """
     # A terminal or file that cannot encode a character (a cp1252 console, an
     # ASCII locale) gets an escape instead of a crash.
