@@ -78,7 +78,8 @@ class Action:
     message: str
     answer: str = ""
     at: datetime | None = None
-    after: str | None = None  # the rescan: "gone", "still-installed", "kept-in-system-image", "unknown"
+    # the rescan: "gone", "still-installed", "kept-in-system-image", "still-on-the-device", "unknown"
+    after: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -366,7 +367,9 @@ def _after(s: Step, result: DeviceResult | None) -> str:
         mine = [sc for sc in result.coverage if s.user is not None and _is_user(sc.name, s.user)]
         return "gone" if mine and all(sc.read for sc in mine) else "unknown"
     if all(a.state == "uninstalled-data-kept" for a in same):
-        return "kept-in-system-image" if s.app.system else "still-installed"
+        # Uninstalled for this user, but the package is still on the device (`pm list packages -u` lists it):
+        # in the system image, or kept for another user. Still a finding in the after-state.
+        return "kept-in-system-image" if s.app.system else "still-on-the-device"
     return "still-installed"
 
 

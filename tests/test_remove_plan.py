@@ -261,3 +261,12 @@ def test_a_transport_that_raises_is_a_failed_step_not_a_crash(sigs, tmp_path):
     actions = execute(plan(report(sigs, inv)), lambda platform: Broken(), Record(tmp_path / "r.jsonl"), timeout=5)
     assert [a.outcome for a in actions] == ["failed", "failed"]  # the next step is still tried
     assert all("internal error" in a.message for a in actions)
+
+
+def test_an_app_left_only_as_uninstalled_is_on_the_device_not_installed(sigs):
+    before = report(sigs, android("A7", App("android", "com.tencent.mm", user=0, system=False)))
+    (s,) = plan(before).steps
+    kept = DeviceResult(before.results[0].device, "complete", None, None, (Scope("user 0", True),), (), 1,
+                        apps=(App("android", "com.tencent.mm", user=0, state="uninstalled-data-kept"),))
+    (a,) = verify([Action(s, "removed", "ok", "Success")], with_findings(before, results=(kept,)))
+    assert (a.outcome, a.after) == ("removed", "still-on-the-device")
