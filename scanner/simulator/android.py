@@ -615,7 +615,11 @@ class EmulatedAndroid:
     #     installed there, or already removed); a system app gets DELETE_SYSTEM_APP and is only uninstalled
     #     for that user: "Success", and it stays in the image (listed by `pm list packages -u --user N`,
     #     restored by `cmd package install-existing --user N <pkg>`).
-    #   - an active device administrator: "Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]".
+    #   - an active device administrator: "Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]", with or without
+    #     --user (github.com/DeviceFarmer/adbkit/pull/513; universal-android-debloater-next-generation/issues/142,
+    #     Android Device Policy); `dpm remove-active-admin` from adb refuses a non-test admin with a
+    #     SecurityException (github.com/flxapps/DetoxDroid/issues/90), so it is deactivated on the phone or by
+    #     its MDM.
     #   - any other failure: "Failure [<the installer's status message>]".
     # Without -k the data goes too, so an ordinary app removed for its last user is gone from every listing.
 
