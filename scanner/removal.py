@@ -187,9 +187,11 @@ class Record:
             pass
 
     def write(self, entry: dict) -> None:
-        line = (json.dumps(entry, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
-        with self._lock:
-            os.write(self._fd, line)  # O_APPEND and one write: a whole line, never interleaved
+        # ASCII: every value intact for json.loads, and no raw bidi or control character for whoever `cat`s it.
+        line = memoryview((json.dumps(entry, ensure_ascii=True) + "\n").encode("ascii"))
+        with self._lock:  # one line at a time, whichever device's thread writes it: lines never interleave
+            while line:
+                line = line[os.write(self._fd, line):]
             os.fsync(self._fd)
 
     def action(self, action: Action) -> None:
