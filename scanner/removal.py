@@ -24,6 +24,7 @@ import getpass
 import json
 import os
 import socket
+import stat
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -181,6 +182,9 @@ class Record:
             self._fd = os.open(self.path, flags, 0o600)
         except OSError as err:
             raise RecordError(f"the removal record {self.path} cannot be written: {err.strerror or err}") from err
+        if not stat.S_ISREG(os.fstat(self._fd).st_mode):
+            os.close(self._fd)
+            raise RecordError(f"the removal record {self.path} is not a regular file")
         try:
             os.fchmod(self._fd, 0o600)  # an older file someone made readable: only its owner again
         except OSError:

@@ -270,3 +270,32 @@ def test_an_app_left_only_as_uninstalled_is_on_the_device_not_installed(sigs):
                         apps=(App("android", "com.tencent.mm", user=0, state="uninstalled-data-kept"),))
     (a,) = verify([Action(s, "removed", "ok", "Success")], with_findings(before, results=(kept,)))
     assert (a.outcome, a.after) == ("removed", "still-on-the-device")
+
+
+def test_a_record_that_is_not_a_file_is_refused(tmp_path):
+    from scanner.removal import RecordError
+
+    with pytest.raises(RecordError, match="not a regular file"):
+        Record("/dev/null")
+
+
+def test_a_record_that_fills_up_stops_the_next_removal(sigs, tmp_path, monkeypatch):
+    import errno
+
+    from scanner.connectors.interface import Removal
+
+    class Removes:
+        def remove(self, serial, app_id, *, user=None, timeout=None):
+            return Removal(app_id, user, "removed", "gone", "Success")
+
+    inv = android("A8", App("android", "com.tencent.mm", user=0, system=False),
+                  App("android", "com.zhiliaoapp.musically", user=0, system=False))
+    record = Record(tmp_path / "r.jsonl")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("scanner.removal.os.write", full)
+    actions = execute(plan(report(sigs, inv)), lambda platform: Removes(), record, timeout=5)
+    assert [a.outcome for a in actions] == ["removed", NOT_ATTEMPTED]
+    assert "could not be written" in actions[1].message and record.failures
