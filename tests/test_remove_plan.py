@@ -9,6 +9,7 @@ from __future__ import annotations
 import _thread
 import json
 import os
+import signal
 import stat
 import threading
 from dataclasses import dataclass
@@ -197,6 +198,15 @@ def test_a_phone_unplugged_mid_plan(sigs, tmp_path):
 
 
 def test_ctrl_c_between_two_removals_stops_before_the_next_and_keeps_the_record(sigs, tmp_path):
+    # Python's own Ctrl-C handler, whatever an earlier test's `main` left installed (the CLI's raises SystemExit)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c_between_two_removals(sigs, tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_between_two_removals(sigs, tmp_path):
     with AndroidSimulator([DeviceProfile("android", "RMCTRLC1", apps=APPS)]) as sim:
         adb, _, p = live_plan(sim, sigs, "RMCTRLC1")
         record = Record(tmp_path / "r.jsonl")
