@@ -82,7 +82,8 @@ class Intake:
     def __init__(self, *, platforms: Mapping[str, bool], addresses: Mapping[str, str | None] | None = None,
                  timeout: float, matcher: Matcher, fail_on: str,
                  on_report: Callable[[Report, str, tuple[str, str]], None], notify: Notify,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None,
+                 remover: Callable[[Report, DeviceTransport, Callable], Report] | None = None) -> None:
         self.platforms = dict(platforms)
         self.addresses = dict(addresses or {})
         self.timeout = timeout
@@ -91,6 +92,8 @@ class Intake:
         self.on_report = on_report
         self.notify = notify
         self.progress = progress
+        #: watch --remove (scanner.removal.WatchRemover): (scan's report, transport, rescan) -> the after-state.
+        self.remover = remover
         self.stop = threading.Event()
         self.started = datetime.now(timezone.utc)
         self.latest: dict[Key, DeviceResult] = {}  # the last result of every device
@@ -247,6 +250,12 @@ class Intake:
                 begun = self._events  # events after this one are not answered by this scan
             transport = self._open(platform, [serial], may_start=False)  # a server gone is never replaced
             report = scan_live([transport], self.matcher, fail_on=self.fail_on)
+            if self.remover is not None and not self.stop.is_set():
+                def rescan(devices: list) -> Report:
+                    again = self._open(platform, [serial], may_start=False)
+                    return scan_live([again], self.matcher, inventory=True, fail_on=self.fail_on)
+
+                report = self.remover(report, transport, rescan)
         with self._lock:
             if self.stop.is_set():
                 return  # interrupted: a scan cut short is never reported (the device stays unread)

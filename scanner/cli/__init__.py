@@ -21,7 +21,7 @@ import sys
 import click
 
 from scanner import __version__
-from scanner.cli import demo, devices, pair, scan, signatures, simulate, watch
+from scanner.cli import demo, devices, pair, remove, scan, signatures, simulate, watch
 from scanner.cli.terminal import Terminal
 
 __all__ = ["main"]
@@ -36,7 +36,7 @@ def main(ctx: click.Context) -> None:
     """Find prohibited apps (US EO 13971, the federal TikTok ban, or your own
     policies) on Android and iOS devices and in saved app inventories.
 
-    Read-only and offline: it never changes a device and never phones home.
+    Offline: it never phones home; only `pair` and `remove` change a device, and only when run.
     """
     # A terminal or file that cannot encode a character (a cp1252 console, an
     # ASCII locale) gets an escape instead of a crash.
@@ -67,6 +67,6 @@ def interrupted(signum: int, frame: object) -> None:
 
 # The package's names `scan`, `watch`... are the command modules (so that a test can patch one); the
 # commands are main.commands["scan"]...
-for _command in (demo.demo, devices.devices, pair.pair, scan.scan, signatures.signatures, simulate.simulate,
-                 watch.watch):
+for _command in (demo.demo, devices.devices, pair.pair, remove.remove, scan.scan, signatures.signatures,
+                 simulate.simulate, watch.watch):
     main.add_command(_command)

@@ -77,10 +77,16 @@ def never_read_text(never: list[tuple[tuple[str, str], str]]) -> str:
 @click.option("--output", "-o", "outputs", multiple=True, metavar="jsonl=PATH",
               help="Append one JSON object per scanned device to PATH.")
 @quiet_option("Only the verdict lines (and errors): no notes, no progress.")
+@click.option("--remove", "remove", is_flag=True,
+              help="Remove what each device's scan finds (as `scanner remove` would, without asking: needs --yes), "
+                   "rescan it, and give the after-state as its verdict.")
+@click.option("--yes", "-y", is_flag=True, help="With --remove: remove without asking.")
+@click.option("--record", "record_path", metavar="PATH",
+              help="With --remove: the removal record [default: $XDG_STATE_HOME/scanner/removals.jsonl].")
 @pass_terminal
 def watch(terminal: Terminal, platform: str | None, adb_server: str | None, timeout: float,
           signature_paths: tuple[str, ...], policies: tuple[str, ...], fail_on: str, outputs: tuple[str, ...],
-          quiet: bool) -> int:
+          quiet: bool, remove: bool, yes: bool, record_path: str | None) -> int:
     """Scan each device as it is plugged in, until Ctrl-C: the USB-hub intake station.
 
     Devices already attached are scanned at once, then every device plugged
@@ -101,6 +107,19 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
     platforms = chosen_platforms(platform, {})
     jsonl = open_jsonl(outputs)
     matcher = make_matcher(signature_paths, policies)
+    remover = None
+    if remove:  # the only door from watch into removal code (tests/test_remove_import_rules.py)
+        if not yes:
+            raise CommandError("watch --remove removes from every phone plugged in without asking: give --yes too")
+        from scanner.removal import RecordError, WatchRemover, default_record_path
+
+        try:
+            remover = WatchRemover(record_path or default_record_path(), timeout=timeout, notify=terminal.notify,
+                                   policies=[p.id for p in matcher.policy_refs()])
+        except RecordError as err:
+            raise CommandError(f"{err}; nothing was watched (--record PATH writes it elsewhere)") from None
+    elif yes or record_path:
+        raise CommandError("--yes and --record go with --remove")
 
     from scanner import connectors
     from scanner.formats.jsonl import device_record
@@ -139,7 +158,8 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
                             failures.append(str(err))
 
         intake = Intake(platforms=platforms, addresses={"android": adb_server}, timeout=timeout, matcher=matcher,
-                        fail_on=fail_on, on_report=on_report, notify=terminal.notify, progress=display)
+                        fail_on=fail_on, on_report=on_report, notify=terminal.notify, progress=display,
+                        remover=remover)
         watching = " and ".join(e.platform for e in connectors.TRANSPORTS if e.platform in platforms)
         terminal.notify(f"watching for {watching} devices; plug one in to scan it, Ctrl-C to stop")
         intake.start()
@@ -147,6 +167,8 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
             while not stop.wait(0.2):
                 pass
         finally:
+            if remover is not None:
+                remover.close()  # no removal after the stop; those under way are answered and recorded
             intake.close()
             if jsonl is not None:
                 jsonl[1].close()

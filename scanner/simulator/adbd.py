@@ -88,6 +88,7 @@ class Chunk:
 class ShellOutput:
     chunks: list[Chunk] = field(default_factory=list)
     code: int = 0
+    hangup: bool = False  # the connection drops before any of the answer is sent (a removal's drop knob)
 
 
 class Device(Protocol):
@@ -232,6 +233,9 @@ class _Connection:
             if self.device.delay and self.adbd.stopping.wait(self.device.delay):
                 return
             output = self.device.shell(command)
+            if output.hangup:
+                self.close()
+                return
             payload, cut = self._payload(output, mode)
             for start in range(0, len(payload), self.maxdata):
                 if not self._write(stream, payload[start : start + self.maxdata]):
@@ -398,6 +402,7 @@ class Output:
 
     def __init__(self) -> None:
         self.chunks: list[Chunk] = []
+        self.hangup = False  # the command drops the connection: nothing of the script's answer is sent
 
     def out(self, text: str, droppable: bool = False) -> None:
         if text:
@@ -591,6 +596,9 @@ def run_script(script: str, command: Callable[[list[str], Output], int]) -> Shel
             code = _builtin(argv, out, status)
             if code is None:
                 code = command(argv, out)
+                if out.hangup:
+                    result.hangup = True
+                    return result
             elif code < 0:  # exit
                 for chunk in out.chunks:
                     result.chunks.append(chunk)

@@ -52,6 +52,17 @@ phone prints follows AOSP's formats (see /work/shared/research/android-adb.md):
   executing 'list':"; Android 10 and older "Security exception: ...").
 - `uninstalled-data-kept` apps are listed only with `-u`, for the users the
   profile gives them; `disabled` apps are listed by `-d`, hidden by `-e`.
+- `pm uninstall [-k] [--user N] <pkg>` (`scanner remove`) answers as AOSP's
+  runUninstall does: `Success`, `Failure [not installed for N]`, and for a
+  system app without `--user` `Failure [DELETE_FAILED_INTERNAL_ERROR]`; with
+  `--user N` a system app is uninstalled for that user only (still listed by
+  `-u`, restored by `cmd package install-existing --user N <pkg>`). An
+  ordinary app removed for its last user is gone. The app knob `pm_uninstall`
+  gives the refusals: `device-admin` (`Failure
+  [DELETE_FAILED_DEVICE_POLICY_MANAGER]`), `internal-error`, `drop`
+  (removed, then the connection drops before the answer) and `stays`
+  (`Success`, yet the app is still there). Sources are in the
+  comment above `_pm_uninstall`.
 
 Faults (profile `[device.faults]`) and what the real server then shows:
 
@@ -95,7 +106,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Self
@@ -163,9 +174,22 @@ class _Package:
     first_install: datetime
     last_update: datetime
     signature: str
+    uninstall: str | None = None  # the profile's pm_uninstall knob
+    #: Users a system app was uninstalled for (`pm uninstall --user N`): still on the system image, so listed
+    #: by `-u` for them, and restorable with `cmd package install-existing --user N`.
+    kept: tuple[int, ...] = ()
 
     def uid(self, user: int) -> int:
         return user * 100000 + self.app_id
+
+    def listed(self, user: int, uninstalled: bool) -> bool:
+        """Whether `pm list packages [-u] --user N` shows it."""
+        if user in self.users:
+            return uninstalled or not self.uninstalled
+        return uninstalled and user in self.kept
+
+    def installed_for(self, user: int) -> bool:
+        return user in self.users and not self.uninstalled
 
 
 def _made_up_path(serial: str, app: AppProfile, sdk: int) -> str:
@@ -212,6 +236,7 @@ def _package(serial: str, index: int, app: AppProfile, sdk: int) -> _Package:
         first_install=first,
         last_update=first + timedelta(days=d[7] % 200),
         signature=d[8:12].hex(),
+        uninstall=app.pm_uninstall,
     )
 
 
@@ -363,6 +388,7 @@ class EmulatedAndroid:
         #: Every shell command received, in order (shell text as the host sent it).
         self.history: list[str] = []
         self._history_lock = threading.Lock()
+        self._packages_lock = threading.Lock()  # `pm uninstall` changes them while another stream lists them
 
     # -- what the wire asks for ------------------------------------------------------------
 
@@ -380,7 +406,8 @@ class EmulatedAndroid:
     def shell(self, command: str) -> ShellOutput:
         with self._history_lock:
             self.history.append(command)
-        return run_script(command, self._command)
+        with self._packages_lock:
+            return run_script(command, self._command)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -442,6 +469,10 @@ class EmulatedAndroid:
                 return 255
             if sub == "path":
                 return self._pm_path(cur, out)
+            if sub == "uninstall":
+                return self._pm_uninstall(cur, out)
+            if sub == "install-existing":
+                return self._pm_install_existing(cur, out)
             out.err(f"Unknown command: {sub}\n")
             return 255
         except _PmError as err:
@@ -522,7 +553,7 @@ class EmulatedAndroid:
         user = self._check_user(user)
         lines = []
         for pkg in self.packages:
-            if user not in pkg.users or (pkg.uninstalled and not uninstalled):
+            if not pkg.listed(user, uninstalled):
                 continue
             is_enabled = not pkg.disabled
             if (disabled and is_enabled) or (enabled and not is_enabled):
@@ -567,10 +598,106 @@ class EmulatedAndroid:
         name = cur.next_arg_required()
         user = self._check_user(user)
         pkg = self.by_name.get(name)
-        if pkg is None or user not in pkg.users or pkg.uninstalled:
+        if pkg is None or not pkg.installed_for(user):
             return 1
         out.out(f"package:{pkg.path}\n")
         return 0
+
+    # -- removal (`scanner remove`) ----------------------------------------------------------------
+    #
+    # What AOSP's PackageManagerShellCommand.runUninstall prints (frameworks/base, Android 10-15), all on
+    # stdout, exit 0 for Success and 1 for every Failure:
+    #   - no --user: DELETE_ALL_USERS. A system app cannot leave the system image: "Failure
+    #     [DELETE_FAILED_INTERNAL_ERROR]" (the answer debloat tools report for preinstalled apps, e.g.
+    #     github.com/Universal-Debloater-Alliance/universal-android-debloater-next-generation/issues/251,
+    #     github.com/yapplications/ADB-GUI/issues/8); so does a package the phone does not know.
+    #   - --user N: "Failure [not installed for N]" when getPackageInfo finds nothing for that user (never
+    #     installed there, or already removed); a system app gets DELETE_SYSTEM_APP and is only uninstalled
+    #     for that user: "Success", and it stays in the image (listed by `pm list packages -u --user N`,
+    #     restored by `cmd package install-existing --user N <pkg>`).
+    #   - an active device administrator: "Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]", with or without
+    #     --user (github.com/DeviceFarmer/adbkit/pull/513; universal-android-debloater-next-generation/issues/142,
+    #     Android Device Policy); `dpm remove-active-admin` from adb refuses a non-test admin with a
+    #     SecurityException (github.com/flxapps/DetoxDroid/issues/90), so it is deactivated on the phone or by
+    #     its MDM.
+    #   - any other failure: "Failure [<the installer's status message>]".
+    # Without -k the data goes too, so an ordinary app removed for its last user is gone from every listing.
+
+    def _pm_uninstall(self, cur: _Args, out: Output) -> int:
+        user, keep = -1, False
+        while (opt := cur.next_option()) is not None:
+            if opt == "-k":
+                keep = True
+            elif opt == "--user":
+                user = _parse_user(cur.next_arg_required())
+            elif opt == "--versionCode":
+                cur.next_arg_required()
+            else:
+                out.out(f"Error: Unknown option: {opt}\n")
+                return 1
+        name = cur.next_arg()
+        if name is None:
+            out.out("Error: package name not specified\n")
+            return 1
+        pkg = self.by_name.get(name)
+        if user != -1:
+            user = self._check_user(user)
+            if pkg is None or not pkg.installed_for(user):
+                out.out(f"Failure [not installed for {user}]\n")
+                return 1
+        elif pkg is None or pkg.system:
+            out.out("Failure [DELETE_FAILED_INTERNAL_ERROR]\n")
+            return 1
+        if pkg.uninstall == "device-admin":
+            out.out("Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]\n")
+            return 1
+        if pkg.uninstall == "internal-error":
+            out.out("Failure [DELETE_FAILED_INTERNAL_ERROR]\n")
+            return 1
+        if pkg.uninstall == "stays":
+            out.out("Success\n")  # and nothing changes
+            return 0
+        users = set(pkg.users) if user == -1 else {user}
+        left = tuple(u for u in pkg.users if u not in users)
+        if pkg.system or keep:
+            self._replace(pkg, users=left, kept=tuple(sorted(set(pkg.kept) | users)))
+        elif left:
+            self._replace(pkg, users=left)
+        else:
+            self.packages = [p for p in self.packages if p.name != name]
+            del self.by_name[name]
+        if pkg.uninstall == "drop":
+            out.hangup = True  # removed, and the connection drops before the phone says so
+            return 0
+        out.out("Success\n")
+        return 0
+
+    def _pm_install_existing(self, cur: _Args, out: Output) -> int:
+        """`cmd package install-existing [--user N] <pkg>`: a system app uninstalled for one user comes back."""
+        user = -2
+        while (opt := cur.next_option()) is not None:
+            if opt == "--user":
+                user = _parse_user(cur.next_arg_required())
+            elif opt in ("--ephemeral", "--instant", "--full", "--wait", "--restrict-permissions"):
+                pass
+            else:
+                out.out(f"Error: Unknown option: {opt}\n")
+                return 1
+        name = cur.next_arg_required()
+        user = self._check_user(user)
+        pkg = self.by_name.get(name)
+        if pkg is None:
+            out.out(f"android.content.pm.PackageManager$NameNotFoundException: Package {name} doesn't exist\n")
+            return 1
+        if user not in pkg.users:
+            self._replace(pkg, users=tuple(sorted((*pkg.users, user))), kept=tuple(u for u in pkg.kept if u != user))
+        out.out(f"Package {name} installed for user: {user}\n")
+        return 0
+
+    def _replace(self, pkg: _Package, **changes) -> None:
+        new = replace(pkg, **changes)
+        self.packages = [new if p.name == pkg.name else p for p in self.packages]  # the same order: by name hash
+        self.by_name[pkg.name] = new
 
     def _dumpsys(self, args: list[str], out: Output) -> int:
         if not args or args[0] != "package":
@@ -624,7 +751,7 @@ class EmulatedAndroid:
             "      android.permission.INTERNET: granted=true",
         ]
         for uid in sorted(self.users):
-            installed = uid in pkg.users and not pkg.uninstalled
+            installed = pkg.installed_for(uid)
             enabled = 3 if pkg.disabled and uid in pkg.users else 0
             lines.append(
                 f"    User {uid}: ceDataInode={int(h[37:43], 16)} installed={str(installed).lower()} hidden=false"

@@ -22,6 +22,7 @@ and benchmarks build profiles in code with the same dataclasses.
     id = "com.intsig.camscanner"
     name = "CamScanner"
     users = [0, 10]
+    pm_uninstall = "device-admin"   # Android: how `pm uninstall` refuses it (removal knobs, below)
 
 The keys are documented on the dataclasses below. Unknown keys are errors, as
 in signature files, so that a typo never silently makes a device clean.
@@ -51,6 +52,12 @@ __all__ = [
 ]
 
 ANDROID_STATES = ("installed", "disabled", "uninstalled-data-kept")
+# Android removal knobs (`scanner remove`): how `pm uninstall` answers for one app (AppProfile.pm_uninstall).
+#   device-admin    an active device administrator: Failure [DELETE_FAILED_DEVICE_POLICY_MANAGER]
+#   internal-error  Failure [DELETE_FAILED_INTERNAL_ERROR] (what pm says for most refusals it does not name)
+#   drop            the phone removes the app, then the connection drops before it answers
+#   stays           the phone answers Success but the app stays (a ROM that puts its own apps back)
+PM_UNINSTALL = ("device-admin", "internal-error", "drop", "stays")
 IOS_STATES = ("installed", "offloaded")
 IOS_TYPES = ("User", "System", "Hidden")
 PAIRING = ("paired", "not-paired", "pending", "denied", "stale")
@@ -94,6 +101,9 @@ class AppProfile:
     signer: str | None = None
     # iOS removal
     removable: bool = True  # false: installed by an MDM as non-removable (iOS 14+), Uninstall answers APIInternalError
+    # Android removal knob: one of PM_UNINSTALL, None for the ordinary answers (Success, not installed for N,
+    # and the system-app refusal without --user).
+    pm_uninstall: str | None = None
 
     @property
     def app_type(self) -> str:
@@ -213,6 +223,7 @@ _APP_TYPES: dict[str, Any] = {
     "id": str, "name": str, "version": str, "build": str, "installer": str, "uid": int,
     "system": bool, "state": str, "path": str, "type": str, "team_id": str, "signer": str, "users": list,
     "removable": bool,
+    "pm_uninstall": str,
 }
 _DEVICE_TYPES: dict[str, Any] = {
     "platform": str, "serial": str, "name": str, "model": str, "manufacturer": str, "os_version": str,
@@ -259,6 +270,8 @@ def _app(raw: Any, platform: str, where: str, problems: list[str]) -> AppProfile
     for key in ("team_id", "signer", "removable"):
         if key in values and platform != "ios":
             problems.append(f"{where}.{key}: iOS only")
+    if "pm_uninstall" in values and (platform != "android" or values["pm_uninstall"] not in PM_UNINSTALL):
+        problems.append(f"{where}.pm_uninstall: Android only, one of {', '.join(PM_UNINSTALL)}")
     for key in ("installer", "uid", "path"):
         if key in values and platform != "android":
             problems.append(f"{where}.{key}: Android only")

@@ -23,7 +23,7 @@ from scanner.formats import FORMATS, Format
 from scanner.model import Report
 
 CLI = Path(scanner.cli.__file__).parent
-COMMANDS = ("demo", "devices", "pair", "scan", "signatures", "simulate", "watch")
+COMMANDS = ("demo", "devices", "pair", "remove", "scan", "signatures", "simulate", "watch")
 
 
 @pytest.fixture

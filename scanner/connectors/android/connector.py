@@ -56,7 +56,7 @@ from scanner.connectors.android.server import (
     start_server,
     user_server,
 )
-from scanner.connectors.interface import Attached, Notify, Plugs, Progress, ScannerError, Stopping
+from scanner.connectors.interface import Attached, Notify, Plugs, Progress, Removal, ScannerError, Stopping
 from scanner.model import DeviceInfo, Inventory, Scope, Transport
 
 __all__ = ["AndroidConnector"]
@@ -328,6 +328,14 @@ class AndroidConnector:
             apps=(), coverage=(Scope("all users", read=False, reason=reason),), status="failed", reason=reason,
             message=message,
         )
+
+    # --- `scanner remove` (Removing): only that command and watch --remove call it ---------------------
+
+    def remove(self, serial: str, app_id: str, *, user: int | None = None, timeout: float | None = None) -> Removal:
+        """`pm uninstall --user N <app_id>` on the phone adb lists as `serial` (scanner.connectors.android.remove)."""
+        from scanner.connectors.android.remove import remove_app
+
+        return remove_app(self.address, serial, app_id, user=user, timeout=timeout or self.timeout)
 
     # --- scanning -------------------------------------------------------------------------------
 
