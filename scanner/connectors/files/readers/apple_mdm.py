@@ -57,6 +57,7 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 from scanner.connectors.files.common import error_text, failed_inventory, label_of, make_inventory
+from scanner.connectors.files.readers.jamf_common import classic_root
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text
 from scanner.connectors.interface import FileReader
@@ -105,7 +106,9 @@ class _Refused(Exception):
 
 
 def _head(text: str) -> bool:
-    return text.lstrip().startswith(("bplist", "<?xml", "<!DOCTYPE plist", "<plist"))
+    """A plist's first line; never a Jamf Pro Classic API record after its declaration (`<?xml ...?><computer>`):
+    that is jamf_classic's, and in a file of such documents saved one per line, the second is not a plist."""
+    return text.lstrip().startswith(("bplist", "<?xml", "<!DOCTYPE plist", "<plist")) and not classic_root(text)
 
 
 def _is_webhook(doc: object) -> bool:
