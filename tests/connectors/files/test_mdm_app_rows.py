@@ -56,7 +56,15 @@ KANDJI = Shape("kandji-prism", {"device id": "Device ID", "device name": "Device
                                 "platform": "Device Family", "app id": "Bundle ID", "app name": "App Name",
                                 "version": "Version", "date": "Last Check-In"},
                ("Blueprint Name", "Staff"), "Kandji id {}")
-SHAPES = [KANDJI]
+JAMF = Shape("jamf-search-csv", {"device id": "Jamf Pro ID", "device name": "Display Name", "serial": "Serial Number",
+                                 "platform": "OS Type", "app id": "App Identifier", "app name": "App Name",
+                                 "version": "App Short Version", "date": "Last Inventory Update"},
+             ("Username", "jdoe"), "Jamf id {}")
+WS1 = Shape("workspace-one-csv", {"device id": "Device ID", "device name": "Friendly Name",
+                                  "serial": "Serial Number", "platform": "Platform", "app id": "Application Identifier",
+                                  "app name": "Application Name", "version": "Version", "date": "Last Seen"},
+            ("Organization Group", "Agency"), "Workspace ONE id {}")
+SHAPES = [KANDJI, JAMF, WS1]
 FIELDS = ["device id", "device name", "serial", "platform", "app name", "app id", "version", "date"]
 
 
@@ -270,6 +278,59 @@ def test_a_prism_page_merges_with_the_device_apps_answer_of_the_same_device():
     rep = report(("k.json", apps), ("k.json", json.dumps(page([prism("d1", TIKTOK)]))))  # one source: one key
     assert [r.device.serial for r in rep.results] == ["Kandji id d1"]
     assert found(rep) == {(TIKTOK, "exact"), (WECHAT, "exact")}
+
+
+# --- Jamf advanced search, Workspace ONE console ----------------------------------------------------
+
+
+def test_the_jamf_sample_and_its_key_shared_with_the_classic_api():
+    sample = (DATA / "jamf-advanced-search-apps.csv").read_bytes()
+    rep = report(("j.csv", sample))
+    assert [(r.device.serial, r.status) for r in rep.results] == [("Jamf id 42", "partial"), ("Jamf id 43", "partial")]
+    assert found(rep) == {(TIKTOK, "exact"), (WECHAT, "exact")}
+    (first, _) = read(sample)
+    assert [(a.version, a.build) for a in first.apps] == [("38.1.0", "380100"), ("14.0", "14")]
+    classic = ("<mobile_device><general><id>42</id></general><applications><size>1</size><application>"
+               "<identifier>com.tencent.xin</identifier></application></applications></mobile_device>")
+    both = report(("jamf", sample), ("jamf", classic))
+    assert [r.device.serial for r in both.results] == ["Jamf id 42", "Jamf id 43"]
+
+
+def test_a_jamf_computer_search_lists_every_computer_as_not_checked():
+    data = ("Computer Name,Serial Number,Application Title,Application Version\n"
+            "LT-1,C1,WeChat.app,4.0\nLT-1,C1,Safari.app,18\nLT-2,C2,WPS Office.app,12\n")
+    rep = report(("c.csv", data))
+    assert not rep.results and [(n.device.serial, n.rows) for n in rep.not_checked] == [("C1", 2), ("C2", 1)]
+
+
+def test_the_workspace_one_sample_platforms_and_a_row_of_no_platform():
+    rep = report(("w.csv", (DATA / "workspace-one-app-devices.csv").read_bytes()))
+    assert [(r.device.serial, r.device.platform) for r in rep.results] == [("R58N000000", "android"),
+                                                                           ("F2LXAAAA01", "ios")]
+    assert found(rep) == {(WECHAT_ANDROID, "exact"), (TIKTOK, "exact")}
+    assert [n.device.serial for n in rep.not_checked] == ["C02XXXXXXX"]
+    none = csv_of(WS1, row("d1", WECHAT_ANDROID, ""), fields=FIELDS)
+    (inv,) = read(none)
+    assert {a.platform for a in inv.apps} == {"android", "ios"} and inv.device.platform is None
+    assert any(s.name == "platform" and not s.read for s in inv.coverage)
+    assert (WECHAT_ANDROID, "exact") in found(report(("w.csv", none)))
+
+
+@pytest.mark.parametrize("value, platform", [("Apple", "ios"), ("Apple iOS", "ios"), ("iPadOS", "ios"),
+                                             ("Android", "android"), ("Apple macOS", None), ("AppleOsX", None),
+                                             ("WinRT", None), ("Apple tvOS", None)])
+def test_workspace_one_platform_names(value, platform):
+    (inv,) = read(csv_of(WS1, row("d1", "com.a", value)))
+    if platform is None:
+        assert inv.reason == NOT_CHECKED
+    else:
+        assert inv.device.platform == platform and inv.reason == "mdm-scope"
+
+
+def test_an_app_list_without_devices_is_a_catalog_and_fails():
+    data = "Organization Group,Application Name,Application Identifier,Version\n" + f"Agency,WeChat,{WECHAT},1\n"
+    (inv,) = read(data)
+    assert inv.status == "failed" and "no column names a device" in inv.message and WECHAT in inv.residue
 
 
 # --- properties --------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ READERS: tuple[FileReader, ...] = tuple(import_module(f"{__name__}.{module}").RE
     "workspace_one",
     "kandji",
     "kandji_prism",  # CSV heads before intune.discovered's, which would take a header with a device and an app name
+    "jamf_search",
+    "workspace_one_csv",
     "intune.discovered",
     "intune.columns",
     "intune.violations",

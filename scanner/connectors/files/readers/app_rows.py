@@ -63,6 +63,13 @@ class RowFormat:
     blind: str
     advice: str
     export: str  # how to export it again, for messages
+    #: A column that says every row is a device scanner does not check (Jamf's "Computer Name": a Mac search):
+    #: normal() name -> (platform, what it is).
+    whole: tuple[tuple[str, tuple[str, str]], ...] = ()
+
+    def forced(self, cells: list[str]) -> tuple[str, str] | None:
+        names = {normal(c) for c in cells}
+        return next((kind for name, kind in self.whole if name in names), None)
 
     def fields(self, cells: list[str]) -> list[str | None]:
         return [self.columns.get(normal(c)) for c in cells]
@@ -72,7 +79,7 @@ class RowFormat:
         reader comes after these)."""
         names = {normal(c) for c in cells}
         found = {self.columns.get(n) for n in names}
-        return (bool(names & self.marks) and bool(found & {"app id", "app name"})
+        return (bool(names & (self.marks | {n for n, _ in self.whole})) and bool(found & {"app id", "app name"})
                 and not names & {"applicationkey", "devicecount"})
 
 
@@ -105,8 +112,12 @@ def platform_in(cell: str, default: str | None) -> tuple[str | None, str | None]
         return (default, None)
     folded = normal(cell)
     for start, platform, kind in _OTHER_APPLE:
-        if folded.startswith(start):
+        if folded.startswith((start, "apple" + start)):  # "AppleTV", "Apple tvOS"
             return (platform, kind)
+    if folded.startswith("apple"):  # Workspace ONE: "Apple", "Apple iOS", "Apple macOS", "AppleOsX"
+        cell = folded[5:] or "ios"
+    elif folded.startswith("winrt"):
+        cell = "windows"
     return platform_of(cell)
 
 
@@ -117,7 +128,7 @@ def when_of(cell: str) -> datetime | None:
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(text.replace(" UTC", "").replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text.removesuffix(" UTC"))
     except ValueError:
         for form in _DATES:
             try:
@@ -131,8 +142,8 @@ def when_of(cell: str) -> datetime | None:
 
 
 class _Run:
-    __slots__ = ("apps", "identity", "key", "kind", "name", "os_version", "platform", "problems", "rows", "when",
-                 "model")
+    __slots__ = ("apps", "identity", "key", "kind", "model", "name", "os_version", "platform", "problems", "rows",
+                 "when")
 
     def __init__(self, key: str, platform: str | None, kind: str | None) -> None:
         self.key, self.platform, self.kind = key, platform, kind
@@ -149,8 +160,8 @@ class _Run:
 class AppRows:
     """Rows in (`row`: field -> value), inventories out; `end` at the end."""
 
-    def __init__(self, name: str, fmt: RowFormat, what: str = "lines") -> None:
-        self.name, self.fmt, self.what = name, fmt, what
+    def __init__(self, name: str, fmt: RowFormat, what: str = "lines", forced: tuple[str, str] | None = None) -> None:
+        self.name, self.fmt, self.what, self.forced = name, fmt, what, forced
         self.word = "line" if what == "lines" else what.removesuffix("s")
         self.orphans = Problems()  # rows no device can be named for
         self.run: _Run | None = None
@@ -171,6 +182,8 @@ class AppRows:
         plat = platform_in(plat_cell, fmt.platform)
         if not plat_cell.strip() and values.get("path", "").startswith("/"):
             plat = ("macos", "a Mac")  # no platform given, but a path on disk (/Applications/...): a Mac's app
+        if self.forced is not None:
+            plat = self.forced
         run, done = self.run, None
         platform, kind = plat if plat is not None else ((run.platform, run.kind) if run and run.key == key
                                                         else (fmt.platform, None))
@@ -277,7 +290,15 @@ def read_csv(name: str, fmt: RowFormat, src: InputLines, at: int) -> Iterator[In
     cells = header_cells(text)
     delimiter = delimiter_of(text)
     fields = fmt.fields(cells)
-    rows = AppRows(name, fmt)
+    rows = AppRows(name, fmt, forced=fmt.forced(cells))
+    if not {"device id", "serial", "udid", "device name"} & set(fields):
+        # A list of apps with no device (a catalog, or one device's apps exported without it): nothing to check.
+        rows.orphans.add(f"line {at + 1}: no column names a device, so this export is a list of apps, not which "
+                         f"device holds them")
+        for _line, row in csv_records(src, at + 1, [], rows.orphans, delimiter=delimiter, skipinitialspace=True):
+            rows.orphans.search(delimiter.join(row))
+        yield from rows.end(src)
+        return
     repeated = [c for c in repeated_names(cells) if fmt.columns.get(normal(c))]
     twice = {f for f in fields if f is not None and fields.count(f) > 1}
     if repeated or twice:
