@@ -59,12 +59,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory, value_evidence
+from scanner.connectors.files.readers.refused import page_refused
 from scanner.connectors.grammars.json_values import (
-    Repeats,
     check_text,
     int_of,
     json_type,
-    keys_text,
     no_repeats,
     strings_in,
     text_of,
@@ -112,20 +111,15 @@ def read_android_management(name: str, doc: Any) -> Iterator[Inventory]:
     paged = ended = False
     for p, page in enumerate(doc if many else [doc], 1):
         where = f"{label} page #{p}" if many else label
-        if not isinstance(page, dict) or not _is_devices(page):
-            yield failed_inventory(name, "bad-records", (
-                f"{where} is {json_type(page)} that is neither an Android Management API Device nor a page of "
-                f"devices.list; export the devices again"), platform="android", evidence=value_evidence(page))
-            continue
-        if "devices" not in page and "nextPageToken" not in page:  # one Device
+        is_page = isinstance(page, dict) and _is_devices(page)
+        if is_page and "devices" not in page and "nextPageToken" not in page:  # one Device (its own repeats)
             number += 1
             yield _device(name, number if many else None, page)
             continue
-        if isinstance(page, Repeats):  # "devices" twice hides a whole list of devices
-            yield failed_inventory(name, "bad-json", (
-                f"{where} is an Android Management API device list that gives {keys_text(page.repeated)} more "
-                f"than once, so part of it would be silently ignored: it was edited or damaged; export the devices "
-                f"again"), evidence=value_evidence(page))
+        refused = page_refused(name, where, page, is_page=is_page, platform="android", advice="export the devices "
+                               "again", what="neither an Android Management API Device nor a page of devices.list")
+        if refused is not None:  # a key twice in a page hides a whole list of devices
+            yield refused
             continue
         devices = page.get("devices")
         if not isinstance(devices, list):  # the devices may be under another key: the whole text is searched
