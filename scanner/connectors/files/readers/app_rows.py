@@ -30,10 +30,11 @@ from scanner.connectors.files.common import label_of, make_inventory
 from scanner.connectors.files.csv_rows import csv_records, repeated_names
 from scanner.connectors.files.readers.intune.rows import platform_of, suspect
 from scanner.connectors.files.source import InputLines
+from scanner.connectors.interface import FileReader, HeadLine
 from scanner.connectors.records import Problems, clean_id, residue_of, snippet
 from scanner.model import MDM_SCOPE, NOT_CHECKED, App, DeviceInfo, Inventory, Scope
 
-__all__ = ["AppRows", "RowFormat", "header_fields", "normal", "read_csv"]
+__all__ = ["AppRows", "RowFormat", "csv_reader", "header_fields", "normal", "read_csv"]
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _OTHER_APPLE = (("appletv", "tvos", "an Apple TV"), ("tvos", "tvos", "an Apple TV"), ("vision", "visionos",
@@ -293,22 +294,16 @@ def read_csv(name: str, fmt: RowFormat, src: InputLines, at: int) -> Iterator[In
     rows = AppRows(name, fmt, forced=fmt.forced(cells))
     if not {"device id", "serial", "udid", "device name"} & set(fields):
         # A list of apps with no device (a catalog, or one device's apps exported without it): nothing to check.
-        rows.orphans.add(f"line {at + 1}: no column names a device, so this export is a list of apps, not which "
-                         f"device holds them")
-        for _line, row in csv_records(src, at + 1, [], rows.orphans, delimiter=delimiter, skipinitialspace=True):
-            rows.orphans.search(delimiter.join(row))
-        yield from rows.end(src)
+        yield from _refused(rows, src, at, delimiter, "no column names a device, so this export is a list of apps, "
+                            "not which device holds them")
         return
     repeated = [c for c in repeated_names(cells) if fmt.columns.get(normal(c))]
     twice = {f for f in fields if f is not None and fields.count(f) > 1}
     if repeated or twice:
         # Two columns for one field (an id, a device): which one holds it cannot be known.
         which = repeated[0] if repeated else next(iter(twice))
-        rows.orphans.add(f"line {at + 1}: the header gives {snippet(which)} more than once, so which column holds it "
-                         f"cannot be known")
-        for _line, row in csv_records(src, at + 1, [], rows.orphans, delimiter=delimiter, skipinitialspace=True):
-            rows.orphans.search(delimiter.join(row))
-        yield from rows.end(src)
+        yield from _refused(rows, src, at, delimiter, f"the header gives {snippet(which)} more than once, so which "
+                            f"column holds it cannot be known")
         return
     width = len(cells)
     for line, row in csv_records(src, at + 1, [], rows.orphans, delimiter=delimiter, skipinitialspace=True):
@@ -321,3 +316,23 @@ def read_csv(name: str, fmt: RowFormat, src: InputLines, at: int) -> Iterator[In
         if done is not None:
             yield done
     yield from rows.end(src)
+
+
+def _refused(rows: AppRows, src: InputLines, at: int, delimiter: str, why: str) -> Iterator[Inventory]:
+    """A header that cannot be read (head line `at`): no row is read, all their text is searched."""
+    rows.orphans.add(f"line {at + 1}: {why}")
+    for _line, row in csv_records(src, at + 1, [], rows.orphans, delimiter=delimiter, skipinitialspace=True):
+        rows.orphans.search(delimiter.join(row))
+    yield from rows.end(src)
+
+
+def csv_reader(fmt: RowFormat, *, name: str, description: str, help: str) -> FileReader:
+    """The FileReader of `fmt`'s CSV export."""
+
+    def head(text: str) -> bool:
+        return header_fields(fmt, text)
+
+    def read(file: str, src: InputLines, line: HeadLine) -> Iterator[Inventory]:
+        return read_csv(file, fmt, src, line.at)
+
+    return FileReader(name=name, description=description, help=help, head=head, read=read)

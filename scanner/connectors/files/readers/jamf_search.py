@@ -28,13 +28,8 @@ complete. A row without an identifier is an app by display name (evidence
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from scanner.connectors.files.readers.app_rows import RowFormat, header_fields, read_csv
+from scanner.connectors.files.readers.app_rows import RowFormat, csv_reader
 from scanner.connectors.files.readers.jamf_common import ADVICE, BLIND, JAMF_KEY
-from scanner.connectors.files.source import InputLines
-from scanner.connectors.interface import FileReader, HeadLine
-from scanner.model import Inventory
 
 __all__ = ["FORMAT", "READER"]
 
@@ -66,18 +61,5 @@ FORMAT = RowFormat(
 )
 
 
-def _head(text: str) -> bool:
-    return header_fields(FORMAT, text)
-
-
-def _read(name: str, src: InputLines, head: HeadLine) -> Iterator[Inventory]:
-    return read_csv(name, FORMAT, src, head.at)
-
-
-READER = FileReader(
-    name="jamf-search-csv",
-    description="a Jamf Pro advanced search exported as CSV (with application display fields)",
-    help="a Jamf Pro advanced search CSV",
-    head=_head,
-    read=_read,
-)
+READER = csv_reader(FORMAT, name="jamf-search-csv", help="a Jamf Pro advanced search CSV",
+                    description="a Jamf Pro advanced search exported as CSV (with application display fields)")

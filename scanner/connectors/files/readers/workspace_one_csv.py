@@ -29,12 +29,7 @@ complete. A row without an identifier is an app by display name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from scanner.connectors.files.readers.app_rows import RowFormat, header_fields, read_csv
-from scanner.connectors.files.source import InputLines
-from scanner.connectors.interface import FileReader, HeadLine
-from scanner.model import Inventory
+from scanner.connectors.files.readers.app_rows import RowFormat, csv_reader
 
 __all__ = ["FORMAT", "READER"]
 
@@ -62,18 +57,5 @@ FORMAT = RowFormat(
 )
 
 
-def _head(text: str) -> bool:
-    return header_fields(FORMAT, text)
-
-
-def _read(name: str, src: InputLines, head: HeadLine) -> Iterator[Inventory]:
-    return read_csv(name, FORMAT, src, head.at)
-
-
-READER = FileReader(
-    name="workspace-one-csv",
-    description="a Workspace ONE UEM console export as CSV (apps with their devices)",
-    help="a Workspace ONE console CSV",
-    head=_head,
-    read=_read,
-)
+READER = csv_reader(FORMAT, name="workspace-one-csv", help="a Workspace ONE console CSV",
+                    description="a Workspace ONE UEM console export as CSV (apps with their devices)")
