@@ -83,7 +83,8 @@ def app(package: Any, **fields: Any) -> dict[str, Any]:
 def test_a_page_of_devices_list_reads_each_device_and_says_the_next_pages_were_not_checked():
     owned, profile, page = read(LIST)
     assert owned.status == "complete" and owned.reason is None
-    assert owned.device.platform == "android" and owned.device.serial == "R58N000000"
+    assert owned.device.platform == "android" and owned.device.serial == f"{NAME}3a9f0c2b1d"
+    assert ("serial", "R58N000000") in owned.device.identity
     assert owned.device.model == "SM-S911U" and owned.device.name == f"{NAME}3a9f0c2b1d"
     assert owned.device.source == str(LIST)
     # CamScanner's report says REMOVED: it is not on the device.
@@ -98,7 +99,7 @@ def test_a_page_of_devices_list_reads_each_device_and_says_the_next_pages_were_n
     assert Scope(MDM_SCOPE, read=False, reason="the Android Management API reports only the work "
                  "profile's apps and the system apps") in profile.coverage
     assert profile.message == (
-        f"{LIST}, device 'HT7A1B2C3D' is managed through a work profile, and the Android Management API reports "
+        f"{LIST}, device '{NAME}51c7e0d2aa' is managed through a work profile, and the Android Management API reports "
         f"only the work profile's apps and the system apps: the apps in its personal profile were not checked; "
         f"scan the phone itself (over adb) to check them")
     assert page.status == "failed" and page.reason == "truncated" and page.device.serial is None
@@ -120,10 +121,32 @@ def test_the_sample_page_finds_wechat_and_is_never_a_clean_report():
     assert report.exit_code == 5  # findings, and not every target fully read (a work profile, more pages)
 
 
+def test_two_devices_with_one_hardware_serial_stay_two_and_one_device_on_two_pages_is_one():
+    clones = {"devices": [device(1, app("com.a")), device(2, app("com.tencent.mm"))]}
+    for entry in clones["devices"]:
+        entry["hardwareInfo"]["serialNumber"] = "R58N000000"  # a clone, an emulator image, a re-used board
+    results = audited(json.dumps(clones).encode())
+    assert [(r.device.serial, [a.id for a in r.apps]) for r in results] == [
+        (f"{NAME}0001", ["com.a"]), (f"{NAME}0002", ["com.tencent.mm"])]
+    assert [f.app.id for f in results[0].findings] == [] and found(results[1:]) == {("com.tencent.mm", "exact")}
+    pages = (json.dumps({"devices": [device(1, app("com.a"))], "nextPageToken": "p2"}) + "\n"
+             + json.dumps({"devices": [device(1, app("com.tencent.mm")), device(3, app("com.b"))]}))
+    results = audited(pages.encode())
+    by_key = {r.device.serial: r for r in results if r.device.serial}
+    assert set(by_key) == {f"{NAME}0001", f"{NAME}0003"}
+    assert sorted(a.id for a in by_key[f"{NAME}0001"].apps) == ["com.a", "com.tencent.mm"]
+    assert not [r for r in results if r.reason == "truncated"]  # the second page has no nextPageToken: the last
+    every = json.dumps([{"devices": [device(1, app("com.a"))], "nextPageToken": "p2"},
+                        {"devices": [device(2, app("com.b"))], "nextPageToken": "p3"}, ["com.tencent.mm"]])
+    invs = read_doc(json.loads(every))
+    assert [i.reason for i in invs] == [None, None, "bad-records", "truncated"]
+    assert "com.tencent.mm" in invs[2].residue and "every page has a nextPageToken" in invs[3].message
+
+
 def test_a_device_whose_policy_does_not_report_apps_is_failed():
     (inv,) = read_doc(device(1, None))
     assert inv.status == "failed" and inv.reason == "no-app-reports" and inv.apps == ()
-    assert inv.device.serial == "SN1"
+    assert inv.device.serial == f"{NAME}0001" and ("serial", "SN1") in inv.device.identity
     assert inv.coverage == (Scope("apps", read=False, reason="no applicationReports"),)
     assert "set statusReportingSettings.applicationReportsEnabled in its policy" in inv.message
     assert inv.problems == ("no applicationReports: the device's policy does not report its apps",)
@@ -192,7 +215,9 @@ def test_it_is_recognised_before_the_report_reader_and_a_scanner_report_is_not_t
 def test_it_is_named_in_the_accepted_formats_and_the_input_help():
     assert "Android Management API device JSON (enterprises.devices get or list)" in ACCEPTED_FORMATS
     assert ", Android Management API devices JSON, " in INPUT_HELP
-    (inv,) = read_doc([device(1, app("com.a"))])  # a bare list of devices is none of them
+    (inv,) = read_doc([device(1, app("com.a"))])  # Devices saved one after another (devices.get >> file)
+    assert inv.status == "complete" and inv.device.serial == f"{NAME}0001"
+    (inv,) = read_doc({"items": [device(1, app("com.a"))]})
     assert inv.reason == "unknown-format"
     assert "Android Management API devices (a Device, or a devices.list page), " in inv.message
 
@@ -263,7 +288,7 @@ def test_a_status_report_time_that_cannot_be_trusted_is_a_bad_record_never_a_cra
 
 def test_a_user_name_of_the_wrong_type_is_a_problem_and_the_serial_is_still_read():
     (inv,) = read_doc(device(1, app("com.a"), userName=["com.tencent.mm"]))
-    assert inv.status == "partial" and inv.reason == "bad-records" and inv.device.serial == "SN1"
+    assert inv.status == "partial" and inv.reason == "bad-records" and ("serial", "SN1") in inv.device.identity
     assert inv.problems == ("the device: userName is a list, expected text",) and "com.tencent.mm" in inv.residue
 
 
@@ -427,7 +452,7 @@ def test_a_hostile_serial_or_name_is_a_problem_not_a_crash():
     (inv,) = read_doc(device(1, app("com.a"), hardwareInfo="R58"))
     assert inv.status == "partial" and "hardwareInfo is a string, expected an object" in inv.problems[0]
     (inv,) = read_doc(device(1, app("com.a"), hardwareInfo={"serialNumber": "\x1b[2JR58\u202e"}))
-    assert inv.status == "complete" and inv.device.serial == "\x1b[2JR58\u202e"  # shown escaped by the formats
+    assert inv.status == "complete" and ("serial", "\x1b[2JR58\u202e") in inv.device.identity  # shown escaped
 
 
 # --- property: generated exports read as documented; mutated ones never lose an app unseen -------
@@ -487,7 +512,7 @@ def _export(draw: st.DrawFn, clean: bool = False) -> tuple[dict[str, Any], list[
         if reports is not None:
             entry["applicationReports"] = [r for r, _, _ in reports]
         devices.append(entry)
-        expected.append({"serial": f"SN{number}", "mode": mode, "reports": reports})
+        expected.append({"serial": f"{NAME}{number}", "mode": mode, "reports": reports})
     doc: dict[str, Any] = {"devices": devices}
     if draw(st.booleans()):
         doc["nextPageToken"] = "CAESBg"

@@ -186,12 +186,36 @@ def report_of(data: bytes, name: str = "answer.plist", **options: Any) -> Report
 
 
 @pytest.mark.parametrize("path", [XML, BINARY, WEBHOOK])
-def test_the_samples_name_the_device_by_its_udid_and_give_no_inventory_date(path):
+def test_the_samples_name_the_device_by_its_udid_and_only_the_webhook_gives_a_date(path):
     [inv] = list(read_input(str(path)))
     assert inv.device.identity == (("udid", UDID),)  # the webhook's udid is the answer's: listed once
-    assert inv.device.inventoried is None
+    assert inv.device.inventoried == (datetime(2026, 3, 2, 9, 14, 7, 123000, tzinfo=UTC) if path == WEBHOOK
+                                      else None)
     assert [s for s in inv.coverage if s.name == MDM_SCOPE] == [
         next(s for s in inv.coverage if s.name == MDM_SCOPE and not s.read)]
+
+
+@pytest.mark.parametrize("path", [XML, BINARY])
+def test_a_saved_answer_has_no_date_so_max_age_makes_it_age_unknown(path):
+    (result,) = report_of(path.read_bytes(), max_age=3650).results
+    assert result.status == "partial" and result.reason == "age-unknown"
+    assert any("gives no inventory date" in (s.reason or "") for s in result.coverage)
+    (result,) = report_of(path.read_bytes(), max_age=3650, accept_scopes=("mdm",)).results
+    assert result.status == "partial"  # accepting the MDM's view does not vouch for an age nobody gave
+
+
+@pytest.mark.parametrize(("created", "reason"), [
+    ("2026-11-30T08:00:00Z", "mdm-scope"),  # two days before NOW: within --max-age 7
+    ("2026-03-02T09:14:07Z", "stale"),
+    ("2026-11-30 08:00:00", "mdm-scope"),  # naive: UTC
+    ("yesterday", "age-unknown"), (None, "age-unknown"), (1764662400, "age-unknown"),
+    ("2999-01-01T00:00:00Z", "age-unknown"),  # ahead of the clock: it would dodge --max-age, so not used
+])
+def test_the_webhook_created_at_is_the_inventory_date_when_it_can_be_trusted(created, reason):
+    doc = event(plistlib.dumps(answer(app("com.a.b"))))
+    doc["created_at"] = created
+    (result,) = report_of(json.dumps(doc).encode(), "h.json", max_age=7).results
+    assert result.status == "partial" and result.reason == reason
 
 
 def test_identity_of_a_user_enrollment_and_of_a_webhook_whose_device_ids_disagree():

@@ -34,6 +34,9 @@ READERS: tuple[FileReader, ...] = tuple(import_module(f"{__name__}.{module}").RE
     "jamf_classic",  # after apple_mdm: a bare `<?xml ...?>` line is its preamble, and a plist's next line apple_mdm's
     "workspace_one",
     "kandji",
+    "kandji_prism",  # CSV heads before intune.discovered's, which would take a header with a device and an app name
+    "jamf_search",
+    "workspace_one_csv",
     "intune.discovered",
     "intune.columns",
     "intune.violations",

@@ -1,7 +1,8 @@
 """Android Management API devices, saved as JSON: one `enterprises.devices.get`
 response (a Device), or a page of `enterprises.devices.list` (`{"devices":
-[...], "nextPageToken": ...}`). Each Device's `applicationReports` are its apps,
-by package name.
+[...], "nextPageToken": ...}`), or several of them (saved one after another,
+or as a JSON array: unverified, a plausible variant). Each Device's
+`applicationReports` are its apps, by package name.
 
 Verified against: Google's REST reference for enterprises.devices, Device and
 ApplicationReport as research/mdm-inventories.md section 5 gives them (field
@@ -9,10 +10,11 @@ names, the state and applicationSource values, the list wrapper) and its
 illustrative sample; no real export. Accepted as documented by the API but not
 shown by the note, unverified: `userName` (the user's resource name).
 
-Who a device is: its hardware serial (hardwareInfo.serialNumber), else its
-resource name (enterprises/{e}/devices/{d}), which is also its name; its
-identity lists the serial, the user (userName) and the resource name ("mdm
-id"). When it was inventoried is its `lastStatusReportTime`, the time the note
+Who a device is: its resource name (enterprises/{e}/devices/{d}), which is
+also its name, else its hardware serial (hardwareInfo.serialNumber): the same
+device on two pages is one device, and two devices that report one hardware
+serial (a clone, an emulator, a re-used board) stay two; its identity lists the
+serial, the user (userName) and the resource name ("mdm id"). When it was inventoried is its `lastStatusReportTime`, the time the note
 gives: application reports are part of the status report (lastPolicySyncTime,
 when the device last fetched its policy, is not when it reported its apps, and
 is not used). A time that cannot be read, or one more than a day ahead of the
@@ -38,8 +40,10 @@ documents it:
   reason, which lets --max-age check its lastStatusReportTime. (Fleet saw apps
   missing from some reports, fleet#36806: an MDM's report is as fresh as the
   device's last status report, which is what --max-age is for.)
-- a page with a `nextPageToken` is one page of a longer list: the devices on
-  the later pages were not checked (a failed result of the file's own).
+- a page with a `nextPageToken` is one page of a longer list: when every page
+  of the file has one, the devices on the later pages were not checked (a
+  failed result of the file's own; the API gives no count, so a page missing
+  between two saved ones cannot be seen).
 
 A report that cannot be read as the API documents it (not an object, a key
 given twice, a package name that is no package name, a state the API does not
@@ -54,13 +58,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
+from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory, value_evidence
+from scanner.connectors.files.readers.refused import page_refused
 from scanner.connectors.grammars.json_values import (
-    Repeats,
     check_text,
     int_of,
     json_type,
-    keys_text,
     no_repeats,
     strings_in,
     text_of,
@@ -88,7 +91,10 @@ def _device_name(value: Any) -> bool:
 
 
 def _is_devices(doc: object) -> bool:
-    """One Device, or a page of devices.list; a scanner report (which also has "devices") names its schema."""
+    """One Device, or a page of devices.list, or a JSON array of them (pages saved one after another); a
+    scanner report (which also has "devices") names its schema."""
+    if isinstance(doc, list):
+        return any(isinstance(d, dict) and _is_devices(d) for d in doc)
     if not isinstance(doc, dict) or "schema_version" in doc:
         return False
     if _device_name(doc.get("name")):
@@ -98,37 +104,48 @@ def _is_devices(doc: object) -> bool:
         isinstance(d, dict) and _device_name(d.get("name")) for d in devices))
 
 
-def read_android_management(name: str, doc: dict[str, Any]) -> Iterator[Inventory]:
+def read_android_management(name: str, doc: Any) -> Iterator[Inventory]:
     label = label_of(name)
-    if "devices" not in doc and "nextPageToken" not in doc:  # one Device
-        yield _device(name, None, doc)
-        return
-    if isinstance(doc, Repeats):  # "devices" twice hides a whole list of devices
-        yield failed_inventory(name, "bad-json", (
-            f"{label} is an Android Management API device list that gives {keys_text(doc.repeated)} more than "
-            f"once, so part of it would be silently ignored: it was edited or damaged; export the devices again"
-        ))
-        return
-    devices = doc.get("devices")
-    if not isinstance(devices, list):  # the devices may be under another key: the whole text is searched
-        what = f"whose 'devices' is {json_type(devices)}, not a list" if "devices" in doc else "with no 'devices'"
-        yield failed_inventory(name, "unknown-format", (
-            f"{label} is an Android Management API device list {what}; export the devices again"
-        ))
-        return
-    for number, entry in enumerate(devices, 1):
-        yield _device(name, number, entry)
-    token = doc.get("nextPageToken")
-    if token is not None and token != "":
+    many = isinstance(doc, list)
+    number = 0  # devices are numbered across the pages, so that two without a name or serial stay two
+    paged = ended = False
+    for p, page in enumerate(doc if many else [doc], 1):
+        where = f"{label} page #{p}" if many else label
+        is_page = isinstance(page, dict) and _is_devices(page)
+        if is_page and "devices" not in page and "nextPageToken" not in page:  # one Device (its own repeats)
+            number += 1
+            yield _device(name, number if many else None, page)
+            continue
+        refused = page_refused(name, where, page, is_page=is_page, platform="android", advice="export the devices "
+                               "again", what="neither an Android Management API Device nor a page of devices.list")
+        if refused is not None:  # a key twice in a page hides a whole list of devices
+            yield refused
+            continue
+        devices = page.get("devices")
+        if not isinstance(devices, list):  # the devices may be under another key: the whole text is searched
+            what = (f"whose 'devices' is {json_type(devices)}, not a list" if "devices" in page
+                    else "with no 'devices'")
+            yield failed_inventory(name, "unknown-format", (
+                f"{where} is an Android Management API device list {what}; export the devices again"
+            ), evidence=value_evidence(page) if many else None)
+            continue
+        paged = True
+        token = page.get("nextPageToken")
+        ended = ended or token is None or token == ""
+        for entry in devices:
+            number += 1
+            yield _device(name, number, entry)
+    if paged and not ended:
         yield Inventory(
             device=DeviceInfo(platform="android", serial=None, source=name), apps=(),
             coverage=(Scope("devices", read=False, reason="the devices on the pages after this one"),),
             status="failed", reason="truncated", message=(
-                f"{label} is one page of the device list (it has a nextPageToken), so the devices on the pages "
-                f"after it are not in this file and were not checked: list them again with pageToken set to each "
-                f"nextPageToken until there is none, and scan every page"),
+                f"{label} is {'pages' if many else 'one page'} of the device list "
+                f"({'every page has' if many else 'it has'} a nextPageToken), so the devices on the pages after "
+                f"{'the last one' if many else 'it'} are not in this file and were not checked: list them again "
+                f"with pageToken set to each nextPageToken until there is none, and scan every page"),
         )
-    elif not devices:
+    elif paged and not number:
         yield failed_inventory(name, "empty", f"{label} lists no devices; export the devices again",
                                platform="android")
 
@@ -179,8 +196,9 @@ def _device(name: str, number: int | None, entry: Any) -> Inventory:
 
 
 def _device_info(name: str, number: int | None, entry: dict[str, Any], problems: Problems) -> DeviceInfo:
-    """Who the device is: its hardware serial, else its resource name (two devices of one file must never
-    be taken for one); what else names it, and when it last reported its status."""
+    """Who the device is: its resource name, else its hardware serial (two devices of one file must never
+    be taken for one, not even when they report one serial); what else names it, and when it last reported
+    its status."""
     where = f"device #{number}: " if number else "the device: "
 
     def text(obj: dict[str, Any], key: str) -> str | None:
@@ -202,7 +220,7 @@ def _device_info(name: str, number: int | None, entry: dict[str, Any], problems:
     resource = (resource or "").strip() or None
     identity = tuple((kind, value) for kind, value in (("serial", serial), ("user", (user or "").strip()),
                                                        ("mdm id", resource)) if value)
-    return DeviceInfo(platform="android", serial=serial or resource or (f"device #{number}" if number else None),
+    return DeviceInfo(platform="android", serial=resource or serial or (f"device #{number}" if number else None),
                       model=model, name=resource, source=name, identity=identity,
                       inventoried=_reported(entry, where, problems))
 
@@ -278,6 +296,6 @@ READER = FileReader(
     description="Android Management API device JSON (enterprises.devices get or list)",
     help="Android Management API devices JSON",
     document=_is_devices,
-    shape="Android Management API devices (a Device, or a devices.list page)",
+    shape="Android Management API devices (a Device, or a devices.list page)",  # or an array of them
     read=read_android_management,
 )

@@ -23,9 +23,12 @@ Who a device is: its UDID, else a User Enrollment's EnrollmentID (the plist's,
 else the webhook's `udid` / `enrollment_id`); its identity lists each UDID and
 enrollment id the answer and its event give. The webhook's `topic` is the kind
 of event ("mdm.Connect"), not a name of the device, and is not part of it. No
-inventory date: Apple's answer has none, and the research note gives none for
-the webhook event (MicroMDM writes a `created_at`, which the note does not
-show), so --max-age finds these devices' age unknown.
+inventory date in a saved plist: Apple's answer has none, so --max-age finds
+such a device's age unknown. A webhook event's `created_at` (the time the MDM
+received the answer, in the event schema of micromdm/nanomdm
+service/webhook/event.go) is the inventory's date when it is an ISO 8601 time
+no later than a day from now; one that cannot be read, or lies further ahead
+(it would dodge --max-age), is not used: the age is then unknown.
 
 Verified against: Apple's application.installed.list schema and the MicroMDM /
 NanoMDM webhook Event (topic, acknowledge_event with udid, status,
@@ -53,10 +56,12 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.parsers.expat import ExpatError
 
 from scanner.connectors.files.common import error_text, failed_inventory, label_of, make_inventory
+from scanner.connectors.files.readers.jamf_common import classic_root
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text
 from scanner.connectors.interface import FileReader
@@ -105,7 +110,9 @@ class _Refused(Exception):
 
 
 def _head(text: str) -> bool:
-    return text.lstrip().startswith(("bplist", "<?xml", "<!DOCTYPE plist", "<plist"))
+    """A plist's first line; never a Jamf Pro Classic API record after its declaration (`<?xml ...?><computer>`):
+    that is jamf_classic's, and in a file of such documents saved one per line, the second is not a plist."""
+    return text.lstrip().startswith(("bplist", "<?xml", "<!DOCTYPE plist", "<plist")) and not classic_root(text)
 
 
 def _is_webhook(doc: object) -> bool:
@@ -466,7 +473,8 @@ def _read_webhook(name: str, doc: Any) -> Iterator[Inventory]:
             failures.append(inv)
         else:
             read.add(inv.device.serial)
-            yield inv
+            when = _created(event)
+            yield inv if when is None else replace(inv, device=replace(inv.device, inventoried=when))
     unread = [f for f in failures if f.device.serial not in read]
     yield from unread
     if not read and not unread and not bad:
@@ -477,6 +485,19 @@ def _read_webhook(name: str, doc: Any) -> Iterator[Inventory]:
             f"{label} holds {others} MDM webhook event{'s' if others != 1 else ''}, none an answer to "
             f"InstalledApplicationList: no app list; send the command and save the webhook event of its answer"
         ), platform="ios", evidence=evidence)
+
+
+def _created(event: dict[str, Any]) -> datetime | None:
+    """When the MDM received the answer: the event's created_at, if it is a time that can be trusted."""
+    value = event.get("created_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return when if when <= datetime.now(UTC) + timedelta(days=1) else None
 
 
 def _event_failed(name: str, where: str, ack: dict[str, Any], reason: str, why: str, *,

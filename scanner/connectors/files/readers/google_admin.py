@@ -42,11 +42,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory, value_evidence
+from scanner.connectors.files.readers.refused import page_refused
 from scanner.connectors.grammars.json_values import (
-    Repeats,
     check_text,
     json_type,
-    keys_text,
     no_repeats,
     strings_in,
     text_of,
@@ -86,17 +85,10 @@ def read_google_admin(name: str, doc: Any) -> Iterator[Inventory]:
         if kind == _ONE:
             yield _device(name, where, None, page)
             continue
-        if kind != _LIST:
-            evidence = value_evidence(page)
-            yield failed_inventory(name, "bad-records", (
-                f"{where} is {json_type(page)} that is neither an Admin SDK mobile device nor a page of them "
-                f"(kind admin#directory#mobiledevices); list the devices again"), evidence=evidence)
-            continue
-        if isinstance(page, Repeats):
-            evidence = value_evidence(page)
-            yield failed_inventory(name, "bad-json", (
-                f"{where} gives {keys_text(page.repeated)} more than once, so part of it would be silently "
-                f"ignored: it was edited or damaged; list the devices again"), evidence=evidence)
+        refused = page_refused(name, where, page, is_page=kind == _LIST, advice="list the devices again", what=(
+            "neither an Admin SDK mobile device nor a page of them (kind admin#directory#mobiledevices)"))
+        if refused is not None:
+            yield refused
             continue
         devices = page.get("mobiledevices", [])  # the API leaves out an empty list
         if not isinstance(devices, list):

@@ -19,7 +19,11 @@ go-api-sdk-jamfpro's structs and a public Jamf script read them
 plausible variants, unverified: several records in one file, as XML under a
 root (`<mobile_devices><size>N</size><mobile_device>...`), as XML documents
 one after another (`curl ... >> devices.xml`, each with its `<?xml`
-declaration), as a JSON array or JSON documents one after another; the
+declaration; or saved one per line, which apple_mdm's head leaves to this
+reader), as a JSON array, as a JSON list (`{"mobile_devices": [...]}`, each
+record wrapped in `{"mobile_device": ...}` or bare; the device list of
+`GET /JSSResource/mobiledevices` has no apps, so each of its devices fails
+"no-inventory") or JSON documents one after another; the
 device-list fields (id, name, udid, serial_number, username) at the top of a
 record without `<general>`; JSON applications given as the XML shape
 (`{"size": N, "application": [...]}`); user enrollment markers in
@@ -33,7 +37,14 @@ MDM reports only managed apps for a personal device or a User Enrollment and
 no system apps before iOS 26. So a device read from it is `partial` with
 reason `mdm-scope`, never `complete`, the blind spot named after what the
 record says (device_ownership_level Personal, managed false). An Apple TV
-(os_type tvOS) is listed as not checked.
+(os_type tvOS) is listed as not checked. So is a Mac: a Classic API computer
+record (`/JSSResource/computers/id/N`, `<computer>` with general, location,
+hardware and software/applications of name, path, version, bundle_id; or a
+`<computers>` list; or their JSON `{"computer": ...}`, `{"computers": [...]}`),
+keyed "Jamf computer id N" (Jamf numbers computers and mobile devices apart),
+its app rows counted, never dropped. What a list holds besides its records
+and `<size>` is a bad record, its text searched; a device none of whose apps
+was read has the strings of its whole record searched.
 
 A device is keyed by its Jamf Pro id ("Jamf id 42", general/id), the key the
 Jamf Pro API reader gives it too, so a device read from both APIs is one
@@ -56,6 +67,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, BinaryIO
 from xml.etree.ElementTree import ParseError
@@ -76,6 +88,7 @@ from scanner.connectors.files.readers.jamf_common import (
     BLIND,
     JAMF_KEY,
     PERSONAL,
+    classic_root,
     epoch_ms,
     iso_time,
     personal,
@@ -101,6 +114,9 @@ _CHUNK = 1 << 16
 _MAX_DEPTH = 8  # elements below a record deeper than any Classic API record nests are not built
 _RECORD = "mobile_device"
 _LIST = "mobile_devices"
+_COMPUTER = "computer"
+_LISTS = {_LIST: _RECORD, "computers": _COMPUTER}  # a list's root: the records it holds
+_RECORDS = frozenset(_LISTS.values())
 _DECLARATION = re.compile(r"\s*<\?xml\s[^>]*\?>\s*\Z")
 _OWNERSHIP = ("device_ownership_level", "device_ownership_type", "ownership", "ownership_level",
               "enrollment_method", "enrollment_type")
@@ -114,12 +130,10 @@ _NOT_CHECKED_OS = {"tvos": ("tvos", "an Apple TV"), "watchos": ("watchos", "an A
 
 
 def _head(text: str) -> bool:
-    """A record whose root begins the line (`<mobile_device>`, `<mobile_devices>`), or the XML declaration
-    followed by one on the same line, as the Classic API writes its answers."""
-    line = text.lstrip()
-    if line.startswith("<?xml"):
-        line = line[line.find("?>") + 2:].lstrip() if "?>" in line else ""
-    return line.startswith((f"<{_RECORD}>", f"<{_RECORD} ", f"<{_LIST}>", f"<{_LIST} ", f"<{_RECORD}/>"))
+    """A record or list whose root begins the line (`<mobile_device>`, `<mobile_devices>`, `<computer>`,
+    `<computers>`), or the XML declaration followed by one on the same line, as the Classic API writes its
+    answers (a DOCTYPE of one is claimed too, and refused when read)."""
+    return classic_root(text)
 
 
 def _declaration(text: str) -> int | None:
@@ -127,21 +141,20 @@ def _declaration(text: str) -> int | None:
     format's preamble, as a count line is (0: it counts nothing): the line after it decides. Apple's plist
     (`<!DOCTYPE plist`, `<plist`) is claimed there by apple_mdm, before this reader in READERS; anything else
     is read here and failed if it is no Jamf record. A declaration followed by a Jamf record (or its DOCTYPE,
-    refused) on the same line, as the Classic API writes its answer, is claimed the same way, before
-    apple_mdm's head (which takes any `<?xml` line) is asked. (Documents saved one per line are not: apple_mdm
-    claims the second line; saved with `curl >>`, which adds no line break, they are one line and read.)"""
-    line = text.lstrip()
-    if _DECLARATION.match(text) or (line.startswith("<?xml") and _head(text)):
+    refused) on the same line, as the Classic API writes its answer, is claimed the same way, and apple_mdm's
+    head leaves such lines to this reader, so that documents saved one per line are read here too."""
+    if _DECLARATION.match(text) or (text.lstrip().startswith("<?xml") and classic_root(text)):
         return 0
-    after = line[line.find("?>") + 2:].lstrip() if line.startswith("<?xml") and "?>" in line else ""
-    return 0 if after.startswith((f"<!DOCTYPE {_RECORD}", f"<!DOCTYPE {_LIST}")) else None
+    return None
 
 
 def _is_classic(doc: object) -> bool:
-    """{"mobile_device": {...}} (a Classic API JSON answer), or a JSON array holding one."""
+    """{"mobile_device": {...}} or {"computer": {...}} (a Classic API JSON answer), a list of them
+    ({"mobile_devices": [...]}, {"computers": [...]}), or a JSON array holding one."""
     items = doc if isinstance(doc, list) else [doc]
-    return any(isinstance(d, dict) and "schema_version" not in d and isinstance(d.get(_RECORD), dict)
-               for d in items)
+    return any(isinstance(d, dict) and "schema_version" not in d and (
+        any(isinstance(d.get(k), dict) for k in _RECORDS) or any(isinstance(d.get(k), list) for k in _LISTS))
+        for d in items)
 
 
 def _read(name: str, *args: Any) -> Iterator[Inventory]:
@@ -157,20 +170,60 @@ def _read(name: str, *args: Any) -> Iterator[Inventory]:
 
 def read_classic_json(name: str, doc: Any) -> Iterator[Inventory]:
     label = label_of(name)
-    many = isinstance(doc, list)
-    for number, item in enumerate(doc if many else [doc], 1):
+    items = list(_json_records(doc))
+    many = len(items) > 1 or isinstance(doc, list) or any(listed is not None for _, listed in items)
+    for number, (item, listed) in enumerate(items, 1):
         where = f"{label} record #{number}" if many else label
-        if not isinstance(item, dict) or not isinstance(item.get(_RECORD), dict):
+        if isinstance(item, _Empty):
+            problems = Problems()
+            if isinstance(item.list, Repeats):
+                problems.add(f"the list gives {keys_text(item.list.repeated)} more than once, so it was edited or "
+                             f"damaged", evidence=" ".join(strings_in([v for k, v in item.list.pairs
+                                                                        if k in item.list.repeated])))
+            yield failed_inventory(name, "no-inventory" if not problems.count else "bad-records", (
+                f"{label}: its list {listed} holds no record, so there was nothing to check: fetch the records "
+                f"again (/JSSResource/mobiledevices/id/N/subset/Applications) and scan them")
+                if not problems.count else (f"{label}: {problems.kept[0]}; its records were not read: fetch them "
+                                            f"again and scan them"), platform="ios", evidence=problems)
+            continue
+        kind = next((k for k in _RECORDS if isinstance(item, dict) and isinstance(item.get(k), dict)), None)
+        if listed is not None and kind is None and isinstance(item, dict) and not any(k in item for k in _RECORDS):
+            kind, item = _LISTS[listed], {_LISTS[listed]: item}  # a list's record given bare, without its wrapper
+        if kind is None:
             evidence = value_evidence(item)
             yield failed_inventory(name, "bad-records", (
-                f"{where} is {json_type(item)} that is not a Jamf Pro Classic API mobile device record "
+                f"{where} is {json_type(item)} that is not a Jamf Pro Classic API mobile device or computer record "
                 f"({{\"mobile_device\": ...}}); fetch the records again"), platform="ios", evidence=evidence)
             continue
         problems = Problems()
         if isinstance(item, Repeats):
             problems.add(f"the record gives {keys_text(item.repeated)} more than once, so it was edited or damaged",
                          evidence=" ".join(strings_in([v for k, v in item.pairs if k in item.repeated])))
-        yield _device(name, where, item[_RECORD], problems)
+        problems.search(" ".join(strings_in([k for k in item if k != kind] + [v for k, v in item.items() if k != kind])))
+        yield _record(kind, name, where, item[kind], problems)
+
+
+class _Empty:
+    """A list that holds no record (or one whose key was given twice: its dropped values are evidence)."""
+
+    def __init__(self, listed: dict[str, Any]) -> None:
+        self.list = listed
+
+
+def _json_records(doc: Any) -> Iterator[tuple[Any, str | None]]:
+    """(record, the key of the list it is in, or None for one not in a list) of a JSON document: the records
+    of {"mobile_devices": [...]} and {"computers": [...]} one by one, and an _Empty for an empty list or a
+    list given twice."""
+    for item in doc if isinstance(doc, list) else [doc]:
+        lists = [k for k in _LISTS if isinstance(item, dict) and isinstance(item.get(k), list)]
+        if not lists or any(isinstance(item.get(k), dict) for k in _RECORDS):
+            yield item, None
+            continue
+        for key in lists:
+            if not item[key] or (isinstance(item, Repeats) and key in item.repeated):
+                yield _Empty(item), key
+            for record in item[key]:
+                yield record, key
 
 
 # --- XML ----------------------------------------------------------------------------------------------------
@@ -198,8 +251,18 @@ class _Target:
         self.done: list[tuple[_Node, list[str]]] = []
         self.records = 0
         self.size: list[str] | None = None  # a list root's <size>
+        self.stray: str | None = None  # the first element a list holds besides its records and <size>
+        self.strayed = Problems()  # their tags and text, searched as evidence as they come
+        self.stray_text: list[str] = []  # the stray text since the last tag (the parser may hand it in pieces)
+        self.straying = 0  # elements open outside a record (not built)
+
+    def _stray_flush(self) -> None:
+        if self.stray_text:
+            self.strayed.search("".join(self.stray_text))
+            self.stray_text = []
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self._stray_flush()
         self.depth += 1
         if self.depth == 1:
             self.root = tag
@@ -210,23 +273,35 @@ class _Target:
             node = _Node(tag)
             self.open[-1].children.append(node)
             self.open.append(node)
-        elif tag == _RECORD and (self.depth == 1 or (self.depth == 2 and self.root == _LIST)):
+        elif tag in _RECORDS and (self.depth == 1 or (self.depth == 2 and _LISTS.get(self.root or "") == tag)):
             self.open.append(_Node(tag))
-        elif self.depth == 2 and tag == "size" and self.root == _LIST:
+        elif self.depth == 2 and tag == "size" and self.root in _LISTS and not self.straying:
             self.size = []
+        elif self.depth > 1:
+            self.straying += 1
+            self.stray = self.stray or tag
+            self.strayed.search(tag)
 
     def data(self, text: str) -> None:
         if self.deep:
             self.loose.append(text)
         elif self.open:
             self.open[-1].text.append(text)
+        elif self.straying or (self.depth == 1 and text.strip()):
+            self.stray = self.stray or (snippet(text.strip(), 40) if text.strip() else None)
+            self.stray_text.append(text)
+            if len(self.stray_text) > 4096:
+                self._stray_flush()
         elif self.size is not None and self.depth == 2:
             self.size.append(text)
 
     def end(self, tag: str) -> None:
+        self._stray_flush()
         self.depth -= 1
         if self.deep:
             self.deep -= 1
+        elif self.straying:
+            self.straying -= 1
         elif self.open:
             node = self.open.pop()
             if not self.open:
@@ -351,7 +426,7 @@ class _Document:
 
     def where(self, label: str, number: int | None = None) -> str:
         return label + (f" document #{self.number}" if self.number > 1 else "") + (
-            f" record #{number}" if number is not None and self.target.root == _LIST else "")
+            f" record #{number}" if number is not None and self.target.root in _LISTS else "")
 
 
 def read_classic_xml(name: str, src: InputLines) -> Iterator[Inventory]:
@@ -394,7 +469,7 @@ def _feed(name: str, label: str, doc: _Document, data: bytes) -> Iterator[Invent
         return
     yield from _drain(name, label, doc)
     root = doc.target.root
-    if root is not None and root not in (_RECORD, _LIST):
+    if root is not None and root not in _RECORDS and root not in _LISTS:
         _refuse(doc, ("unknown-format", (
             f"XML whose root is <{snippet(root, 40)[1:-1]}>, not a Jamf Pro Classic API mobile device record "
             f"(<mobile_device>), so it was not read; fetch /JSSResource/mobiledevices/id/N/subset/Applications "
@@ -412,7 +487,7 @@ def _drain(name: str, label: str, doc: _Document) -> Iterator[Inventory]:
         problems = Problems()
         if loose:
             problems.add("the record nests deeper than any Jamf Pro record does", evidence=" ".join(loose))
-        yield _device(name, doc.where(label, number), _value(node), problems)
+        yield _record(node.tag, name, doc.where(label, number), _value(node), problems)
     doc.kept = doc.kept[-1:]  # the last bytes fed may hold the start of the next record
 
 
@@ -443,6 +518,8 @@ def _refuse(doc: _Document, fault: tuple[str, str, str]) -> None:
     problems = Problems()
     for raw in doc.kept:
         problems.search(raw)
+    doc.target._stray_flush()
+    problems.search(" ".join(doc.target.strayed.evidence))  # what the list held besides records, before here
     doc.searched = _Searched(problems)
     doc.kept = []
 
@@ -464,10 +541,15 @@ def _finish(name: str, label: str, doc: _Document) -> Iterator[Inventory]:
         doc.searched.close()
         problems = doc.searched.problems
         reason, why, problem = doc.fault
-        if doc.cut is not None:  # the record it stopped in, as far as it was read: never complete
+        if doc.cut is not None and doc.cut[0].tag == _COMPUTER:  # a Mac, as far as it was read: not checked
+            node, loose = doc.cut
+            yield _computer(name, doc.where(label, target.records + 1), _value(node), Problems())
+            problems.search(" ".join(loose))
+        elif doc.cut is not None:  # the record it stopped in, as far as it was read: never complete
             node, loose = doc.cut
             problems.add(problem, evidence=" ".join(loose))
-            yield _device(name, doc.where(label, target.records + 1), _value(node), problems, cut=(reason, why))
+            yield _record(node.tag, name, doc.where(label, target.records + 1), _value(node), problems,
+                          cut=(reason, why))
             return
         problems.add(problem)
         yield Inventory(
@@ -478,7 +560,19 @@ def _finish(name: str, label: str, doc: _Document) -> Iterator[Inventory]:
         return
     if not doc.fed:
         return
-    if target.root == _LIST and target.size is not None:
+    target._stray_flush()
+    if target.stray:
+        stray = target.strayed
+        stray.add(f"the list holds elements other than its records and <size> ({snippet(target.stray, 40)})")
+        yield Inventory(
+            device=DeviceInfo(platform="ios", serial=None, source=name), apps=(),
+            coverage=(Scope("records", read=False, reason="elements that are no record"),), status="failed",
+            reason="bad-records", message=(
+                f"{where}: the list holds elements that are no Jamf Pro record ({snippet(target.stray, 40)}), so "
+                f"the file was edited or damaged and what they hold was not read as apps (it was searched): fetch "
+                f"the records from Jamf Pro again"),
+            problems=tuple(stray.kept), problem_count=stray.count, residue=residue_of(stray))
+    if target.root in _LISTS and target.size is not None:
         size = "".join(target.size).strip()
         promised = int(size) if size.isdigit() and len(size) < 10 else None
         if promised is not None and promised > target.records:
@@ -487,7 +581,7 @@ def _finish(name: str, label: str, doc: _Document) -> Iterator[Inventory]:
                 device=DeviceInfo(platform="ios", serial=None, source=name), apps=(),
                 coverage=(Scope("devices", read=False, reason=f"{missing} devices not in this file"),),
                 status="failed", reason="truncated", message=(
-                    f"{where}: the list says it holds {promised} mobile devices (<size>) and holds "
+                    f"{where}: the list says it holds {promised} {_noun(target.root)} (<size>) and holds "
                     f"{target.records}, so {missing} {'device is' if missing == 1 else 'devices are'} not in this "
                     f"file and were not checked: save the whole answer again and scan it"))
     if target.records == 0:
@@ -497,6 +591,66 @@ def _finish(name: str, label: str, doc: _Document) -> Iterator[Inventory]:
 
 
 # --- one record (XML or JSON) -------------------------------------------------------------------------------
+
+
+def _noun(root: str | None) -> str:
+    return "computers" if root == "computers" else "mobile devices"
+
+
+def _record(kind: str, name: str, where: str, record: Any, problems: Problems,
+            cut: tuple[str, str] | None = None) -> Inventory:
+    if kind == _COMPUTER:
+        return _computer(name, where, record, problems)
+    inv = _device(name, where, record, problems, cut)
+    if inv.status == "failed" and inv.reason != NOT_CHECKED:
+        # No app of it was read: an id anywhere in the record (a field misnamed, a list of the wrong type) is
+        # still searched.
+        evidence = Problems()
+        evidence.search(" ".join(inv.residue))
+        evidence.search(" ".join(strings_in(record)))
+        inv = replace(inv, residue=residue_of(evidence))
+    return inv
+
+
+def _computer(name: str, where: str, record: Any, problems: Problems) -> Inventory:
+    """A Mac's record (`/JSSResource/computers/id/N`): listed as not checked, never dropped, its app rows
+    (software/applications) counted; who it is read as far as the record allows."""
+    start = json_record(name, where, "", record, platform="macos", advice="fetch the records again")
+    if isinstance(start, Inventory):
+        return start
+    for text in start.kept:
+        problems.add(text)
+    jamf_id = device_name = serial = udid = user = model = os_version = None
+    when: datetime | None = None
+    try:
+        general = _part(record, "general") if "general" in record else record
+        location, hardware = _part(record, "location"), _part(record, "hardware")
+        jamf_id, device_name = text_of(general, "id"), text_of(general, "name")
+        serial, udid = text_of(general, "serial_number"), text_of(general, "udid")
+        user = text_of(location, "username") or text_of(location, "email_address")
+        model, os_version = text_of(hardware, "model"), text_of(hardware, "os_version")
+        utc = text_of(general, "report_date_utc") or text_of(general, "last_contact_time_utc")
+        when = iso_time("report_date_utc", utc) if utc else None
+    except BadRecord as err:
+        problems.add(f"the computer: {err}")
+    software = record.get("software")
+    listed = software.get("applications") if isinstance(software, dict) else None
+    if isinstance(listed, dict) and "application" in listed:
+        listed = listed["application"]
+        listed = [listed] if isinstance(listed, dict) else listed
+    rows = len(listed) if isinstance(listed, list) else 0
+    jamf_id = (jamf_id or "").strip()
+    key = (f"Jamf computer id {jamf_id}" if jamf_id else (serial or "").strip() or (udid or "").strip()
+           or where[len(label_of(name)):].strip() or None)
+    identity = tuple((k, v.strip()) for k, v in (("serial", serial), ("udid", udid), ("user", user)) if v and v.strip())
+    device = DeviceInfo(platform="macos", serial=key, model=model, os_version=os_version,
+                        name=(device_name or "").strip() or None, source=name, identity=identity, inventoried=when)
+    return Inventory(
+        device=device, apps=(), coverage=(Scope("apps", read=False, reason="a Mac", apps=rows),), status="failed",
+        reason=NOT_CHECKED, message=(
+            f"{where}, computer {snippet(device.label)}: a Mac, and scanner checks phones and tablets: its {rows} "
+            f"app {'row was' if rows == 1 else 'rows were'} not checked"),
+        problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems))
 
 
 def _device(name: str, where: str, record: Any, problems: Problems,

@@ -11,11 +11,29 @@ from datetime import UTC, datetime
 
 from scanner.connectors.records import BadRecord, snippet
 
-__all__ = ["ADVICE", "BLIND", "JAMF_KEY", "PERSONAL", "epoch_ms", "iso_time", "personal"]
+__all__ = ["ADVICE", "BLIND", "CLASSIC_ROOTS", "JAMF_KEY", "PERSONAL", "classic_root", "epoch_ms", "iso_time",
+           "personal"]
 
 #: The key of a device: its Jamf Pro id, which the Classic API (general/id) and the Jamf Pro API (id,
 #: mobileDeviceId) both give, so that the same device read from both merges.
 JAMF_KEY = "Jamf id {}"
+
+#: The root elements of the Classic API's XML records and lists of them (jamf_classic reads them; apple_mdm,
+#: which takes other `<?xml` lines, leaves these to it).
+CLASSIC_ROOTS = ("mobile_device", "mobile_devices", "computer", "computers")
+
+
+def classic_root(text: str) -> bool:
+    """A line that begins with a Classic API record or list (`<mobile_device>`, `<computers>`, their DOCTYPE),
+    after an XML declaration on the same line, if any."""
+    line = text.lstrip()
+    if line.startswith("<?xml"):
+        line = line[line.find("?>") + 2:].lstrip() if "?>" in line else ""
+    if line.startswith("<!DOCTYPE "):
+        line = "<" + line[len("<!DOCTYPE "):].lstrip()
+    return any(line.startswith(f"<{root}") and line[len(root) + 1:len(root) + 2] in (">", " ", "/", "\t", "[", "")
+               for root in CLASSIC_ROOTS)
+
 
 BLIND = ("Jamf Pro's inventory is what the device last reported to it: a personal device or a User Enrollment "
          "reports managed apps only, and iOS before 26 reports no system apps")

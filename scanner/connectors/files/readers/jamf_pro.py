@@ -54,11 +54,10 @@ from scanner.connectors.files.common import (
     value_evidence,
 )
 from scanner.connectors.files.readers.jamf_common import ADVICE, BLIND, JAMF_KEY, PERSONAL, iso_time, personal
+from scanner.connectors.files.readers.refused import page_refused
 from scanner.connectors.grammars.json_values import (
-    Repeats,
     check_text,
     json_type,
-    keys_text,
     no_repeats,
     strings_in,
     text_of,
@@ -105,18 +104,13 @@ def read_jamf_pro(name: str, doc: Any) -> Iterator[Inventory]:
             unkeyed += not inv.device.serial
             yield inv
             continue
-        if not isinstance(page, dict) or "results" not in page:
-            evidence = value_evidence(page)
-            yield failed_inventory(name, "bad-records", (
-                f"{where} is {json_type(page)} that is neither a Jamf Pro mobile device detail nor a page of "
-                f"mobile-devices/detail (totalCount and results); save the pages again"), platform="ios",
-                evidence=evidence)
-            continue
-        if isinstance(page, Repeats):
-            evidence = value_evidence(page)
-            yield failed_inventory(name, "bad-json", (
-                f"{where} gives {keys_text(page.repeated)} more than once, so part of it would be silently "
-                f"ignored: it was edited or damaged; fetch the page again"), platform="ios", evidence=evidence)
+        refused = page_refused(
+            name, where, page, is_page=isinstance(page, dict) and "results" in page, platform="ios",
+            advice="save the pages again", refetch="fetch the page again", what=(
+                "neither a Jamf Pro mobile device detail nor a page of mobile-devices/detail (totalCount and "
+                "results)"))
+        if refused is not None:
+            yield refused
             continue
         results = page["results"]
         if not isinstance(results, list):

@@ -11,9 +11,9 @@ export. The answer names no platform: Kandji manages Apple devices, and the
 apps are read as iOS apps (a Mac's answer is read the same way: its app list
 gives nothing that tells it apart with certainty, and reading it as an iPhone's
 may show a finding, never hide one). The fleet-wide Prism apps export
-(`/api/v1/prism/apps`, `{"data": [...], "cursor": ...}`) is not read: the note
-gives its page but not the fields of its rows, so its desktop rows could not be
-told from phones; it is refused as an unknown format, its text still searched.
+(`/api/v1/prism/apps`, `{"data": [...], "cursor": ...}`, and its CSV) is
+kandji_prism's, which keys a device the same way ("Kandji id ..."), so a device
+read from both in one input is one device.
 
 What such a list cannot prove is said on every device: Kandji's inventory is
 what the device reports over Apple's MDM, which leaves out an iPhone's or

@@ -51,13 +51,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, label_of, make_inventory, value_evidence
+from scanner.connectors.files.common import label_of, make_inventory
+from scanner.connectors.files.readers.refused import page_refused
 from scanner.connectors.grammars.json_values import (
-    Repeats,
     check_text,
     flag_of,
     json_type,
-    keys_text,
     no_repeats,
     strings_in,
     text_of,
@@ -129,17 +128,11 @@ def read_workspace_one(name: str, doc: Any) -> Iterator[Inventory]:
     for number, answer in enumerate(doc if many else [doc], 1):
         where = f"{label} answer #{number}" if many else label
         at = f"answer #{number} " if many else ""
-        if not isinstance(answer, dict) or not (_V2 in answer or _V1 in answer):
-            evidence = value_evidence(answer)
-            yield failed_inventory(name, "bad-records", (
-                f"{where} is {json_type(answer)} that is not a Workspace ONE app list (app_items or DeviceApps); "
-                f"fetch the device's apps again"), evidence=evidence)
-            continue
-        if isinstance(answer, Repeats):
-            evidence = value_evidence(answer)
-            yield failed_inventory(name, "bad-json", (
-                f"{where} gives {keys_text(answer.repeated)} more than once, so part of it would be silently "
-                f"ignored: it was edited or damaged; fetch the device's apps again"), evidence=evidence)
+        refused = page_refused(name, where, answer, is_page=isinstance(answer, dict) and (
+            _V2 in answer or _V1 in answer), what="not a Workspace ONE app list (app_items or DeviceApps)",
+            advice="fetch the device's apps again")
+        if refused is not None:
+            yield refused
             continue
         _read_answer(answer, at, devices)
     for device in devices.values():

@@ -48,8 +48,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory, value_evidence
+from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
 from scanner.connectors.files.readers.intune.rows import BLIND, Columns, Rows, platform_of, suspect
+from scanner.connectors.files.readers.refused import page_refused
 from scanner.connectors.grammars.json_values import Repeats, json_text, json_type, keys_text, strings_in, text_of
 from scanner.connectors.interface import FileReader
 from scanner.connectors.records import BadRecord, Problems, residue_of, snippet
@@ -116,17 +117,10 @@ def read_graph(name: str, doc: Any) -> Iterator[Inventory]:
     for number, page in enumerate(pages, 1):
         where = f"{label} page #{number}" if many else label
         kind = _kind(page)
-        if kind is None:
-            evidence = value_evidence(page)
-            yield failed_inventory(name, "bad-records", (
-                f"{where} is {json_type(page)} that is no Intune detectedApps or managedDevices page; save the "
-                f"pages again"), evidence=evidence)
-            continue
-        if isinstance(page, Repeats):
-            evidence = value_evidence(page)
-            yield failed_inventory(name, "bad-json", (
-                f"{where} gives {keys_text(page.repeated)} more than once, so part of it would be silently "
-                f"ignored: it was edited or damaged; fetch the page again"), evidence=evidence)
+        refused = page_refused(name, where, page, is_page=kind is not None, advice="save the pages again",
+                               refetch="fetch the page again", what="no Intune detectedApps or managedDevices page")
+        if refused is not None:
+            yield refused
             continue
         if kind == "device":
             yield _device(name, where, page)
