@@ -22,7 +22,7 @@ import click
 
 from scanner import __version__
 from scanner.cli import demo, devices, pair, scan, signatures, simulate, watch
-from scanner.cli.terminal import Terminal
+from scanner.cli.terminal import NO_COLOR_OPTION, Terminal
 
 __all__ = ["main"]
 
@@ -31,6 +31,7 @@ EXIT_INTERRUPTED = 130
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="scanner")
+@NO_COLOR_OPTION
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Find prohibited apps (US EO 13971, the federal TikTok ban, or your own
@@ -48,7 +49,7 @@ def main(ctx: click.Context) -> None:
     # MDM agent's timeout): 143, after the same clean-up (emulated devices stopped).
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
-    ctx.obj = Terminal()
+    ctx.ensure_object(Terminal)  # --no-color, eager, may have made it already
 
 
 @main.result_callback()

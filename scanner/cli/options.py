@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from scanner.cli.output import CommandError
+from scanner.cli.terminal import NO_COLOR_OPTION
 from scanner.connectors import TRANSPORTS
 from scanner.formats import FORMATS
 from scanner.model import FAIL_ON
@@ -167,6 +168,7 @@ def report_options(command: Callable) -> Callable:
         fail_on_option("Lowest severity that makes the exit code 1 (or 5)."),
         quiet_option("No progress lines and no notes on stderr (errors and the report still). "
                      "Progress is only ever drawn when stderr is a terminal."),
+        NO_COLOR_OPTION,
     )):
         command = option(command)
     return command

@@ -129,7 +129,11 @@ def write_stdout(write: Callable[[IO[str]], None]) -> None:
 
 
 def deliver(report: Report, fmt: str, outputs: Sequence[tuple[str, str]], options: FormatOptions | None = None) -> int:
-    """Write the report files, then stdout; the report's exit code, for the command to return."""
+    """Write the report files, then stdout; the report's exit code, for the command to return. A file is
+    written wide and plain; stdout is laid out for the terminal it is (scanner.cli.terminal), unless told."""
+    from scanner.cli.terminal import current_terminal
+
+    screen = options or current_terminal().options(sys.stdout)
     options = options or FormatOptions()
     for out_fmt, path in outputs:
         try:
@@ -137,5 +141,5 @@ def deliver(report: Report, fmt: str, outputs: Sequence[tuple[str, str]], option
         except OSError as err:
             raise CommandError(
                 f"--output {out_fmt}={path}: could not write the report: {err.strerror or err}") from None
-    write_stdout(lambda out: load_format(fmt).write(report, out, options))
+    write_stdout(lambda out: load_format(fmt).write(report, out, screen))
     return report.exit_code

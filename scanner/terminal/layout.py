@@ -125,7 +125,7 @@ def wrap(text: str, first: str = "", rest: str | None = None, width: int | None 
     return lines
 
 
-@dataclass
+@dataclass(eq=False)
 class Column:
     """One column of a table: its heading and cells (safe text; a cell may hold lines, split at "\\n").
 
@@ -138,6 +138,7 @@ class Column:
     shrink: int | None = 0
     floor: int = 10
     drop: int | None = None
+    shown: bool = True  # set by table(): False when the column was dropped to fit
 
     def natural(self) -> int:
         return max([cols(self.header)] + [cols(line) for cell in self.cells for line in cell.split("\n")])
@@ -147,26 +148,35 @@ _GAP = "  "
 
 
 def _layout(columns: Sequence[Column], width: int) -> tuple[list[Column], list[int]]:
-    """The columns kept and their widths, so that the table fits `width` (or comes as close as it can)."""
+    """The columns kept and their widths, so that the table fits `width` (or comes as close as it can): text
+    columns wrap at words first; then the columns of least value are dropped; only then are words split."""
     kept = list(columns)
     while True:
         widths = [c.natural() for c in kept]
-        excess = sum(widths) + len(_GAP) * (len(kept) - 1) - width
-        for stage in (0, 1):  # first no narrower than its longest word, then down to its floor
-            for index in sorted((i for i, c in enumerate(kept) if c.shrink is not None), key=lambda i: kept[i].shrink):
-                if excess <= 0:
-                    break
-                column = kept[index]
-                longest = max([cols(w) for cell in column.cells for w in cell.split()] + [1])
-                floor = min(widths[index], column.floor if stage else max(column.floor, longest))
-                give = min(excess, widths[index] - floor)
-                if give > 0:
-                    widths[index] -= give
-                    excess -= give
-        droppable = [c for c in kept if c.drop is not None]
-        if excess <= 0 or not droppable:
+        excess = _shrink(kept, widths, sum(widths) + len(_GAP) * (len(kept) - 1) - width, split=False)
+        droppable = [i for i, c in enumerate(kept) if c.drop is not None]
+        if excess <= 0:
             return kept, widths
-        kept.remove(min(droppable, key=lambda c: c.drop))
+        if not droppable:
+            _shrink(kept, widths, excess, split=True)
+            return kept, widths
+        del kept[min(droppable, key=lambda i: kept[i].drop)]
+
+
+def _shrink(kept: Sequence[Column], widths: list[int], excess: int, *, split: bool) -> int:
+    """Take `excess` columns from the wrappable ones, in their order: down to their longest word, or (`split`)
+    down to their floor. What could not be taken is returned."""
+    for index in sorted((i for i, c in enumerate(kept) if c.shrink is not None), key=lambda i: kept[i].shrink):
+        if excess <= 0:
+            break
+        column = kept[index]
+        longest = max([cols(w) for cell in column.cells for w in cell.split()] + [1])
+        floor = min(widths[index], column.floor if split else max(column.floor, longest))
+        give = min(excess, widths[index] - floor)
+        if give > 0:
+            widths[index] -= give
+            excess -= give
+    return excess
 
 
 def table(columns: Sequence[Column], width: int | None, *, indent: str = "", groups: Sequence[int] = ()) -> list[str]:
@@ -180,6 +190,8 @@ def table(columns: Sequence[Column], width: int | None, *, indent: str = "", gro
         kept, widths = list(columns), [c.natural() for c in columns]
     else:
         kept, widths = _layout(columns, width - cols(indent))
+    for column in columns:
+        column.shown = any(column is k for k in kept)
     wrapped = [[_cell(c.cells[r], w) for c, w in zip(kept, widths)] for r in range(rows)]
     spread = any(len(cell) > len(c.cells[r].split("\n")) for r, row in enumerate(wrapped)
                  for c, cell in zip(kept, row))
