@@ -31,7 +31,7 @@ from scanner.cli.options import (
     timeout_option,
 )
 from scanner.cli.output import CommandError, echo_error
-from scanner.cli.terminal import Terminal, pass_terminal
+from scanner.cli.terminal import NO_COLOR_OPTION, Terminal, pass_terminal
 from scanner.model import EXIT_INCOMPLETE, EXIT_USAGE
 
 __all__ = ["watch"]
@@ -77,6 +77,7 @@ def never_read_text(never: list[tuple[tuple[str, str], str]]) -> str:
 @click.option("--output", "-o", "outputs", multiple=True, metavar="jsonl=PATH",
               help="Append one JSON object per scanned device to PATH.")
 @quiet_option("Only the verdict lines (and errors): no notes, no progress.")
+@NO_COLOR_OPTION
 @pass_terminal
 def watch(terminal: Terminal, platform: str | None, adb_server: str | None, timeout: float,
           signature_paths: tuple[str, ...], policies: tuple[str, ...], fail_on: str, outputs: tuple[str, ...],
@@ -116,6 +117,10 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    screen = terminal.options(sys.stdout)  # colour and width of the verdict lines: a terminal's, or none
+    import datetime
+
+    day = datetime.date.today()  # a line of another day carries its date
     with terminal.progress() as display:
 
         def on_report(report, trigger: str, key: tuple[str, str]) -> None:
@@ -125,7 +130,8 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
                 for result in report.results:
                     try:
                         with display.suspended() if display is not None else contextlib.nullcontext():
-                            click.echo(verdict_line(result, fail_on, key[1]))
+                            click.echo(verdict_line(result, fail_on, key[1], color=screen.color, width=screen.width,
+                                                    day=day))
                             sys.stdout.flush()
                     except OSError:
                         pass  # a reader that went away: the jsonl file and the exit code still count
