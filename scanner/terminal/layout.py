@@ -147,19 +147,20 @@ class Column:
 _GAP = "  "
 
 
-def _layout(columns: Sequence[Column], width: int) -> tuple[list[Column], list[int]]:
+def _layout(columns: Sequence[Column], width: int) -> tuple[list[Column], list[int], bool]:
     """The columns kept and their widths, so that the table fits `width` (or comes as close as it can): text
-    columns wrap at words first; then the columns of least value are dropped; only then are words split."""
+    columns wrap at words first; then the columns of least value are dropped; only then are words split
+    (and said so: True)."""
     kept = list(columns)
     while True:
         widths = [c.natural() for c in kept]
         excess = _shrink(kept, widths, sum(widths) + len(_GAP) * (len(kept) - 1) - width, split=False)
         droppable = [i for i, c in enumerate(kept) if c.drop is not None]
         if excess <= 0:
-            return kept, widths
+            return kept, widths, False
         if not droppable:
             _shrink(kept, widths, excess, split=True)
-            return kept, widths
+            return kept, widths, True
         del kept[min(droppable, key=lambda i: kept[i].drop)]
 
 
@@ -187,9 +188,9 @@ def table(columns: Sequence[Column], width: int | None, *, indent: str = "", gro
     """
     rows = len(columns[0].cells) if columns else 0
     if width is None:
-        kept, widths = list(columns), [c.natural() for c in columns]
+        kept, widths, split = list(columns), [c.natural() for c in columns], False
     else:
-        kept, widths = _layout(columns, width - cols(indent))
+        kept, widths, split = _layout(columns, width - cols(indent))
     for column in columns:
         column.shown = any(column is k for k in kept)
     wrapped = [[_cell(c.cells[r], w) for c, w in zip(kept, widths)] for r in range(rows)]
@@ -203,6 +204,23 @@ def table(columns: Sequence[Column], width: int | None, *, indent: str = "", gro
         if spread and r in starts and r:
             lines.append("")
         lines += _row(row, widths, indent)
+    if width is not None and (split or any(cols(line) > width for line in lines)):
+        return _stacked(kept, rows, width, indent)  # words cut in columns read worse than rows one under another
+    return lines
+
+
+def _stacked(columns: Sequence[Column], rows: int, width: int, indent: str) -> list[str]:
+    """Too narrow for columns side by side: each row as its first cell (when it has one: a group's first row),
+    then the others as "heading: value" under it, wrapped."""
+    lines: list[str] = []
+    first, others = columns[0], columns[1:]
+    for r in range(rows):
+        if first.cells[r]:
+            if lines:
+                lines.append("")
+            lines += wrap(first.cells[r].replace("\n", " "), indent, indent + "  ", width)
+        facts = [f"{c.header}: {c.cells[r]}".replace("\n", " ") for c in others if c.cells[r]]
+        lines += wrap(" · ".join(facts), indent + "  ", indent + "    ", width)
     return lines
 
 

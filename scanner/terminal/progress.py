@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Callable, Iterator, TextIO
 
+from scanner.terminal.layout import clip
 from scanner.terminal.text import safe
 
 __all__ = ["ProgressDisplay", "progress_for"]
@@ -171,7 +172,7 @@ class ProgressDisplay:
                 line = (f"  {platform:<7} {safe(serial, limit=28):<{serial_width}}  {_WORD.get(state, safe(state)):<7}"
                         f" {elapsed:5.1f}s  {detail}").rstrip()
                 out.append(line)
-            return [line[:width] for line in out]
+            return [clip(line, width) for line in out]  # by display width: a CJK serial takes two a character
 
     def _redraw(self) -> None:
         block = self.lines()
