@@ -52,3 +52,44 @@ def test_the_table_in_a_pipe_keeps_each_row_on_one_line():
     text = out.getvalue()
     row = next(line for line in text.splitlines() if line.strip().startswith(WECHAT.id))
     assert "WeChat Pay" in row and "us-eo-13971 (revoked)" in row
+
+
+# --- scanner devices ---------------------------------------------------------------------------------------
+
+
+def _attached():
+    from scanner.connectors.interface import Attached
+
+    return [
+        Attached("android", "127.0.0.1:43511", "ready", model="SM-S911B", name="张伟的手机" * 5, os_version="14"),
+        Attached("android", "R58N\x1b[2J" + "9" * 30, "unauthorized", model="Pixel\u202e 7",
+                 message="Unlock the phone and accept the USB debugging prompt (\"Allow USB debugging?\"), then run "
+                         "again; if no prompt appears, unplug and plug the cable back in"),
+        Attached("ios", "00008110-00125C963A91801E", "locked", model="iPhone15,2", name="iPhone C",
+                 os_version="17.5.1", message="The iPhone is locked: unlock it, then run again"),
+    ]
+
+
+@pytest.mark.parametrize("width", [40, 80, 200])
+def test_the_devices_screen_fits_and_never_cuts_what_to_do(width):
+    from scanner.cli.devices_screen import write_devices
+
+    out = io.StringIO()
+    write_devices(_attached(), ["usbmuxd is not running at /var/run/usbmuxd: install it"], out, color=True,
+                  width=width)
+    text = out.getvalue()
+    assert not too_wide(text, width), too_wide(text, width)[:3]
+    assert "\x1b[2J" not in text and "\u202e" not in text  # escaped, colour or not
+    words = " ".join(text.split())
+    assert "unplug and plug the cable back in" in words and "unlock it, then run again" in words
+    assert "\x1b[32mready\x1b[0m" in text
+
+
+def test_the_devices_screen_in_a_pipe_is_a_row_a_line_and_plain():
+    from scanner.cli.devices_screen import write_devices
+
+    out = io.StringIO()
+    write_devices(_attached(), [], out)
+    text = out.getvalue()
+    assert "\x1b" not in text
+    assert any("127.0.0.1:43511" in line and "SM-S911B" in line and "张伟的手机" in line for line in text.splitlines())
