@@ -160,8 +160,9 @@ def report_options(command: Callable) -> Callable:
         CONFIG_OPTION,
         click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
                      help="Format written to stdout."),
-        click.option("--output", "-o", "outputs", multiple=True, metavar="FORMAT=PATH",
-                     help="Also write FORMAT to PATH (e.g. json=report.json). Repeatable."),
+        click.option("--output", "-o", "outputs", multiple=True, metavar="[FORMAT=]PATH",
+                     help="Also write FORMAT to PATH (e.g. json=report.json; report.json alone: the format from "
+                          "the extension). Repeatable."),
         click.option("--inventory", is_flag=True,
                      help="Include every app read, not only findings (off by default: reports about "
                           "employees' phones should hold as little as they need)."),
