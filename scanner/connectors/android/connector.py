@@ -517,8 +517,9 @@ class AndroidConnector:
 
 
 def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+    from scanner.connectors.outage import why
+
+    return why(err)  # in the tool's words, never the library's ("EOFError: Expected 5 bytes, got 0")
 
 
 def _server_error(address: ServerAddress, err: BaseException) -> str:
