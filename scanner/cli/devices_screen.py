@@ -22,6 +22,13 @@ __all__ = ["write_devices"]
 _PLATFORM = {"android": "Android", "ios": "iOS"}
 
 
+def _identity(d: Attached) -> str:
+    """The serial the reports show (ro.serialno, the UDID), with the transport beside it where it differs."""
+    if d.hardware_serial and d.hardware_serial != d.serial:
+        return f"{safe(d.hardware_serial, limit=64)} via {safe(d.serial, limit=64)}"
+    return safe(d.serial, limit=64)
+
+
 def write_devices(devices: Sequence[Attached], problems: Sequence[str], out: TextIO, fmt: str = "table", *,
                   color: bool = False, width: int | None = None) -> None:
     """The table (laid out for `width` columns, None: a pipe, a row per line; states coloured with `color`), or
@@ -35,7 +42,7 @@ def write_devices(devices: Sequence[Attached], problems: Sequence[str], out: Tex
     if devices:
         columns = [
             Column("platform", [_PLATFORM.get(d.platform, safe(d.platform)) for d in devices], shrink=None),
-            Column("serial", [safe(d.serial, limit=64) for d in devices], shrink=3, floor=16),
+            Column("serial", [_identity(d) for d in devices], shrink=3, floor=16),
             Column("state", [paint.word(safe(d.state), "ready" if d.state == "ready" else "partial")
                              for d in devices], shrink=None),
             Column("model", [safe(d.model or "", limit=40) for d in devices], shrink=1, floor=10),
@@ -48,7 +55,8 @@ def write_devices(devices: Sequence[Attached], problems: Sequence[str], out: Tex
             lines += ["", "To do before scanning:"]
             for d in todo:
                 what = d.message or f"the device is {d.state}"
-                lines += wrap(f"{safe(d.serial, limit=64)}: {safe(what, limit=400)}", "  ", "    ", width)
+                who = " ".join(x for x in (safe(d.model or "", limit=40), _identity(d)) if x)
+                lines += wrap(f"{who}: {safe(what, limit=400)}", "  ", "    ", width)
     else:
         lines.append("No device found.")
     for problem in problems:

@@ -299,12 +299,14 @@ class AndroidConnector:
         except READ_ERRORS as err:
             reason, message = explain_error(err, timeout=limit, server=str(self.address))
             return Attached(PLATFORM, seen.transport, reason, model=model, message=message), None
+        serialno = props.get("ro.serialno", "").strip() or None
         return Attached(
             PLATFORM, seen.transport, "ready",
             model=props.get("ro.product.model") or model,
             name=props.get("persist.sys.device_name") or None,
             os_version=props.get("ro.build.version.release") or None,
-        ), props.get("ro.serialno", "").strip() or None
+            hardware_serial=serialno if serialno != seen.transport else None,  # the serial reports show
+        ), serialno
 
     # --- `scanner watch` -------------------------------------------------------------------------
 
