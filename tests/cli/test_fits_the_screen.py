@@ -106,6 +106,8 @@ def test_the_demo_fits_an_80_column_terminal_with_its_notes_and_progress(demo_80
     assert code == 5, err
     assert not too_wide(out, 80) and not too_wide(err, 80)
     assert "scanner: demo: scanning 4 emulated devices" in err  # the note, wrapped, not lost
+    # The progress lines named the phones as the report does, the adb transport beside.
+    assert re.search(r"SM-S911B SIMGALAXYS23B \(via 127\.0\.0\.1:\d+\)", err), err
     words = " ".join(out.split())
     # The instruction is wrapped at words and never cut.
     assert "the work profile's apps are not in this report (the phone or its admin refuses adb access to it: " \

@@ -455,6 +455,8 @@ class AndroidConnector:
                 return _Skip(job.transport, identity.serialno(info.serial))
             job.identify = False  # one of those asked for: from here on it is a scan like any other
             self._progress(job.transport, "reading", None)
+        self._name(job.transport, identity.props.get("ro.product.model") or info.tags.get("model"),
+                   identity.serialno(info.serial))
         try:
             inventory = reader.read_inventory(identity)
         except READ_ERRORS as err:
@@ -516,6 +518,13 @@ class AndroidConnector:
     def _progress(self, serial: str, state: str, apps: int | None) -> None:
         if self.progress is not None:
             self.progress(PLATFORM, serial, state, apps)
+
+    def _name(self, transport: str, model: str | None, serialno: str) -> None:
+        """Tell a display that can show it (ProgressDisplay.name) who the phone behind `transport` is: the
+        model and the serial the report will show, so that the progress line and the report name one device."""
+        name = getattr(self.progress, "name", None)
+        if callable(name):
+            name(PLATFORM, transport, " ".join(x for x in (model, serialno) if x))
 
 
 def _one_line(err: BaseException) -> str:
