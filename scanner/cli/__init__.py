@@ -34,7 +34,7 @@ def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> Non
     one sha256 over its files), which together say what a scan checks."""
     if not value or ctx.resilient_parsing:
         return
-    click.echo(f"scanner {__version__}")
+    click.echo(f"scanner, version {__version__}")  # click's words, which scripts may already read
     import hashlib
 
     from scanner.signatures import SignatureError, bundled_dir, load_signatures

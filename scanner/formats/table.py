@@ -193,7 +193,7 @@ def _findings_table(findings: list[Finding], paint: Painter, width: int | None) 
     columns.append(policy)
     lines = table(columns, width, indent="  ", groups=starts)
     if not policy.shown:  # one policy for all of them: said once, above the table
-        lines.insert(0, f"  policy of every row: {policy.cells[0]}")
+        lines[0:0] = wrap(f"policy of every row: {policy.cells[0]}", "  ", "    ", width)
     return lines
 
 

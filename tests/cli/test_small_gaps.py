@@ -33,7 +33,7 @@ def test_version_and_V_name_the_tool_and_the_signature_data():
     assert long.returncode == 0 and short.returncode == 0
     assert long.stdout == short.stdout
     first, second = long.stdout.splitlines()
-    assert re.fullmatch(r"scanner \d+\.\d+\.\d+\S*", first)
+    assert re.fullmatch(r"scanner, version \d+\.\d+\.\d+\S*", first)
     assert re.fullmatch(r"signatures: \d+ bundled files \(\d+ apps, \d+ policies, checked up to \d{4}-\d\d-\d\d\), "
                         r"sha256 [0-9a-f]{64}", second)
 
