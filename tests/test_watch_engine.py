@@ -35,12 +35,16 @@ def test_attach_detach_and_reattach_are_each_seen(watches, tmp_path):
             assert name in first[GALAXY]
         assert "User 10 (Work profile) could not be read" in first[GALAXY]
         assert "FINDINGS" in first[IPHONE_C] and "WeChat Pay" in first[IPHONE_C] and "Alipay" in first[IPHONE_C]
-        assert "FAILED" in first[IPHONE_D] and "unlock it, then run again" in first[IPHONE_D]
+        # Issue 15: watch rescans by itself, so its FAILED line never says "run again".
+        assert "FAILED" in first[IPHONE_D] and "unlock it — watch reads it again" in first[IPHONE_D]
+        assert "run again" not in first[IPHONE_D]
 
+        # Issue 15: a note names the device by what was last known of it (model, serial, the transport beside).
+        pixel = fleet.android.transport_serial(PIXEL)
         fleet.detach(PIXEL)
-        w.note("unplugged")
+        w.note(f"android Pixel 7 {PIXEL} (via {pixel}): unplugged")
         fleet.detach(IPHONE_C)
-        w.note(f"ios {IPHONE_C}: unplugged")
+        w.note(f"ios iPhone15,2 {IPHONE_C}: unplugged")
         assert w.out.empty()  # unplugging is a note, never a verdict
 
         fleet.attach(PIXEL)  # plugged in again: scanned again
@@ -51,7 +55,7 @@ def test_attach_detach_and_reattach_are_each_seen(watches, tmp_path):
         code = w.stop(signal.SIGINT)
     assert code == 5  # the last verdict of each device: findings, and devices not fully read
     summary = next(n for n in w.notes if "watch stopped" in n)
-    assert "6 scan(s) of 4 device(s)" in summary and "exit 5" in summary
+    assert "6 scans of 4 devices" in summary and "exit 5" in summary
     records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
     assert [r["device"]["serial"] for r in records] == [v.split()[2] for v in w.verdicts]
     by = {r["device"]["serial"]: r for r in records}

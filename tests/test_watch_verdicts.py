@@ -59,7 +59,7 @@ def test_a_phone_offline_for_the_whole_run_is_never_a_pass(watches):
         code = w.stop()
     assert code == 4, w.notes
     notes = summary_notes(w)
-    assert "1 scan(s) of 2 device(s): 1 clean, 1 failed; exit 4" in notes, notes
+    assert "1 scan of 2 devices: 1 clean, 1 failed; exit 4" in notes, notes
     assert f"android {transport} (seen offline, never read)" in notes, notes
 
 
@@ -99,7 +99,7 @@ def test_two_phones_with_one_serialno_keep_their_own_verdicts(watches):
     assert all(line and line.split()[2] == CLONE_SERIAL for line in lines), lines
     assert "FINDINGS" in lines[0] and "WeChat" in lines[0] and "CLEAN" in lines[1], lines
     assert code == 1, w.notes  # the clean clone never hides the other's WeChat
-    assert "2 scan(s) of 2 device(s): 1 clean, 1 findings; exit 1" in summary_notes(w)
+    assert "2 scans of 2 devices: 1 clean, 1 findings; exit 1" in summary_notes(w)
     # Each line says which phone it is about: the transport beside the shared hardware serial.
     assert {found[1] for line in lines if (found := re.search(r"\(via ([^)]+)\)", line))} == transports
 

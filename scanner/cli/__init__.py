@@ -22,15 +22,57 @@ import click
 
 from scanner import __version__
 from scanner.cli import demo, devices, pair, remove, scan, signatures, simulate, watch
-from scanner.cli.terminal import Terminal
+from scanner.cli.terminal import NO_COLOR_OPTION, Terminal
 
 __all__ = ["main"]
 
 EXIT_INTERRUPTED = 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "--version", prog_name="scanner")
+def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`scanner --version` / `-V`: the tool's version, and the bundled signature data's (its newest date and
+    one sha256 over its files), which together say what a scan checks."""
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"scanner, version {__version__}")  # click's words, which scripts may already read
+    import hashlib
+
+    from scanner.signatures import SignatureError, bundled_dir, load_signatures
+
+    try:
+        sigs = load_signatures()
+    except SignatureError as err:
+        click.echo(f"signatures: cannot be loaded: {err.problems[0] if err.problems else err}")
+        ctx.exit(2)
+    base = bundled_dir().resolve()
+
+    def name(path: str) -> str:
+        from pathlib import Path
+
+        try:
+            return Path(path).resolve().relative_to(base).as_posix()
+        except ValueError:
+            return Path(path).name
+
+    listing = "".join(f"{f.sha256}  {name(f.path)}\n" for f in sorted(sigs.files, key=lambda f: name(f.path)))
+    dates = [d for p in sigs.policies.values() for d in (p.checked, p.signed) if d is not None]
+    newest = f", checked up to {max(dates).isoformat()}" if dates else ""
+    click.echo(f"signatures: {len(sigs.files)} bundled files ({len(sigs.apps)} apps, {len(sigs.policies)} policies"
+               f"{newest}), sha256 {hashlib.sha256(listing.encode()).hexdigest()}")
+    ctx.exit(0)
+
+
+_EPILOG = """\b
+Shell completion (bash; zsh and fish: zsh_source, fish_source):
+  eval "$(_SCANNER_COMPLETE=bash_source scanner)"   (add it to ~/.bashrc)
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             invoke_without_command=True, epilog=_EPILOG)
+@click.option("--version", "-V", is_flag=True, expose_value=False, is_eager=True, callback=show_version,
+              help="Show the version, and the signature data's version and hash, and exit.")
+@NO_COLOR_OPTION
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Find prohibited apps (US EO 13971, the federal TikTok ban, or your own
@@ -48,7 +90,10 @@ def main(ctx: click.Context) -> None:
     # MDM agent's timeout): 143, after the same clean-up (emulated devices stopped).
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
-    ctx.obj = Terminal()
+    ctx.ensure_object(Terminal)  # --no-color, eager, may have made it already
+    if ctx.invoked_subcommand is None:  # a bare `scanner`: its help, and success, as other CLIs do
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 @main.result_callback()

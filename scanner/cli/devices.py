@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from scanner.cli.options import check_adb_server, chosen_platforms, device_options, timeout_option
 from scanner.cli.output import write_stdout
-from scanner.cli.terminal import Terminal, pass_terminal
+from scanner.cli.terminal import NO_COLOR_OPTION, Terminal, pass_terminal
 from scanner.model import EXIT_INCOMPLETE
 
 __all__ = ["devices"]
@@ -17,6 +19,7 @@ __all__ = ["devices"]
 @timeout_option("Time allowed for each device to answer.", default=10)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Format written to stdout.")
+@NO_COLOR_OPTION
 @pass_terminal
 def devices(terminal: Terminal, platform: str | None, serials: tuple[str, ...], udids: tuple[str, ...],
             adb_server: str | None, timeout: float, fmt: str) -> int:
@@ -36,7 +39,8 @@ def devices(terminal: Terminal, platform: str | None, serials: tuple[str, ...], 
     found, problems = live.list_devices(transports)
     from scanner.cli.devices_screen import write_devices
 
-    write_stdout(lambda out: write_devices(found, problems, out, fmt))
+    screen = terminal.options(sys.stdout)
+    write_stdout(lambda out: write_devices(found, problems, out, fmt, color=screen.color, width=screen.width))
     ready = bool(found) and not problems and all(d.state == "ready" for d in found)
     if not found and not problems:
         terminal.notify("no device found: connect a device by USB (Android: enable USB debugging; iPhone: unlock "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from scanner.cli.output import CommandError
+from scanner.cli.terminal import NO_COLOR_OPTION
 from scanner.connectors import TRANSPORTS
 from scanner.formats import FORMATS
 from scanner.model import FAIL_ON
@@ -159,14 +160,16 @@ def report_options(command: Callable) -> Callable:
         CONFIG_OPTION,
         click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
                      help="Format written to stdout."),
-        click.option("--output", "-o", "outputs", multiple=True, metavar="FORMAT=PATH",
-                     help="Also write FORMAT to PATH (e.g. json=report.json). Repeatable."),
+        click.option("--output", "-o", "outputs", multiple=True, metavar="[FORMAT=]PATH",
+                     help="Also write FORMAT to PATH (e.g. json=report.json; report.json alone: the format from "
+                          "the extension). Repeatable."),
         click.option("--inventory", is_flag=True,
                      help="Include every app read, not only findings (off by default: reports about "
                           "employees' phones should hold as little as they need)."),
         fail_on_option("Lowest severity that makes the exit code 1 (or 5)."),
         quiet_option("No progress lines and no notes on stderr (errors and the report still). "
                      "Progress is only ever drawn when stderr is a terminal."),
+        NO_COLOR_OPTION,
     )):
         command = option(command)
     return command

@@ -52,15 +52,29 @@ class CommandError(click.ClickException):
             click.echo(f"  {safe(detail, limit=1000)}", file=file, err=file is None)
 
 
+_EXTENSIONS = {".json": "json", ".csv": "csv", ".sarif": "sarif", ".html": "html", ".htm": "html"}
+
+
 def parse_outputs(values: Sequence[str]) -> list[tuple[str, str]]:
-    """--output FORMAT=PATH values as (format, path), the format one of the registry's."""
+    """--output FORMAT=PATH values as (format, path), the format one of the registry's; a bare PATH names its
+    format by its extension (report.json, report.sarif), or is refused with what to write instead."""
     outputs = []
     for value in values:
         fmt, sep, path = value.partition("=")
-        if not sep or not path or fmt not in FORMATS:
-            raise CommandError(f"--output {value!r}: expected FORMAT=PATH with FORMAT one of {', '.join(FORMATS)} "
-                               "(e.g. json=report.json)")
-        outputs.append((fmt, path))
+        if sep and fmt in FORMATS and path:
+            outputs.append((fmt, path))
+            continue
+        extension = os.path.splitext(value)[1].lower()
+        inferred = _EXTENSIONS.get(extension)
+        if inferred in FORMATS and not value.endswith(os.sep):
+            outputs.append((inferred, value))
+            continue
+        example = f"json={value}" if value and not sep else "json=report.json"
+        why = "expected" if sep else (f"the extension {extension} names no format; write" if extension
+                                      else "a file name without an extension names no format; write")
+        raise CommandError(f"--output {value!r}: {why} FORMAT=PATH with FORMAT one of {', '.join(FORMATS)} "
+                           f"(e.g. {example}), or a file name ending in "
+                           f"{', '.join(e for e, f in _EXTENSIONS.items() if f in FORMATS)}")
     return outputs
 
 
@@ -129,7 +143,11 @@ def write_stdout(write: Callable[[IO[str]], None]) -> None:
 
 
 def deliver(report: Report, fmt: str, outputs: Sequence[tuple[str, str]], options: FormatOptions | None = None) -> int:
-    """Write the report files, then stdout; the report's exit code, for the command to return."""
+    """Write the report files, then stdout; the report's exit code, for the command to return. A file is
+    written wide and plain; stdout is laid out for the terminal it is (scanner.cli.terminal), unless told."""
+    from scanner.cli.terminal import current_terminal
+
+    screen = options or current_terminal().options(sys.stdout)
     options = options or FormatOptions()
     for out_fmt, path in outputs:
         try:
@@ -137,5 +155,5 @@ def deliver(report: Report, fmt: str, outputs: Sequence[tuple[str, str]], option
         except OSError as err:
             raise CommandError(
                 f"--output {out_fmt}={path}: could not write the report: {err.strerror or err}") from None
-    write_stdout(lambda out: load_format(fmt).write(report, out, options))
+    write_stdout(lambda out: load_format(fmt).write(report, out, screen))
     return report.exit_code

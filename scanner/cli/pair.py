@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from scanner.cli.options import timeout_option
@@ -32,11 +34,16 @@ def pair(terminal: Terminal, udid: str | None, timeout: float) -> int:
         result = iphones.pair(udid)
     except ScannerError as err:
         raise CommandError(str(err), exit_code=EXIT_INCOMPLETE) from None
-    label = " ".join(safe(x) for x in (result.name, result.serial) if x)
+    from scanner.terminal.layout import width_of, wrap
+
+    def say(text: str, err: bool) -> None:  # an instruction: wrapped to the terminal, never cut
+        click.echo("\n".join(wrap(text, "", "  ", width_of(sys.stderr if err else sys.stdout))), err=err)
+
+    label = " ".join(safe(x) for x in dict.fromkeys((result.name, result.model, result.serial)) if x)
     if result.state == "ready":
         if result.message:
-            click.echo(safe(result.message, limit=400), err=True)
-        click.echo(f"paired: {label}; `scanner scan --udid {safe(result.serial)}` can read it now")
+            say(safe(result.message, limit=400), True)
+        say(f"paired: {label}; `scanner scan --udid {safe(result.serial)}` can read it now", False)
         return 0
-    click.echo(f"not paired: {label}: {safe(result.message or result.state)}", err=True)
+    say(f"not paired: {label}: {safe(result.message or result.state, limit=400)}", True)
     return EXIT_INCOMPLETE

@@ -2,7 +2,8 @@
 
 Signature files may come from anyone (`--signatures`), so their text goes
 through `safe()` like anything read from a device. Both screens are written
-for a person at an 80-column terminal: text is wrapped at words, a word longer
+for a person at a terminal, at most 80 columns wide and as narrow as the
+terminal or COLUMNS (scanner/terminal/layout.py): text is wrapped at words, a word longer
 than a line (a URL, a digest) is split where it has a natural break (after a
 '/' or a '.', never inside an escape), and where `list` shortens something it
 says so and `show` has all of it. No tabulate: the layout is blocks, not a
@@ -11,15 +12,20 @@ table, and `signatures list` stays quick to start.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import TextIO
 
 from scanner.signatures import CatalogApp, Identifier, Maker, Policy, PolicyEntry, Signatures, TeamId
+from scanner.terminal.layout import ESCAPE as _ESCAPE
+from scanner.terminal.layout import cols as _cols
+from scanner.terminal.layout import fit_prefix as _prefix
+from scanner.terminal.layout import width_of
+from scanner.terminal.layout import wrap as _wrap
 from scanner.terminal.text import safe
 
-WIDTH = 80  # columns: the screens fit a classic terminal
+WIDTH = 80  # columns: the screens fit a classic terminal, and are no wider on a wide one or in a file
+_NARROWEST = 40
 _LIMIT = 2000  # characters kept of one string from a file; more is cut with a visible "…(+N chars)"
 
 # The names of the jurisdictions a policy may have (scanner.signatures.US_POSTAL), for the list's headings.
@@ -37,74 +43,16 @@ STATES = {
     "vi": "U.S. Virgin Islands", "as": "American Samoa", "mp": "Northern Mariana Islands",
 }
 
-# What safe() writes for a character it escapes: a line is never split inside one.
-_ESCAPE = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[nrt])")
-_BREAK_AFTER = ("/", ".-_;,:&?=#)")  # where a long word (a URL) may be split, best first
+_WIDTH: ContextVar[int] = ContextVar("signatures_screen_width", default=WIDTH)  # the screen being written
 
 
 def _t(value: object, limit: int = _LIMIT) -> str:
     return safe(None if value is None else str(value), limit=limit)
 
 
-def _cols(text: str) -> int:
-    """Columns `text` takes on a terminal: wide (CJK) characters take two, combining marks none."""
-    if text.isascii():
-        return len(text)
-    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-               for ch in text)
-
-
-def _prefix(text: str, room: int) -> int:
-    """How many characters of `text` fit in `room` columns."""
-    used = 0
-    for index, ch in enumerate(text):
-        used += _cols(ch)
-        if used > room:
-            return index
-    return len(text)
-
-
-def _cut(word: str, room: int, fresh: bool) -> int:
-    """Where to split a word too long for `room` columns: after its last natural break that fits, a '/' before
-    any other (on a line of its own, only one in the second half: no stubs), else at the edge; never inside an
-    escape."""
-    end = max(1, _prefix(word, room))
-    lowest = end // 2 if fresh else 0
-    at = next((index for breaks in _BREAK_AFTER for index in range(end, lowest, -1) if word[index - 1] in breaks),
-              end)
-    for escape in _ESCAPE.finditer(word):
-        if escape.start() < at < escape.end():
-            at = escape.start() or escape.end()
-            break
-    return at
-
-
-def wrap(text: str, first: str = "", rest: str | None = None, width: int = WIDTH) -> list[str]:
-    """`text` (already safe) as lines of at most `width` columns, the first beginning with `first` and the
-    others with `rest` (default: as many spaces as `first` is wide)."""
-    rest = " " * _cols(first) if rest is None else rest
-    lines: list[str] = []
-    line, fresh = first, True
-    for word in text.split():
-        while word:
-            gap = 0 if fresh else 1
-            room = width - _cols(line) - gap
-            if _cols(word) <= room:
-                line, fresh, word = line + " " * gap + word, False, ""
-            elif not fresh and (_cols(word) <= width - _cols(rest) or room < 12):
-                lines.append(line)
-                line, fresh = rest, True
-            else:  # longer than any line: split it here
-                at = _cut(word, max(room, 1), fresh)
-                if not fresh and at < 12:  # a stub ("https://") would end this line: begin the word on the next
-                    lines.append(line)
-                    line, fresh = rest, True
-                    continue
-                lines.append(line + " " * gap + word[:at])
-                line, fresh, word = rest, True, word[at:]
-    if not fresh or not lines:
-        lines.append(line)
-    return lines
+def wrap(text: str, first: str = "", rest: str | None = None, width: int | None = None) -> list[str]:
+    """`text` (already safe) as lines of at most `width` columns (default: the screen's), see layout.wrap."""
+    return _wrap(text, first, rest, width or _WIDTH.get())
 
 
 def _fit(items: Sequence[str], first: str, rest: str, lines: int) -> list[str]:
@@ -121,7 +69,7 @@ def _fit(items: Sequence[str], first: str, rest: str, lines: int) -> list[str]:
     if len(wrapped) > lines:  # one item longer than the lines it may take: cut, visibly
         wrapped = wrapped[:lines]
         last = wrapped[-1]
-        at = _prefix(last, WIDTH - 2)
+        at = _prefix(last, _WIDTH.get() - 2)
         at = next((e.start() for e in _ESCAPE.finditer(last) if e.start() < at < e.end()), at)  # never inside one
         wrapped[-1] = last[:at] + " …"
     return wrapped
@@ -163,23 +111,37 @@ def _names(policy: Policy) -> list[str]:
     return [_t(n) for n in named]
 
 
+def _screen(width: int | None) -> int:
+    """The width the screens are written at: the terminal's (or COLUMNS) when narrower than WIDTH, else WIDTH
+    (prose wider than that is harder to read, and a pipe or a file has no width of its own)."""
+    return WIDTH if width is None else max(_NARROWEST, min(WIDTH, width))
+
+
 def write_policy_list(signatures: Signatures, out: TextIO, *, defaults: Sequence[str] | None = None,
-                      origin: str = "built in") -> None:
+                      origin: str = "built in", width: int | None = None) -> None:
     """The policies by jurisdiction, each marked "(default)" when a scan without --policy checks it; `defaults`
     are those policies (None: the bundled defaults) and `origin` where that choice came from (a config file)."""
+    token = _WIDTH.set(_screen(width or width_of(out)))
+    try:
+        _write(out, _policy_list(signatures, defaults, origin))
+    finally:
+        _WIDTH.reset(token)
+
+
+def _policy_list(signatures: Signatures, defaults: Sequence[str] | None, origin: str) -> list[str]:
     chosen = set(defaults) if defaults is not None else {p.id for p in signatures.policies.values() if p.default}
     policies = list(signatures.policies.values())
     heads = {p.id: _t(p.id) + (" (default)" if p.id in chosen else "") for p in policies}
     status_w = max([len(_t(p.status)) for p in policies] + [6])
     conf_w = max([len(_t(p.confidence or "-")) for p in policies] + [10])
-    room = WIDTH - 4 - (status_w + 2 + 10 + 2 + conf_w + 2 + 7)  # for the id: an id too long breaks its own row
+    room = _WIDTH.get() - 4 - (status_w + 2 + 10 + 2 + conf_w + 2 + 7)  # for the id: an id too long breaks its own row
     id_w = max([_cols(h) for h in heads.values() if _cols(h) <= room] + [6])
 
     def row(head: str, status: str, signed: str, confidence: str, entries: str) -> list[str]:
         tail = f"{status:<{status_w}}  {signed:<10}  {confidence:<{conf_w}}  {entries:>7}"
         line = f"  {head}{' ' * (id_w - _cols(head))}  {tail}"
         # An id too long for the columns (a file of yours): the facts go on the next line.
-        return [line] if _cols(line) <= WIDTH else [f"  {head}", f"      {tail}"]
+        return [line] if _cols(line) <= _WIDTH.get() else [f"  {head}", f"      {tail}"]
 
     lines = row("policy", "status", "signed", "confidence", "entries")
     for heading, group in _by_jurisdiction(policies):
@@ -203,14 +165,14 @@ def write_policy_list(signatures: Signatures, out: TextIO, *, defaults: Sequence
         f"Catalog: {len(signatures.apps)} apps, {len(signatures.makers)} makers, {identifiers} identifiers, "
         f"{len(signatures.files)} files."
     ) + ["Details: scanner signatures show ID"]
-    _write(out, lines)
+    return lines
 
 
 def _glue(words: Sequence[str], first: str, rest: str) -> list[str]:
     """Lines of whole `words` (each may hold spaces), a new line only where the next word would not fit."""
     lines, line, fresh = [], first, True
     for word in words:
-        if not fresh and _cols(line) + 1 + _cols(word) > WIDTH:
+        if not fresh and _cols(line) + 1 + _cols(word) > _WIDTH.get():
             lines.append(line)
             line, fresh = rest, True
         line += ("" if fresh else " ") + word
@@ -230,8 +192,16 @@ def _fact(label: str, value: str | None, indent: str = "  ") -> list[str]:
     return wrap(value, first, " " * _cols(first))
 
 
-def write_policy(signatures: Signatures, policy: Policy, out: TextIO) -> None:
+def write_policy(signatures: Signatures, policy: Policy, out: TextIO, *, width: int | None = None) -> None:
     """One policy: its facts, then every entry with the catalog apps it covers, their identifiers and sources."""
+    token = _WIDTH.set(_screen(width or width_of(out)))
+    try:
+        _write(out, _policy(signatures, policy))
+    finally:
+        _WIDTH.reset(token)
+
+
+def _policy(signatures: Signatures, policy: Policy) -> list[str]:
     p = policy
     lines = wrap(f"{_t(p.id)}: {_t(p.title)}", "", "  ")
     status = _t(p.status) + (f" since {p.status_date.isoformat()}" if p.status_date else "")
@@ -260,7 +230,7 @@ def write_policy(signatures: Signatures, policy: Policy, out: TextIO) -> None:
         else:
             lines += _app_entry(signatures, p, entry, shown)
             shown.setdefault(entry.app, entry.key)
-    _write(out, lines)
+    return lines
 
 
 def _entry_head(entry: PolicyEntry, relation: str) -> list[str]:

@@ -27,7 +27,7 @@ __all__ = ["simulate"]
               help="Port for the emulated usbmuxd (default: a free one).")
 @click.option("--commands", is_flag=True,
               help="Read commands on stdin, one per line: `detach SERIAL`, `attach SERIAL`, `authorize SERIAL` "
-                   "(an unauthorized phone's prompt accepted), `list`, `stop`; "
+                   "(an unauthorized phone's prompt accepted), `list`, `help`, `stop`; "
                    "each is answered on stdout with `ok ...` or `error: ...`.")
 @click.option("--print-profile", is_flag=True, help="Print the bundled demo profile (a template) and exit.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the export lines and `ready` (and errors).")
@@ -103,6 +103,16 @@ def simulate(terminal: Terminal, profile_path: str | None, adb_port: int | None,
     return 0
 
 
+_COMMANDS_HELP = (
+    "attach SERIAL     plug the device in (a device of the profile)",
+    "detach SERIAL     unplug it",
+    "authorize SERIAL  accept an unauthorized phone's USB debugging prompt",
+    "list              every device of the profile, attached or detached",
+    "help              this list",
+    "stop              stop serving (as Ctrl-C does)",
+)
+
+
 def _serve_commands(fleet, stop: threading.Event) -> None:
     """Plug and unplug devices of the profile while serving: for testing `scanner watch` and intake scripts."""
     from scanner.terminal.text import safe
@@ -127,7 +137,11 @@ def _serve_commands(fleet, stop: threading.Event) -> None:
                 answer("ok stopping")
                 stop.set()
                 return
-            if verb == "list":
+            if verb in ("help", "?"):
+                for line in _COMMANDS_HELP:
+                    answer(f"ok {line}")
+                answer("ok")
+            elif verb == "list":
                 for serial in sorted(fleet.profiles):
                     state = "attached" if serial in fleet.attached else "detached"
                     answer(f"ok {fleet.profiles[serial].platform} {safe(serial)} {state}")
@@ -137,7 +151,7 @@ def _serve_commands(fleet, stop: threading.Event) -> None:
                 answer(f"ok {verb}{'d' if verb.endswith('e') else 'ed'} {safe(args[0])}")
             else:
                 answer(f"error: unknown command {safe(raw.strip(), limit=200)}; "
-                       "expected attach SERIAL, detach SERIAL, authorize SERIAL, list or stop")
+                       "expected attach SERIAL, detach SERIAL, authorize SERIAL, list, help or stop")
         except (KeyError, ValueError, RuntimeError, OSError) as err:
             text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)  # KeyError quotes
             answer(f"error: {safe(text, limit=400)}")

@@ -31,7 +31,7 @@ from scanner.cli.options import (
     timeout_option,
 )
 from scanner.cli.output import CommandError, echo_error
-from scanner.cli.terminal import Terminal, pass_terminal
+from scanner.cli.terminal import NO_COLOR_OPTION, Terminal, pass_terminal
 from scanner.model import EXIT_INCOMPLETE, EXIT_USAGE
 
 __all__ = ["watch"]
@@ -55,15 +55,38 @@ def open_jsonl(values: tuple[str, ...]) -> tuple[str, IO[bytes]] | None:
     return path, os.fdopen(fd, "ab", buffering=0)
 
 
-def never_read_text(never: list[tuple[tuple[str, str], str]]) -> str:
-    """`android 127.0.0.1:5555 (seen offline, never read), ios 0000... (stopped while it was being read)`."""
+def device_name(result, transport: str) -> str:
+    """ "SM-S911B SIMGALAXYS23B (via 127.0.0.1:43511)": model and hardware serial, the transport where it differs."""
+    from scanner.terminal.text import safe
+
+    d = result.device
+    name = " ".join(safe(x, limit=60) for x in dict.fromkeys((d.model, d.serial)) if x) or safe(transport, limit=80)
+    return name + (f" (via {safe(transport, limit=80)})" if d.serial and transport != d.serial else "")
+
+
+def named(message: str, known: dict[tuple[str, str], str]) -> str:
+    """`android 127.0.0.1:43511: unplugged` as `android SM-S911B SIMGALAXYS23B (via 127.0.0.1:43511): unplugged`."""
+    from scanner.terminal.text import safe
+
+    for (platform, transport), name in list(known.items()):
+        prefix = f"{platform} {safe(transport, limit=200)}:"
+        if message.startswith(prefix):
+            return f"{platform} {name}:{message[len(prefix):]}"
+    return message
+
+
+def never_read_text(never: list[tuple[tuple[str, str], str]], known: dict[tuple[str, str], str] | None = None) -> str:
+    """`android 127.0.0.1:5555 (seen offline, never read), ios 0000... (stopped while it was being read)`; a device
+    read earlier in the session by what was last known of it."""
     from scanner.intake import READING
     from scanner.terminal.text import safe
 
     def why(state: str) -> str:
         return "(stopped while it was being read)" if state == READING else f"(seen {safe(state)}, never read)"
 
-    return ", ".join(f"{platform} {safe(serial, limit=80)} {why(state)}" for (platform, serial), state in never)
+    known = known or {}
+    return ", ".join(f"{platform} {known.get((platform, serial)) or safe(serial, limit=80)} {why(state)}"
+                     for (platform, serial), state in never)
 
 
 @click.command()
@@ -83,6 +106,7 @@ def never_read_text(never: list[tuple[tuple[str, str], str]]) -> str:
 @click.option("--yes", "-y", is_flag=True, help="With --remove: remove without asking.")
 @click.option("--record", "record_path", metavar="PATH",
               help="With --remove: the removal record [default: $XDG_STATE_HOME/scanner/removals.jsonl].")
+@NO_COLOR_OPTION
 @pass_terminal
 def watch(terminal: Terminal, platform: str | None, adb_server: str | None, timeout: float,
           signature_paths: tuple[str, ...], policies: tuple[str, ...], fail_on: str, outputs: tuple[str, ...],
@@ -127,6 +151,7 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
     from scanner.intake import Intake
 
     write_lock = threading.Lock()
+    known: dict[tuple[str, str], str] = {}  # (platform, transport) -> the device's name as last read
     failures: list[str] = []
     stop = threading.Event()
 
@@ -135,16 +160,23 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    screen = terminal.options(sys.stdout)  # colour and width of the verdict lines: a terminal's, or none
+    import datetime
+
+    day = datetime.date.today()  # a line of another day carries its date
     with terminal.progress() as display:
 
         def on_report(report, trigger: str, key: tuple[str, str]) -> None:
+            for result in report.results[:1]:
+                known[key] = device_name(result, key[1])
             with write_lock:
                 if display is not None:
                     display.forget(*key)
                 for result in report.results:
                     try:
                         with display.suspended() if display is not None else contextlib.nullcontext():
-                            click.echo(verdict_line(result, fail_on, key[1]))
+                            click.echo(verdict_line(result, fail_on, key[1], color=screen.color, width=screen.width,
+                                                    day=day))
                             sys.stdout.flush()
                     except OSError:
                         pass  # a reader that went away: the jsonl file and the exit code still count
@@ -157,8 +189,12 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
                                 echo_error(f"--output jsonl={jsonl[0]}: could not append: {err.strerror or err}")
                             failures.append(str(err))
 
+        def notify(message: str) -> None:
+            """A tracker's note names the device by its transport: by what was last known of it, where known."""
+            terminal.notify(named(message, known))
+
         intake = Intake(platforms=platforms, addresses={"android": adb_server}, timeout=timeout, matcher=matcher,
-                        fail_on=fail_on, on_report=on_report, notify=terminal.notify, progress=display,
+                        fail_on=fail_on, on_report=on_report, notify=notify, progress=display,
                         remover=remover)
         watching = " and ".join(e.platform for e in connectors.TRANSPORTS if e.platform in platforms)
         terminal.notify(f"watching for {watching} devices; plug one in to scan it, Ctrl-C to stop")
@@ -181,11 +217,13 @@ def watch(terminal: Terminal, platform: str | None, adb_server: str | None, time
     from scanner.model import device_verdict
 
     words = Counter(device_verdict(r, fail_on) for r in summary.results)
-    terminal.notify(f"watch stopped: {intake.scans} scan(s) of {len(summary.results)} device(s): "
+    scans, devices = intake.scans, len(summary.results)
+    terminal.notify(f"watch stopped: {scans} scan{'' if scans == 1 else 's'} of {devices} "
+                    f"device{'' if devices == 1 else 's'}: "
                     + ", ".join(f"{n} {w}" for w, n in sorted(words.items())) + f"; exit {summary.exit_code}")
     never = intake.never_read()
     if never:
-        terminal.notify(f"never read, so not fully read (counted in the exit code): {never_read_text(never)}")
+        terminal.notify(f"never read, so not fully read (counted in the exit code): {never_read_text(never, known)}")
     for transport in intake.unanswered():
         terminal.notify(f"not answering when watch stopped, so devices behind it may be unseen (counted in the "
                         f"exit code): {transport.message}")

@@ -44,6 +44,7 @@ class Attached:
     name: str | None = None
     os_version: str | None = None
     message: str | None = None  # when not ready: what to do ("Unlock the phone and accept ...")
+    hardware_serial: str | None = None  # ro.serialno when it differs from `serial` (the report's serial), if read
 
 
 class Connector(Protocol):

@@ -16,9 +16,37 @@ __all__ = ["RETRY", "Outage", "why"]
 RETRY = 2.0  # seconds between attempts to reach a transport that is not there
 
 
+# What went wrong, in the tool's words, by the class of the error (or a base of it): names, not imports, so
+# that this module imports no device library. The library's own text ("Expected 5 bytes, got 0",
+# pymobiledevice3's "Failed to connect to usbmuxd socket...") means nothing to the person reading the note.
+_CLOSED = "the connection closed before the answer was complete"
+_NOBODY = "nothing answers there"
+_WORDS = {
+    "ConnectionRefusedError": _NOBODY,
+    "FileNotFoundError": f"{_NOBODY} (no such socket)",
+    "ConnectionFailedToUsbmuxdError": _NOBODY,
+    "AdbConnectionError": "the connection to it failed",
+    "PermissionError": "permission denied",
+    "TimeoutError": "no answer in time",
+    "AdbTimeout": "no answer in time",
+    "EOFError": _CLOSED,
+    "IncompleteReadError": _CLOSED,
+    "ConnectionResetError": _CLOSED,
+    "ConnectionAbortedError": _CLOSED,
+    "BrokenPipeError": _CLOSED,
+    "ConnectionTerminatedError": _CLOSED,
+    "MuxException": "an answer the scanner cannot read",
+}
+
+
 def why(err: BaseException) -> str:
-    """The first line of what went wrong, fit for a one-line note."""
-    return safe((str(err).strip() or type(err).__name__).splitlines()[0], limit=200)
+    """What went wrong, in the tool's words, fit for a one-line note."""
+    for cls in type(err).__mro__:
+        words = _WORDS.get(cls.__name__)
+        if words is not None:
+            return words
+    text = err.strerror if isinstance(err, OSError) and err.strerror else str(err).strip()
+    return safe(text.splitlines()[0], limit=200) if text else "an unexpected error"
 
 
 class Outage:

@@ -25,6 +25,7 @@ class FormatOptions:
     """How the person wants a report written, beyond its format."""
 
     color: bool = False  # colour the table's own words (never untrusted text)
+    width: int | None = None  # the terminal's columns, for the table to fit; None: a pipe or a file (no limit)
 
 
 Writer = Callable[[Report, TextIO, FormatOptions], None]

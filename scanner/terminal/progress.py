@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Callable, Iterator, TextIO
 
+from scanner.terminal.layout import clip, cols
 from scanner.terminal.text import safe
 
 __all__ = ["ProgressDisplay", "progress_for"]
@@ -62,6 +63,7 @@ class ProgressDisplay:
         self._lock = threading.RLock()
         # (platform, serial) -> [state, apps, started, finished]; insertion order = discovery order
         self._devices: dict[tuple[str, str], list] = {}
+        self._names: dict[tuple[str, str], str] = {}  # (platform, serial) -> model and hardware serial
         self._drawn = 0  # lines of the block now on the screen
         self._closed = False
         self._started = clock()
@@ -86,6 +88,14 @@ class ProgressDisplay:
             if self._ticker is None:
                 self._ticker = threading.Thread(target=self._tick_loop, name="progress", daemon=True)
                 self._ticker.start()
+
+    def name(self, platform: str, serial: str, label: str) -> None:
+        """Who the device behind the transport `serial` is ("SM-S911B SIMGALAXYS23B"), once a connector knows:
+        its line then names it as the report will, with the transport beside it where it differs."""
+        with self._lock:
+            self._names[(platform, serial)] = label
+            if not self._closed and (platform, serial) in self._devices:
+                self._redraw()
 
     def note(self, text: str) -> None:
         """A line for the person (already made safe by the caller), printed above the live lines."""
@@ -160,7 +170,8 @@ class ProgressDisplay:
                 rows = shown
             else:
                 out = []
-            serial_width = min(28, max((len(safe(k[1], limit=28)) for k, _ in rows), default=0))
+            shown_as = {k: self._shown_as(*k) for k, _ in rows}
+            serial_width = min(60, max((cols(v) for v in shown_as.values()), default=0))
             for (platform, serial), (state, apps, started, finished_at) in rows:
                 elapsed = (finished_at or now) - started
                 detail = ""
@@ -168,10 +179,18 @@ class ProgressDisplay:
                     detail = f"{apps} apps" if apps is not None else ""
                 elif state == "failed":
                     detail = "see the report"
-                line = (f"  {platform:<7} {safe(serial, limit=28):<{serial_width}}  {_WORD.get(state, safe(state)):<7}"
-                        f" {elapsed:5.1f}s  {detail}").rstrip()
+                who = shown_as[(platform, serial)]
+                line = (f"  {platform:<7} {who}{' ' * max(0, serial_width - cols(who))}  "
+                        f"{_WORD.get(state, safe(state)):<7} {elapsed:5.1f}s  {detail}").rstrip()
                 out.append(line)
-            return [line[:width] for line in out]
+            return [clip(line, width) for line in out]  # by display width: a CJK serial takes two a character
+
+    def _shown_as(self, platform: str, serial: str) -> str:
+        label = self._names.get((platform, serial))
+        if not label:
+            return safe(serial, limit=28)
+        shown = safe(label, limit=40)
+        return shown if serial in label.split() else f"{shown} (via {safe(serial, limit=28)})"
 
     def _redraw(self) -> None:
         block = self.lines()

@@ -30,5 +30,19 @@ def test_an_outage_is_noted_once_and_recorded_until_the_transport_answers_again(
 
 def test_why_is_one_escaped_line():
     assert why(OSError("refused\nsecond line")) == "refused"
-    assert why(ValueError()) == "ValueError"
+    assert why(ValueError()) == "an unexpected error"  # issue 15: the tool's words, never a class name
     assert "\x1b" not in why(OSError("\x1b[2Jhostile"))
+
+
+class ConnectionFailedToUsbmuxdError(ConnectionError):
+    """Named as pymobiledevice3 names it: why() goes by the name, importing no device library."""
+
+
+def test_why_says_it_in_the_tools_words_never_the_librarys():
+    assert why(EOFError("Expected 5 bytes, got 0")) == "the connection closed before the answer was complete"
+    assert why(ConnectionFailedToUsbmuxdError("Failed to connect to usbmuxd socket. Make sure it's running.")) \
+        == "nothing answers there"
+    assert why(ConnectionRefusedError(111, "Connection refused")) == "nothing answers there"
+    assert why(PermissionError(13, "Permission denied")) == "permission denied"
+    assert why(TimeoutError()) == "no answer in time"
+    assert why(OSError(28, "No space left on device")) == "No space left on device"

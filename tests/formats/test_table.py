@@ -58,7 +58,9 @@ def test_table_device_blocks_show_status_findings_and_verdicts():
     assert "same developer (88L2Q4487U) as WeChat" in iphone
     assert "us-no-tiktok-gov-devices (in-force)" in iphone
     assert "offloaded" in iphone
-    assert "verdict: findings-incomplete — 3 findings (2 prohibited, 1 review)" in iphone
+    # Grouped by app (issue 15): three apps, one finding each.
+    assert ("verdict: findings-incomplete — 2 apps to remove, 1 to review (3 findings: 2 prohibited, 1 review)"
+            in iphone)
 
     failed = text[text.index("[3/4]"):text.index("[4/4]")]
     assert "— failed (unauthorized)\n  Unlock the phone" in failed
@@ -74,7 +76,8 @@ def test_table_summary_gives_counts_policies_and_exit_code():
     text = render(write_table, make_report())
     summary = text[text.index("Summary"):]
     assert "devices:  4 (2 complete, 1 partial, 1 failed); 9 apps read" in summary
-    assert "findings: 8 (6 prohibited, 2 review) on 2 devices" in summary
+    # Grouped by app (issue 15); com.tencent.mm is one app in user 0 and another in user 10.
+    assert "findings: 6 apps to remove, 2 to review (8 findings: 6 prohibited, 2 review) on 2 devices" in summary
     assert "us-eo-13971 (revoked)" in summary and "Revoked by EO 14034" in summary
     assert "verdict:  findings-incomplete (exit 5" in summary
 

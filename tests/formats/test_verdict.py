@@ -23,7 +23,7 @@ def test_a_device_not_fully_read_says_what_to_do_and_a_clean_one_how_much_was_re
     failed = verdict_line(FAILED, "prohibited")
     assert "?      " in failed and "export\\u202e.csv" in failed and "FAILED" in failed
     assert "Unlock the phone and accept the USB debugging prompt" in failed
-    assert verdict_line(CLEAN, "prohibited").endswith("CLEAN  1 apps read, nothing listed")
+    assert verdict_line(CLEAN, "prohibited").endswith("CLEAN  1 app read, nothing listed")  # issue 15: plurals
 
 
 def test_the_transport_is_shown_only_when_it_is_not_the_serial():

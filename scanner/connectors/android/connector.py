@@ -299,12 +299,14 @@ class AndroidConnector:
         except READ_ERRORS as err:
             reason, message = explain_error(err, timeout=limit, server=str(self.address))
             return Attached(PLATFORM, seen.transport, reason, model=model, message=message), None
+        serialno = props.get("ro.serialno", "").strip() or None
         return Attached(
             PLATFORM, seen.transport, "ready",
             model=props.get("ro.product.model") or model,
             name=props.get("persist.sys.device_name") or None,
             os_version=props.get("ro.build.version.release") or None,
-        ), props.get("ro.serialno", "").strip() or None
+            hardware_serial=serialno if serialno != seen.transport else None,  # the serial reports show
+        ), serialno
 
     # --- `scanner watch` -------------------------------------------------------------------------
 
@@ -461,6 +463,8 @@ class AndroidConnector:
                 return _Skip(job.transport, identity.serialno(info.serial))
             job.identify = False  # one of those asked for: from here on it is a scan like any other
             self._progress(job.transport, "reading", None)
+        self._name(job.transport, identity.props.get("ro.product.model") or info.tags.get("model"),
+                   identity.serialno(info.serial))
         try:
             inventory = reader.read_inventory(identity)
         except READ_ERRORS as err:
@@ -523,10 +527,18 @@ class AndroidConnector:
         if self.progress is not None:
             self.progress(PLATFORM, serial, state, apps)
 
+    def _name(self, transport: str, model: str | None, serialno: str) -> None:
+        """Tell a display that can show it (ProgressDisplay.name) who the phone behind `transport` is: the
+        model and the serial the report will show, so that the progress line and the report name one device."""
+        name = getattr(self.progress, "name", None)
+        if callable(name):
+            name(PLATFORM, transport, " ".join(x for x in (model, serialno) if x))
+
 
 def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")
+    from scanner.connectors.outage import why
+
+    return why(err)  # in the tool's words, never the library's ("EOFError: Expected 5 bytes, got 0")
 
 
 def _server_error(address: ServerAddress, err: BaseException) -> str:

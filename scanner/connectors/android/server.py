@@ -223,7 +223,9 @@ def reachable(address: ServerAddress, timeout: float = 3.0) -> tuple[bool, str |
     except AdbConnectionError as err:
         return False, None if "refused" in str(err).lower() else str(err)
     except (AdbError, OSError, ValueError, EOFError) as err:
-        return False, f"{type(err).__name__}: {err}"
+        from scanner.connectors.outage import why
+
+        return False, why(err)  # in the tool's words, never the library's
 
 
 def start_server(address: ServerAddress, wait: float = START_WAIT) -> StartedServer | None:

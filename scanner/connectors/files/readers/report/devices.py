@@ -21,6 +21,8 @@ from scanner.connectors.grammars.json_values import Repeats, json_type, keys_tex
 from scanner.connectors.records import MAX_PROBLEMS, BadRecord, Problems, decodable, residue_of, snippet
 from scanner.model import ACCEPTED_MDM_SCOPE, MDM_SCOPE, STATUSES, App, DeviceInfo, Inventory, Scope
 
+_RUN_AGAIN = re.compile(r"\brun (?:it )?again\b", re.IGNORECASE)  # a live scan's words (issue 15)
+
 # The source of a phone read live through adb: the one read that can be complete and still keep notes.
 LIVE_ADB = "adb"
 # How the audit marks a scope the admin accepted (audit.accepted, --accept-scope mdm).
@@ -65,6 +67,8 @@ def report_device(name: str, number: int, entry: Any, fail_on: Any, distrust: li
 
     status = saved_status = entry.get("status")
     reason, message = text_or_none(entry.get("reason")), text_or_none(entry.get("message"))
+    if message:  # what the saved scan told its user; matching the report again cannot "run again": scan it
+        message = _RUN_AGAIN.sub("scan it again", message)
     if not (isinstance(status, str) and status in STATUSES):
         problems.add(f"device #{number}: status {snippet(str(status))} is not complete, partial or failed")
         status = "partial"
