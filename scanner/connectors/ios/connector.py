@@ -114,24 +114,25 @@ class IOSConnector:
                 emit(_failed_inventory(Visit(udid).device(), not_found(udid)))
             for device in targets:
                 self._report(device.serial, "waiting", None)
-            tasks = [asyncio.create_task(self._scan(device.serial)) for device in targets]
+            tasks = [asyncio.create_task(self._scan(device)) for device in targets]
             for next_done in asyncio.as_completed(tasks):
                 emit(await next_done)
         finally:
             emit(None)
 
-    async def _scan(self, udid: str) -> Inventory:
+    async def _scan(self, device: usbmux.MuxDevice) -> Inventory:
+        udid = device.serial
         visit = Visit(udid)
         entries: dict[str, Any] = {}
         failure: Explanation | None = None
         try:
             async with asyncio.timeout(self.timeout):
-                client = await self._mux.lockdown(visit)
+                client = await self._mux.session(visit, device)
                 try:
                     await self._mux.check_trust(client, visit)
                     self._report(udid, "reading", None)
                     visit.stage = "starting installation_proxy"
-                    service = await client.start_lockdown_service(SERVICE)
+                    service = await client.start_service(SERVICE)
                     try:
                         visit.stage = "reading the app list"
                         await read_lookup(service, entries)
@@ -154,14 +155,15 @@ class IOSConnector:
                 raise ScannerError(found.message)
             return []
         targets, missing = self._select(found)
-        ready = await asyncio.gather(*(self._check(device.serial) for device in targets))
+        ready = await asyncio.gather(*(self._check(device) for device in targets))
         return [*ready, *(Attached(PLATFORM, udid, "not-found", message=not_found(udid).message) for udid in missing)]
 
-    async def _check(self, udid: str) -> Attached:
+    async def _check(self, device: usbmux.MuxDevice) -> Attached:
+        udid = device.serial
         visit = Visit(udid)
         try:
             async with asyncio.timeout(self.timeout):
-                await self._mux.probe(visit)
+                await self._mux.probe(visit, device)
         except Exception as err:  # noqa: BLE001 - reported as the device's state
             why = explain_error(err, udid, stage=visit.stage, timeout=self.timeout, where=self._mux.where)
             return visit.attached(why.reason, why.message)
