@@ -67,7 +67,7 @@ from pymobiledevice3.pair_records import (
 
 from scanner.connectors.ios.plist import loads as fast_loads
 
-__all__ = ["LOCKDOWN_PORT", "Lockdown", "PlistStream", "SYSTEM_BUID", "mux_socket", "parse_plist"]
+__all__ = ["LOCKDOWN_PORT", "SYSTEM_BUID", "Lockdown", "PlistStream", "mux_socket", "parse_plist"]
 
 LOCKDOWN_PORT = 62078
 SYSTEM_BUID = "30142955-444094379208051516"  # pymobiledevice3's, for a usbmuxd that cannot tell its own
@@ -191,7 +191,7 @@ class PlistStream:
         try:
             await asyncio.wait_for(self.writer.start_tls(context, server_hostname="",
                                                          ssl_handshake_timeout=TLS_TIMEOUT), TLS_TIMEOUT)
-        except (OSError, asyncio.TimeoutError) as e:
+        except (TimeoutError, OSError) as e:
             raise ConnectionTerminatedError() from e
 
     async def close(self) -> None:
@@ -202,7 +202,7 @@ class PlistStream:
         with contextlib.suppress(Exception):
             try:
                 await asyncio.wait_for(self.writer.wait_closed(), CLOSE_TIMEOUT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.writer.transport.abort()
 
 
@@ -279,7 +279,7 @@ class Lockdown:
         result = await self.request("GetValue")
         value = result.get("Value") if result else None
         if not isinstance(value, dict):
-            raise AttributeError(f"lockdownd's GetValue held no values ({type(value).__name__})")
+            raise AttributeError(f"lockdownd's GetValue held no values ({type(value).__name__})")  # noqa: TRY004 - as pymobiledevice3 fails
         self.all_values = value
 
     async def start_session(self) -> None:

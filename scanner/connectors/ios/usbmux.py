@@ -31,7 +31,6 @@ from pymobiledevice3.pair_records import get_preferred_pair_record
 
 from scanner.connectors.interface import Attached
 from scanner.connectors.ios.apps import SERVICE
-from scanner.connectors.ios.session import Lockdown
 from scanner.connectors.ios.errors import (
     DamagedPairRecord,
     Explanation,
@@ -40,6 +39,7 @@ from scanner.connectors.ios.errors import (
     usbmuxd_garbled,
     usbmuxd_unavailable,
 )
+from scanner.connectors.ios.session import Lockdown
 from scanner.model import DeviceInfo
 
 if TYPE_CHECKING:  # pymobiledevice3.lockdown costs ~0.2 s to import (questionary, rich, ...): pairing only
