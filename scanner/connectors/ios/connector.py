@@ -14,6 +14,7 @@ scanner.connectors.ios.usbmux; `track()` follows usbmuxd's plug events for
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -72,10 +73,21 @@ class IOSConnector:
         closes their connections.
         """
         handoff: asyncio.Queue[Inventory | None] = asyncio.Queue()
+        ready: deque[Inventory] = deque()
+
+        async def next_one() -> bool:
+            # The task runner.run() makes returns a bool, not the Inventory: in the main thread the Runner looks
+            # up its SIGINT handler (a partial holding this task) through signal.getsignal, which formats the
+            # task's repr, and with it the repr of every app in the result (~3 ms an iPhone).
+            item = await handoff.get()
+            if item is not None:
+                ready.append(item)
+            return item is not None
+
         with asyncio.Runner() as runner:
             producer = runner.get_loop().create_task(self._produce(handoff.put_nowait))
-            while (item := runner.run(handoff.get())) is not None:
-                yield item
+            while runner.run(next_one()):
+                yield ready.popleft()
             runner.run(_finish(producer))  # a bug in the producer is raised here, not lost
 
     def pair(self, udid: str | None, *, timeout: float | None = None) -> Attached:
