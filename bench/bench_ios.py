@@ -1,35 +1,37 @@
 """Benchmark: reading an iPhone's apps through usbmuxd, against the tools people use today.
 
 One emulated iPhone with 300 apps (267 User, 30 System, 3 Hidden, as in the
-research timings), served by scanner.simulator.ios in this process, and read by:
+research timings), served by scanner.simulator.ios in this process, and read by
+whole processes (a fresh interpreter each run):
 
-  whole process (fresh interpreter each run)
-    - `scanner scan --platform ios --format json`
-    - baseline `pymobiledevice3 apps list`             target: scanner <= 0.5x
-    - peer `ideviceinstaller -l -o list_all` (libimobiledevice, if installed)
-  in process (imports done, new connections each run)
-    - IOSConnector.inventories() for the one device
-    - baseline: a bare Lookup of CFBundleIdentifier only    target: <= 2x
-      (create_using_usbmux + StartService + Lookup, the least any client can do)
-  fleet
-    - ten such iPhones in one scan vs one                   target: <= 3x wall
-      Each emulated answer waits LATENCY s (the profile's `delay`), standing in
-      for USB and for installd building the list on a real phone. Without it
-      every device costs only CPU, and one Python process with the emulator in
-      it has one core's worth of that: the zero-latency ratio is printed too,
-      for information; it measures the CPU per device, not the concurrency.
+  A  `scanner scan --platform ios --format json`
+  B  baseline `pymobiledevice3 apps list`                 target: A <= 0.35x B
+  C  peer `ideviceinstaller -l -o list_all` (libimobiledevice; CI installs it)   target: A <= 2x C
+  D  floor: `python -c 'import scanner.cli, scanner.connectors.ios.connector'` (what a scan costs before
+     it reads anything; for information)
+  E  `scanner scan` of ten such iPhones (one usbmuxd)     for information: A's fleet cost
 
-Best of N for each; every ratio is against a baseline measured in the same run.
-HOME and XDG_DATA_HOME point at a temporary directory; nothing is paired.
-Run:  python bench/bench_ios.py [--runs 5] [--apps 300]
+and, in this process (imports done, new connections each run), IOSConnector.inventories() against a bare
+Lookup of CFBundleIdentifier only (connect, StartService, Lookup: the least any client does; target <= 2x).
+
+The machine is shared, so the commands are run in turn, A B C D E A B C D E ..., and each prints its median
+with min and max; every ratio is of medians measured in the same run. Every run's output is checked: the
+scanner's JSON (the device complete, every app counted, exactly WeChat found, exit 1), pymobiledevice3's
+JSON and ideviceinstaller's lines (every app listed); a run that did not read everything aborts the bench.
+HOME and XDG_DATA_HOME point at a temporary directory; nothing is paired (usbmuxd holds the records).
+PYTHONDONTWRITEBYTECODE is dropped from the commands' environment: an installed scanner has its bytecode,
+and without it every run would compile the scanner's modules again (~0.1 s); the warm-up run writes it.
+Run:  python bench/bench_ios.py [--runs 9] [--apps 300]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,41 +40,115 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scanner.simulator.ios import IOSSimulator
-from scanner.simulator.profile import AppProfile, DeviceProfile, Faults, filler_apps
+from scanner.simulator.profile import AppProfile, DeviceProfile, filler_apps
 
-LATENCY = 0.05
+WECHAT = "com.tencent.xin"
 
 
-def device(n: int, apps: int, delay: float = 0.0) -> DeviceProfile:
+def device(n: int, apps: int) -> DeviceProfile:
     system = [AppProfile(id=f"com.apple.sys{i}", name=f"System {i}", system=True) for i in range(30)]
     hidden = [AppProfile(id=f"com.apple.hidden{i}", type="Hidden") for i in range(3)]
-    user = [AppProfile(id="com.tencent.xin", name="WeChat", team_id="88L2Q4487U")]
+    user = [AppProfile(id=WECHAT, name="WeChat", team_id="88L2Q4487U")]
     user += filler_apps("ios", max(0, apps - 34), seed=f"bench{n}")
     return DeviceProfile(platform="ios", serial=f"00008130-BE4C{n:012X}", name=f"Bench iPhone {n}",
-                         product_type="iPhone15,2", os_version="17.5.1", apps=tuple(system + hidden + user),
-                         faults=Faults(delay=delay))
+                         product_type="iPhone15,2", os_version="17.5.1", apps=tuple(system + hidden + user))
 
 
-def best(action: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
+# --- checks of each run's output ---------------------------------------------------------------------
+
+
+def check_scan(devices: list[DeviceProfile]) -> Callable[[int, str], None]:
+    def check(code: int, out: str) -> None:
+        if code != 1:
+            raise ValueError(f"exit code {code}, expected 1 (WeChat)")
+        report = json.loads(out)
+        results = {r["device"]["serial"]: r for r in report["devices"]}
+        if set(results) != {d.serial for d in devices}:
+            raise ValueError(f"devices {sorted(results)}")
+        for d in devices:
+            r = results[d.serial]
+            if r["status"] != "complete" or r["app_count"] != len(d.apps):
+                raise ValueError(f"{d.serial}: {r['status']} ({r['reason']}), {r['app_count']} apps")
+            if {f["app"]["id"] for f in r["findings"]} != {WECHAT}:
+                raise ValueError(f"{d.serial}: findings {[f['app']['id'] for f in r['findings']]}")
+    return check
+
+
+def check_pmd3(apps: int) -> Callable[[int, str], None]:
+    def check(code: int, out: str) -> None:
+        listed = json.loads(out) if code == 0 else None
+        if not isinstance(listed, dict) or len(listed) != apps:
+            raise ValueError(f"exit code {code}, {len(listed) if isinstance(listed, dict) else 'no'} apps listed")
+    return check
+
+
+def check_idi(apps: int) -> Callable[[int, str], None]:
+    def check(code: int, out: str) -> None:
+        rows = [line for line in out.splitlines()[1:] if line.strip()]  # a header line, then one app per line
+        if code != 0 or len(rows) != apps:
+            raise ValueError(f"exit code {code}, {len(rows)} apps listed")
+    return check
+
+
+def check_floor(code: int, out: str) -> None:
+    if code != 0:
+        raise ValueError(f"exit code {code}")
+
+
+# --- timing ------------------------------------------------------------------------------------------
+
+
+class Case:
+    def __init__(self, label: str, cmd: list[str], env: dict[str, str], check: Callable[[int, str], None]) -> None:
+        self.label, self.cmd, self.env, self.check = label, cmd, env, check
+        self.times: list[float] = []
+
+    def run(self, timed: bool = True) -> None:
         start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def process(cmd: list[str], env: dict[str, str]) -> Callable[[], None]:
-    def run() -> None:
-        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        done = subprocess.run(self.cmd, env=self.env, capture_output=True, text=True,
                               check=False)
-        if done.returncode not in (0, 1):  # scanner exits 1 for the finding (WeChat)
-            raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return run
+        elapsed = time.perf_counter() - start
+        try:
+            self.check(done.returncode, done.stdout)
+        except (ValueError, KeyError, TypeError) as err:
+            raise SystemExit(f"{self.label}: the run did not read everything: {err}\n{done.stderr.strip()[-800:]}")
+        if timed:
+            self.times.append(elapsed)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def alternate(cases: list[Case], runs: int) -> None:
+    """One untimed, checked warm-up each; then A B C ... A B C ..., `runs` rounds."""
+    for case in cases:
+        case.run(timed=False)
+    for _ in range(runs):
+        for case in cases:
+            case.run()
+
+
+def stats(times: list[float]) -> str:
+    return (f"median {statistics.median(times) * 1000:7.1f} ms   min {min(times) * 1000:7.1f}   "
+            f"max {max(times) * 1000:7.1f}")
+
+
+def ratio_line(label: str, a: Case | list[float], b: Case | list[float], target: float | None) -> str:
+    ta = a.times if isinstance(a, Case) else a
+    tb = b.times if isinstance(b, Case) else b
+    r = statistics.median(ta) / statistics.median(tb)
+    # the spread of the ratio: each A against the B of its own round
+    pairs = sorted(x / y for x, y in zip(ta, tb, strict=True))
+    verdict = "" if target is None else f"  <= {target:g}x  {'meets' if r <= target else 'MISSES'}"
+    return f"  {label:<44} {r:5.2f}x  (round by round {pairs[0]:.2f}-{pairs[-1]:.2f}x){verdict}"
+
+
+# --- in process --------------------------------------------------------------------------------------
 
 
 def bare_lookup(address: str, udid: str) -> int:
-    """The least work any client does: connect, start installation_proxy, Lookup ids only."""
+    """The least work any client does: connect, start installation_proxy, Lookup ids only (pymobiledevice3)."""
     from pymobiledevice3.lockdown import create_using_usbmux
 
     from scanner.connectors.ios.pairing import pair_record_folder
@@ -102,82 +178,68 @@ def connector_scan(address: str, expect: int, apps: int) -> None:
         raise SystemExit(f"scan did not read every device: {[(i.status, i.reason, len(i.apps)) for i in invs]}")
 
 
-def row(label: str, seconds: float, base: float | None = None, target: float | None = None) -> str:
-    ratio = f"{seconds / base:6.2f}x" if base else "   -   "
-    verdict = "" if target is None or base is None else ("meets" if seconds / base <= target else "MISSES")
-    goal = f"<= {target:g}x" if target is not None else ""
-    return f"{label:<52} {seconds * 1000:9.1f} ms  {ratio}  {goal:<8} {verdict}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9, help="rounds of A B C ... (default 9)")
     parser.add_argument("--apps", type=int, default=300)
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="bench-ios-home-")
     os.environ.update(HOME=home, XDG_DATA_HOME=str(Path(home) / "xdg"))
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     bindir = Path(sys.executable).parent
     one, ten = device(0, args.apps), [device(i + 1, args.apps) for i in range(10)]
-    slow_one = device(20, args.apps, LATENCY)
-    slow_ten = [device(21 + i, args.apps, LATENCY) for i in range(10)]
     try:
-        with IOSSimulator([one]) as sim, IOSSimulator(ten) as fleet, IOSSimulator([slow_one]) as slow, \
-                IOSSimulator(slow_ten) as slow_fleet:
+        with IOSSimulator([one]) as sim, IOSSimulator(ten) as fleet:
             env = {**os.environ, **sim.env}
             os.environ.update(sim.env)
-            lines = [f"one iPhone, {len(one.apps)} apps; best of {args.runs}", ""]
+            scan_cmd = [sys.executable, "-m", "scanner", "scan", "--platform", "ios", "--format", "json"]
+            scanner = Case("scanner scan --platform ios --format json", scan_cmd, env, check_scan([one]))
+            cases = [scanner]
+            pmd3_path = shutil.which("pymobiledevice3", path=str(bindir)) or shutil.which("pymobiledevice3")
+            pmd3 = idi = None
+            if pmd3_path:
+                pmd3 = Case("pymobiledevice3 apps list", [pmd3_path, "apps", "list"], env, check_pmd3(len(one.apps)))
+                cases.append(pmd3)
+            if idi_path := shutil.which("ideviceinstaller"):
+                idi = Case("ideviceinstaller -l -o list_all", [idi_path, "-l", "-o", "list_all"], env,
+                           check_idi(len(one.apps)))
+                cases.append(idi)
+            floor = Case("floor: import scanner.cli + connectors.ios",
+                         [sys.executable, "-c", "import scanner.cli, scanner.connectors.ios.connector"], env, check_floor)
+            tens = Case("scanner scan of 10 iPhones", scan_cmd, {**os.environ, **fleet.env}, check_scan(ten))
+            cases += [floor, tens]
+            alternate(cases, args.runs)
 
-            pmd3 = shutil.which("pymobiledevice3", path=str(bindir)) or shutil.which("pymobiledevice3")
-            scanner_cmd = [sys.executable, "-m", "scanner", "scan", "--platform", "ios", "--format", "json"]
-            t_scanner = best(process(scanner_cmd, env), args.runs)
-            lines.append("whole process")
-            # What a scan costs before it reads anything: Python, the CLI, pymobiledevice3's imports.
-            floor = [sys.executable, "-c", "import scanner.cli, scanner.connectors.ios.connector"]
-            t_floor = best(process(floor, env), args.runs)
-            if pmd3:
-                t_pmd3 = best(process([pmd3, "apps", "list"], env), args.runs)
-                lines.append(row("baseline  pymobiledevice3 apps list", t_pmd3))
-                lines.append(row("floor     import scanner.cli + connectors.ios", t_floor, t_pmd3))
-                lines.append(row("scanner   scan --platform ios --format json", t_scanner, t_pmd3, 0.5))
-            else:
-                lines.append(row("floor     import scanner.cli + connectors.ios", t_floor))
-                lines.append(row("scanner   scan --platform ios --format json", t_scanner))
-                lines.append("          (pymobiledevice3 CLI not found: no baseline)")
-            idi = shutil.which("ideviceinstaller")
-            if idi:
-                t_idi = best(process([idi, "-l", "-o", "list_all"], env), args.runs)
-                lines.append(row("peer      ideviceinstaller -l -o list_all", t_idi))
-                lines.append(row("scanner / ideviceinstaller", t_scanner, t_idi))
-            else:
-                lines.append("          (ideviceinstaller not installed: no peer)")
-
-            # The issue's fleet target, measured as an admin runs it: one whole `scanner scan` process
-            # against 1 and against 10 emulated iPhones, no added latency. The emulators run in this
-            # process, the scanner in its own, so they do not share a GIL (they do share the 2 cores).
-            fleet_env = {**os.environ, **fleet.env}
-            t_fleet_proc = best(process(scanner_cmd, fleet_env), args.runs)
-            lines += ["", "fleet, whole process (the target): one `scanner scan`, no added latency"]
-            lines.append(row("baseline  scan of 1 iPhone", t_scanner))
-            lines.append(row("scanner   scan of 10 iPhones", t_fleet_proc, t_scanner, 3))
-
-            lines += ["", "in process"]
             bare_lookup(sim.address, one.serial)  # imports and key material, outside the timings
             connector_scan(sim.address, 1, len(one.apps))
-            t_bare = best(lambda: bare_lookup(sim.address, one.serial), args.runs)
-            t_conn = best(lambda: connector_scan(sim.address, 1, len(one.apps)), args.runs)
-            lines.append(row("baseline  bare Lookup of CFBundleIdentifier", t_bare))
-            lines.append(row("scanner   IOSConnector.inventories(), 1 iPhone", t_conn, t_bare, 2))
+            t_bare: list[float] = []
+            t_conn: list[float] = []
+            for _ in range(args.runs):
+                for times, action in ((t_bare, lambda: bare_lookup(sim.address, one.serial)),
+                                      (t_conn, lambda: connector_scan(sim.address, 1, len(one.apps)))):
+                    start = time.perf_counter()
+                    action()
+                    times.append(time.perf_counter() - start)
 
-            lines += ["", f"fleet, in process, every answer {LATENCY * 1000:g} ms late (USB + installd; for information)"]
-            t_slow = best(lambda: connector_scan(slow.address, 1, len(one.apps)), args.runs)
-            t_slow_ten = best(lambda: connector_scan(slow_fleet.address, 10, len(one.apps)), args.runs)
-            lines.append(row("baseline  1 iPhone in one scan", t_slow))
-            lines.append(row("scanner   10 iPhones in one scan", t_slow_ten, t_slow))
-            lines += ["", "fleet, no latency (CPU only: client and emulator share one process)"]
-            t_ten = best(lambda: connector_scan(fleet.address, 10, len(one.apps)), args.runs)
-            lines.append(row("baseline  1 iPhone in one scan", t_conn))
-            lines.append(row("scanner   10 iPhones in one scan (for information)", t_ten, t_conn))
-        print("\n".join(lines))
+        print(f"one iPhone, {len(one.apps)} apps; {args.runs} rounds, run in turn (A B C ...); every run checked")
+        print("\nwhole process")
+        for case in cases:
+            print(f"  {case.label:<44} {stats(case.times)}")
+        if pmd3 is None:
+            print("  (pymobiledevice3 CLI not found: no baseline)")
+        if idi is None:
+            print("  (ideviceinstaller not installed: no peer; Debian/Ubuntu: apt install ideviceinstaller)")
+        print("ratios of medians")
+        if pmd3 is not None:
+            print(ratio_line("scanner / pymobiledevice3 apps list", scanner, pmd3, 0.35))
+        if idi is not None:
+            print(ratio_line("scanner / ideviceinstaller -l", scanner, idi, 2))
+        print(ratio_line("floor / scanner (share of fixed cost)", floor, scanner, None))
+        print(ratio_line("10 iPhones / 1 iPhone", tens, scanner, None))
+        print("\nin process (imports done)")
+        print(f"  {'bare Lookup of CFBundleIdentifier':<44} {stats(t_bare)}")
+        print(f"  {'IOSConnector.inventories(), 1 iPhone':<44} {stats(t_conn)}")
+        print(ratio_line("connector / bare Lookup", t_conn, t_bare, 2))
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

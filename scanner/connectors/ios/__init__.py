@@ -3,7 +3,7 @@ pairing."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def open_transport(address: str | None = None, *, select: Sequence[str] = (), timeout: float = 60.0,

@@ -14,6 +14,7 @@ scanner.connectors.ios.usbmux; `track()` follows usbmuxd's plug events for
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -72,10 +73,21 @@ class IOSConnector:
         closes their connections.
         """
         handoff: asyncio.Queue[Inventory | None] = asyncio.Queue()
+        ready: deque[Inventory] = deque()
+
+        async def next_one() -> bool:
+            # The task runner.run() makes returns a bool, not the Inventory: in the main thread the Runner looks
+            # up its SIGINT handler (a partial holding this task) through signal.getsignal, which formats the
+            # task's repr, and with it the repr of every app in the result (~3 ms an iPhone).
+            item = await handoff.get()
+            if item is not None:
+                ready.append(item)
+            return item is not None
+
         with asyncio.Runner() as runner:
             producer = runner.get_loop().create_task(self._produce(handoff.put_nowait))
-            while (item := runner.run(handoff.get())) is not None:
-                yield item
+            while runner.run(next_one()):
+                yield ready.popleft()
             runner.run(_finish(producer))  # a bug in the producer is raised here, not lost
 
     def pair(self, udid: str | None, *, timeout: float | None = None) -> Attached:
@@ -124,24 +136,25 @@ class IOSConnector:
                 emit(_failed_inventory(Visit(udid).device(), not_found(udid)))
             for device in targets:
                 self._report(device.serial, "waiting", None)
-            tasks = [asyncio.create_task(self._scan(device.serial)) for device in targets]
+            tasks = [asyncio.create_task(self._scan(device)) for device in targets]
             for next_done in asyncio.as_completed(tasks):
                 emit(await next_done)
         finally:
             emit(None)
 
-    async def _scan(self, udid: str) -> Inventory:
+    async def _scan(self, device: usbmux.MuxDevice) -> Inventory:
+        udid = device.serial
         visit = Visit(udid)
         entries: dict[str, Any] = {}
         failure: Explanation | None = None
         try:
             async with asyncio.timeout(self.timeout):
-                client = await self._mux.lockdown(visit)
+                client = await self._mux.session(visit, device)
                 try:
                     await self._mux.check_trust(client, visit)
                     self._report(udid, "reading", None)
                     visit.stage = "starting installation_proxy"
-                    service = await client.start_lockdown_service(SERVICE)
+                    service = await client.start_service(SERVICE)
                     try:
                         visit.stage = "reading the app list"
                         await read_lookup(service, entries)
@@ -164,14 +177,15 @@ class IOSConnector:
                 raise ScannerError(found.message)
             return []
         targets, missing = self._select(found)
-        ready = await asyncio.gather(*(self._check(device.serial) for device in targets))
+        ready = await asyncio.gather(*(self._check(device) for device in targets))
         return [*ready, *(Attached(PLATFORM, udid, "not-found", message=not_found(udid).message) for udid in missing)]
 
-    async def _check(self, udid: str) -> Attached:
+    async def _check(self, device: usbmux.MuxDevice) -> Attached:
+        udid = device.serial
         visit = Visit(udid)
         try:
             async with asyncio.timeout(self.timeout):
-                await self._mux.probe(visit)
+                await self._mux.probe(visit, device)
         except Exception as err:  # noqa: BLE001 - reported as the device's state
             why = explain_error(err, udid, stage=visit.stage, timeout=self.timeout, where=self._mux.where)
             return visit.attached(why.reason, why.message)

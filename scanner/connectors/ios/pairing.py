@@ -157,7 +157,7 @@ async def _pair(mux: Usbmux, udid: str | None, notify: Notify | None) -> Attache
         async with asyncio.timeout_at(deadline):
             message = await _pair_one(mux, visit, deadline, notify)
             visit.stage = "starting installation_proxy"
-            await mux.probe(visit)
+            await mux.probe(visit, device)
     except Exception as err:  # noqa: BLE001 - reported as the device's state
         why = explain_error(err, visit.udid, stage=visit.stage, timeout=mux.timeout, pairing=True, where=mux.where)
         return visit.attached(why.reason, why.message)

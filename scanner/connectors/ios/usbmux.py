@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymobiledevice3, which then imports less
 
@@ -26,7 +26,6 @@ from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymob
 
 from pymobiledevice3 import usbmux
 from pymobiledevice3.exceptions import MuxException, PyMobileDevice3Exception
-from pymobiledevice3.lockdown import UsbmuxLockdownClient, create_using_usbmux
 from pymobiledevice3.osu.os_utils import get_os_utils
 from pymobiledevice3.pair_records import get_preferred_pair_record
 
@@ -40,7 +39,11 @@ from scanner.connectors.ios.errors import (
     usbmuxd_garbled,
     usbmuxd_unavailable,
 )
+from scanner.connectors.ios.session import Lockdown
 from scanner.model import DeviceInfo
+
+if TYPE_CHECKING:  # pymobiledevice3.lockdown costs ~0.2 s to import (questionary, rich, ...): pairing only
+    from pymobiledevice3.lockdown import UsbmuxLockdownClient
 
 __all__ = ["ENV_ADDRESS", "LABEL", "PLATFORM", "SOURCE", "Usbmux", "Visit", "address_label", "close_quietly",
            "resolve_address", "same_udid"]
@@ -125,14 +128,23 @@ class Usbmux:
         self.where = (address or os.environ.get(ENV_ADDRESS)) if self.address_error else address_label(self.address)
         self.timeout = timeout
         self.records = records
+        #: the usbmuxd protocol discovery found (pymobiledevice3's plist or binary connection), so that later
+        #: connections skip its probe
+        self.mux_class: type[usbmux.MuxConnection] = usbmux.PlistMuxConnection
 
     async def discover(self) -> list[usbmux.MuxDevice] | Explanation:
         """The attached devices, one per UDID (USB preferred over Wi-Fi), or why usbmuxd cannot be asked."""
         if self.address_error is not None:
             return usbmuxd_unavailable(self.where, self.address_error)
         try:
-            async with asyncio.timeout(self.timeout):
-                found = await usbmux.list_devices(usbmux_address=self.address)
+            async with asyncio.timeout(self.timeout):  # pymobiledevice3's list_devices, keeping the protocol
+                mux = await usbmux.create_mux(usbmux_address=self.address)
+                try:
+                    await mux.get_device_list(0.1)
+                    found = mux.devices
+                finally:
+                    await mux.close()
+                self.mux_class = type(mux)
         except (MuxException, OSError, TimeoutError) as err:
             return usbmuxd_unavailable(self.where, err)
         except Exception as err:  # noqa: BLE001 - an answer pymobiledevice3 could not parse (KeyError, plistlib...)
@@ -146,8 +158,29 @@ class Usbmux:
                 unique[key] = device
         return list(unique.values())
 
+    async def session(self, visit: Visit, device: usbmux.MuxDevice) -> Lockdown:
+        """lockdownd of a device found by discover(), with a session if this computer is trusted; never pairs.
+        The scan's lean client (scanner.connectors.ios.session)."""
+        visit.stage = "connecting"
+        client = Lockdown(device, self.address, self.mux_class, self.records(), LABEL)
+        try:
+            await client.connect()
+        except BaseException as err:
+            await close_quietly(client)
+            if isinstance(err, (PyMobileDevice3Exception, TimeoutError)) or not isinstance(err, Exception):
+                raise
+            damaged = damaged_pair_record(self.records(), visit.udid)  # a damaged record fails the read of it
+            if damaged is None:
+                raise
+            raise DamagedPairRecord(damaged) from None
+        visit.values = dict(client.all_values or {})
+        return client
+
     async def lockdown(self, visit: Visit) -> UsbmuxLockdownClient:
-        """lockdownd of one device, with a session if this computer is trusted; never pairs."""
+        """pymobiledevice3's lockdown client of one device, with a session if this computer is trusted; never
+        pairs. For `scanner pair`, which needs its pair(); a scan uses session()."""
+        from pymobiledevice3.lockdown import create_using_usbmux
+
         visit.stage = "connecting"
         try:
             client = await create_using_usbmux(
@@ -164,7 +197,7 @@ class Usbmux:
         visit.values = dict(client.all_values or {})
         return client
 
-    async def check_trust(self, client: UsbmuxLockdownClient, visit: Visit) -> None:
+    async def check_trust(self, client: Lockdown | UsbmuxLockdownClient, visit: Visit) -> None:
         """Raise NotTrusted unless the session started, telling "no record" from "record rejected".
 
         pymobiledevice3 swallows the device's InvalidHostID (and a TLS refusal)
@@ -178,12 +211,12 @@ class Usbmux:
             visit.udid, self.records(), usbmux_address=self.address)
         raise NotTrusted("pair-record-invalid" if record else "not-paired")
 
-    async def probe(self, visit: Visit) -> None:
+    async def probe(self, visit: Visit, device: usbmux.MuxDevice) -> None:
         """Everything a scan needs short of the Lookup: trust, and installation_proxy starting (not locked)."""
-        client = await self.lockdown(visit)
+        client = await self.session(visit, device)
         try:
             await self.check_trust(client, visit)
             visit.stage = "starting installation_proxy"
-            await close_quietly(await client.start_lockdown_service(SERVICE))
+            await close_quietly(await client.start_service(SERVICE))
         finally:
             await close_quietly(client)
