@@ -1,0 +1,76 @@
+"""Benchmark: start-up of `scanner --help` and `scanner signatures list`, against `python -c pass`.
+
+Whole processes, run side by side in one run: each round runs `python -c
+pass`, `scanner --help` and `scanner signatures list` once, in turn (A B C A
+B C ...), and each scanner run is divided by the same round's python run.
+Printed: medians with min and max, of the wall times and of those ratios.
+Every run's output is checked (exit status 0, the same text as the first
+run's), so a fast run that printed nothing does not count.
+
+Target (issue 14): both at most 5x `python -c pass`.
+Run:  python bench/bench_startup.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alternating import ratios, rounds
+
+TARGET = 5.0
+
+
+def scanner_command() -> str:
+    """The `scanner` script of the Python running this (its venv), never another one found on PATH."""
+    beside = Path(sys.executable).with_name("scanner")
+    if not beside.exists():
+        raise SystemExit(f"no scanner script beside {sys.executable}: pip install -e . into this environment")
+    return str(beside)
+
+
+class Checked:
+    """A command run as a whole process; every run must exit 0 and print what the first run printed."""
+
+    def __init__(self, cmd: list[str], expect: str | None = None) -> None:
+        self.cmd = cmd
+        self.expect = expect
+        self.first: bytes | None = None
+
+    def __call__(self) -> None:
+        proc = subprocess.run(self.cmd, capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(self.cmd[-2:])} exited {proc.returncode}: {proc.stderr[-300:]!r}")
+        if self.first is None:
+            self.first = proc.stdout
+            if self.expect is not None and self.expect.encode() not in proc.stdout:
+                raise SystemExit(f"{' '.join(self.cmd[-2:])} did not print {self.expect!r}")
+        elif proc.stdout != self.first:
+            raise SystemExit(f"{' '.join(self.cmd[-2:])} printed something else than in its first run")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    scanner = scanner_command()
+    os.environ.pop("SCANNER_CONFIG", None)  # the bundled signatures only, as a first run sees them
+    python = Checked([sys.executable, "-c", "pass"])
+    helps = Checked([scanner, "--help"], expect="Usage: scanner")
+    listing = Checked([scanner, "signatures", "list"])
+    bare, help_s, list_s = rounds(args.runs, [python, helps, listing])
+    rows = [("python -c pass", bare, None), ("scanner --help", help_s, ratios(help_s, bare)),
+            ("scanner signatures list", list_s, ratios(list_s, bare))]
+    print(f"start-up, whole processes, {args.runs} alternating rounds: median [min - max]")
+    for what, spread, ratio in rows:
+        print(f"{what:24} {spread.ms()}   {'baseline' if ratio is None else ratio.times() + ' python'}")
+    worst = max(r.median for _, _, r in rows if r is not None)
+    print(f"target   both <= {TARGET:g}x python -c pass (median of per-round ratios): "
+          f"{'meets' if worst <= TARGET else 'MISSES'}")
+
+
+if __name__ == "__main__":
+    main()
