@@ -13,12 +13,14 @@ on sys.path first).
 
 from __future__ import annotations
 
+import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Spread", "ratios", "rounds"]
+__all__ = ["Spread", "cached_bytecode_env", "ratios", "rounds"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,17 @@ def rounds(runs: int, steps: Sequence[Callable[[], object]], warm: int = 1) -> l
 def ratios(top: Spread, bottom: Spread) -> Spread:
     """Round by round: each round's `top` over the same round's `bottom`."""
     return Spread(tuple(a / b for a, b in zip(top.values, bottom.values, strict=True)))
+
+
+def cached_bytecode_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment for the measured processes in which Python caches bytecode, as an installed package has it.
+
+    pip compiles an installed package's .pyc files; a source checkout run with PYTHONDONTWRITEBYTECODE (as
+    this machine's sessions are) compiles every scanner module again in every process, which no user pays.
+    The cache goes to a private folder (PYTHONPYCACHEPREFIX), never into the source tree; the first,
+    unmeasured round fills it.
+    """
+    env = dict(os.environ if base is None else base)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench-pycache-")
+    return env

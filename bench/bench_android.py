@@ -14,6 +14,7 @@ machine is shared:
      `shell2("true", v2=True)` round trip; target <= 3 round trips' worth;
   3. in process: 20 phones in one scan vs one phone; target <= 3x the wall time.
 
+The whole processes cache their bytecode (in a private folder) as an installed package has it.
 The emulated phones and their adb server run in a separate process, so that the scanner's own CPU is
 what the in-process rows measure; on a 2-core machine they still share the cores with it.
 
@@ -31,7 +32,7 @@ import time
 from collections.abc import Callable
 
 import adbutils
-from alternating import Spread, ratios, rounds
+from alternating import Spread, cached_bytecode_env, ratios, rounds
 
 from scanner.connectors.android.connector import AndroidConnector
 from scanner.simulator.android import adb_binary
@@ -155,7 +156,7 @@ def main() -> None:
     with Fleet(1, args.apps) as sim:
         port = sim.adb_port
         transport = sim.serials["BENCH0000"]
-        env = {**os.environ, **sim.env}
+        env = cached_bytecode_env({**os.environ, **sim.env})  # .pyc files as an installed package has them
         env.pop("SCANNER_CONFIG", None)  # the bundled signatures only
 
         def run(cmd: list[str]) -> subprocess.CompletedProcess:

@@ -4,7 +4,8 @@ Whole processes, run side by side in one run: each round runs `python -c
 pass`, `scanner --help` and `scanner signatures list` once, in turn (A B C A
 B C ...), and each scanner run is divided by the same round's python run.
 Printed: medians with min and max, of the wall times and of those ratios.
-Every run's output is checked (exit status 0, the same text as the first
+Bytecode is cached (in a private folder) as for an installed package; see
+alternating.cached_bytecode_env. Every run's output is checked (exit status 0, the same text as the first
 run's), so a fast run that printed nothing does not count.
 
 Target (issue 14): both at most 5x `python -c pass`.
@@ -14,12 +15,11 @@ Run:  python bench/bench_startup.py [--runs 15]
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from alternating import ratios, rounds
+from alternating import cached_bytecode_env, ratios, rounds
 
 TARGET = 5.0
 
@@ -35,13 +35,14 @@ def scanner_command() -> str:
 class Checked:
     """A command run as a whole process; every run must exit 0 and print what the first run printed."""
 
-    def __init__(self, cmd: list[str], expect: str | None = None) -> None:
+    def __init__(self, cmd: list[str], env: dict[str, str], expect: str | None = None) -> None:
         self.cmd = cmd
+        self.env = env
         self.expect = expect
         self.first: bytes | None = None
 
     def __call__(self) -> None:
-        proc = subprocess.run(self.cmd, capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(self.cmd, capture_output=True, stdin=subprocess.DEVNULL, env=self.env, check=False)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(self.cmd[-2:])} exited {proc.returncode}: {proc.stderr[-300:]!r}")
         if self.first is None:
@@ -57,10 +58,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     scanner = scanner_command()
-    os.environ.pop("SCANNER_CONFIG", None)  # the bundled signatures only, as a first run sees them
-    python = Checked([sys.executable, "-c", "pass"])
-    helps = Checked([scanner, "--help"], expect="Usage: scanner")
-    listing = Checked([scanner, "signatures", "list"])
+    env = cached_bytecode_env()
+    env.pop("SCANNER_CONFIG", None)  # the bundled signatures only, as a first run sees them
+    python = Checked([sys.executable, "-c", "pass"], env)
+    helps = Checked([scanner, "--help"], env, expect="Usage: scanner")
+    listing = Checked([scanner, "signatures", "list"], env)
     bare, help_s, list_s = rounds(args.runs, [python, helps, listing])
     rows = [("python -c pass", bare, None), ("scanner --help", help_s, ratios(help_s, bare)),
             ("scanner signatures list", list_s, ratios(list_s, bare))]
