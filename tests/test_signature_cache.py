@@ -131,7 +131,7 @@ def planted(cache: Path) -> Path:
     """The bundled load's cache file, holding a forged result under the right key: one with no policies."""
     load_signatures()
     [kept] = cache_files(cache)
-    key, real = pickle.loads(kept.read_bytes())
+    key, _ = pickle.loads(kept.read_bytes())
     kept.write_bytes(pickle.dumps((key, Signatures(apps={}, policies={}, files=()))))
     return kept
 
