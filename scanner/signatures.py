@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import stat
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -796,6 +795,8 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
         if found is not None:
             return found
         cached = (folder, cache_name, key)
+
+    import tomllib  # only when the files are parsed: not on a cache hit
 
     apps: dict[str, CatalogApp] = {}
     policies: dict[str, Policy] = {}
