@@ -17,14 +17,16 @@ one from the same bytes; any edit, added or removed file, or upgrade misses
 and loads from the files. Nothing that failed is cached: a broken file is
 reported from the file, every time.
 
-The folder is the user's own ($XDG_CACHE_HOME/scanner, else ~/.cache/scanner;
-~/Library/Caches/scanner on macOS; %LOCALAPPDATA%\\scanner\\Cache on
-Windows), created private (0700). A cache file is read only when it and its
-folder belong to this user and nobody else may write them, since a pickle is
-code: the same trust Python gives its own __pycache__. SCANNER_NO_CACHE=1
-turns the cache off (no read, no write); a folder that cannot be written
-(a read-only home) only means every run parses. Each set of paths has one
-file, replaced when its key changes, so the folder does not grow with edits.
+Off unless asked for (SCANNER_CACHE=1): scanner writes nothing into the
+user's home on its own (a demo or a scan leaves HOME as it was), so an admin
+whose scripts run it often turns the cache on. The folder is the user's own
+($XDG_CACHE_HOME/scanner, else ~/.cache/scanner; ~/Library/Caches/scanner on
+macOS; %LOCALAPPDATA%\\scanner\\Cache on Windows), created private (0700). A
+cache file is read only when it and its folder belong to this user and nobody
+else may write them, since a pickle is code: the same trust Python gives its
+own __pycache__. A folder that cannot be written (a read-only home) only
+means every run parses. Each set of paths has one file, replaced when its key
+changes, so the folder does not grow with edits.
 """
 
 from __future__ import annotations
@@ -39,17 +41,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_OFF", "cache_dir", "cache_key", "read", "write"]
+__all__ = ["ENV_ON", "cache_dir", "cache_key", "read", "write"]
 
-ENV_OFF = "SCANNER_NO_CACHE"
+ENV_ON = "SCANNER_CACHE"  # "1": keep and use the cache
 FORMAT = 1  # bump when what is pickled changes shape in a way the code digest would not show
 _CODE = ("signatures.py", "model.py")  # the modules whose code decides what a load returns
 
 
 def cache_dir(environ: dict[str, str] | None = None, platform: str | None = None) -> Path | None:
-    """The user's cache folder for scanner, or None when caching is off or there is no home to put it in."""
+    """The user's cache folder for scanner, or None when the cache is not turned on (SCANNER_CACHE=1) or there
+    is no home to put it in."""
     env = os.environ if environ is None else environ
-    if env.get(ENV_OFF, "").strip() not in ("", "0"):
+    if env.get(ENV_ON, "").strip() != "1":
         return None
     platform = platform or sys.platform
     try:

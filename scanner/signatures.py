@@ -767,8 +767,8 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
             problems.append(f"{p}: (folder): holds no .toml files")
         paths += found
 
-    # Every file is read (and hashed) first: the cache (scanner.signature_cache) is used only for files
-    # byte-identical to those it was made from, and only when nothing so far is wrong.
+    # Every file is read (and hashed) first: the cache (scanner.signature_cache, when SCANNER_CACHE=1 turns it
+    # on) is used only for files byte-identical to those it was made from, and only when nothing so far is wrong.
     read: list[tuple[Path, Path, bool, bytes | OSError]] = []
     seen: set[Path] = set()
     base_real = base.resolve()

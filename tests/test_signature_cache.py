@@ -1,7 +1,8 @@
 """The per-user cache of loaded signatures (scanner.signature_cache): never a different answer than the files give.
 
-Every test points XDG_CACHE_HOME at a folder of its own. The cache is
-compared with a load that has it switched off (SCANNER_NO_CACHE), after
+The cache is off unless SCANNER_CACHE=1. Every test turns it on with
+XDG_CACHE_HOME at a folder of its own, and compares it with a load that has
+it off, after
 edits that keep a file's size and modification time, after breaking a file,
 and with cache files that are damaged, planted by someone else or lying
 about their key.
@@ -45,16 +46,16 @@ severity = "{severity}"
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv(signature_cache.ENV_OFF, raising=False)
+    monkeypatch.setenv(signature_cache.ENV_ON, "1")
     return tmp_path / "cache" / "scanner"
 
 
 def uncached(extra=()) -> Signatures:
-    os.environ[signature_cache.ENV_OFF] = "1"
+    os.environ[signature_cache.ENV_ON] = "0"
     try:
         return load_signatures(extra)
     finally:
-        del os.environ[signature_cache.ENV_OFF]
+        os.environ[signature_cache.ENV_ON] = "1"
 
 
 def policy_file(folder: Path, title: str = "ACME BYOD policy", severity: str = "review") -> Path:
@@ -157,14 +158,15 @@ def test_a_link_in_place_of_the_cache_file_is_not_followed(cache, tmp_path):
     assert load_signatures().policies
 
 
-def test_switched_off_it_neither_reads_nor_writes(cache, monkeypatch):
-    monkeypatch.setenv(signature_cache.ENV_OFF, "1")
+def test_off_unless_turned_on_it_neither_reads_nor_writes(cache, tmp_path, monkeypatch):
+    monkeypatch.delenv(signature_cache.ENV_ON)
     assert load_signatures().policies
-    assert not cache.exists()
-    monkeypatch.delenv(signature_cache.ENV_OFF)
+    assert not cache.exists() and not (tmp_path / "home").exists()  # nothing written anywhere of the user's
+    monkeypatch.setenv(signature_cache.ENV_ON, "1")
     planted(cache)
-    monkeypatch.setenv(signature_cache.ENV_OFF, "1")
-    assert load_signatures().policies
+    for off in ("", "0", "yes"):
+        monkeypatch.setenv(signature_cache.ENV_ON, off)
+        assert load_signatures().policies  # the planted file is never read
 
 
 def test_a_cache_folder_that_cannot_be_made_only_means_parsing(cache, tmp_path):
@@ -175,7 +177,7 @@ def test_a_cache_folder_that_cannot_be_made_only_means_parsing(cache, tmp_path):
 
 
 def test_the_cache_folder_of_each_os():
-    home = {"HOME": "/home/kim"}
+    home = {"HOME": "/home/kim", signature_cache.ENV_ON: "1"}
     assert signature_cache.cache_dir(home, "linux") == Path("/home/kim/.cache/scanner")
     assert signature_cache.cache_dir({**home, "XDG_CACHE_HOME": "/var/cache/kim"}, "linux") == \
         Path("/var/cache/kim/scanner")
@@ -184,8 +186,8 @@ def test_the_cache_folder_of_each_os():
     assert signature_cache.cache_dir(home, "darwin") == Path("/home/kim/Library/Caches/scanner")
     assert signature_cache.cache_dir({**home, "LOCALAPPDATA": "C:/Users/kim/AppData/Local"}, "win32") == \
         Path("C:/Users/kim/AppData/Local/scanner/Cache")
-    assert signature_cache.cache_dir({**home, signature_cache.ENV_OFF: "1"}, "linux") is None
-    assert signature_cache.cache_dir({**home, signature_cache.ENV_OFF: "0"}, "linux") is not None
+    assert signature_cache.cache_dir({"HOME": "/home/kim"}, "linux") is None  # off unless turned on
+    assert signature_cache.cache_dir({"HOME": "/home/kim", signature_cache.ENV_ON: "0"}, "linux") is None
 
 
 TITLES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters='"\\'), max_size=20)
