@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +86,8 @@ def _read(path: Path, origin: str, *, required: bool) -> Config:
         return Config(None, "none")
     except OSError as err:
         raise ConfigError(f"the config file {path} ({origin}) cannot be read: {err.strerror or err}") from None
+    import tomllib  # here: most runs have no config file, and the import costs every start-up a few ms
+
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:

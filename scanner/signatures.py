@@ -12,8 +12,9 @@ that uses anything new in schema 2 says `schema = 2`.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-import tomllib
+import stat
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -716,13 +717,28 @@ def is_bundled(path: Path, bundled: Path) -> bool:
     return path.resolve().is_relative_to(bundled.resolve())
 
 
-def _display(path: Path, bundled: Path) -> str:
-    """`signatures/...` for a bundled file; the path as given for a user's file,
-    with `./` in front when its text would pass for a bundled one."""
-    if is_bundled(path, bundled):
-        return "signatures/" + path.resolve().relative_to(bundled.resolve()).as_posix()
+def _display(path: Path, real: Path, bundled_real: Path) -> str:
+    """`signatures/...` for a bundled file (`real`: where `path` resolves to; `bundled_real`: where the bundled
+    folder does); the path as given for a user's file, with `./` in front when its text would pass for a
+    bundled one."""
+    if real.is_relative_to(bundled_real):
+        return "signatures/" + real.relative_to(bundled_real).as_posix()
     text = str(path)
     return "./" + text if text.startswith("signatures/") else text
+
+
+def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
+    """`path.resolve()`, each folder resolved once (`folders` remembers them): resolving costs a stat per part
+    of the path, and the ~130 bundled files share a few folders. A file that is itself a link is resolved whole."""
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            return path.resolve()
+    except OSError:
+        return path.resolve()
+    parent = path.parent
+    if parent not in folders:
+        folders[parent] = parent.resolve()
+    return folders[parent] / path.name
 
 
 _KIND_WORDS = '"app", "policy" or "maker"'
@@ -751,23 +767,46 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
             problems.append(f"{p}: (folder): holds no .toml files")
         paths += found
 
+    # Every file is read (and hashed) first: the cache (scanner.signature_cache, when SCANNER_CACHE=1 turns it
+    # on) is used only for files byte-identical to those it was made from, and only when nothing so far is wrong.
+    read: list[tuple[Path, Path, bool, bytes | OSError]] = []
+    seen: set[Path] = set()
+    base_real = base.resolve()
+    folders: dict[Path, Path] = {}
+    for path in paths:
+        real = _resolved(path, folders)
+        if real in seen:  # the same file named twice (`validate signatures/`) loads once
+            continue
+        seen.add(real)
+        try:
+            data: bytes | OSError = path.read_bytes()
+        except OSError as err:
+            data = err
+        read.append((path, real, real.is_relative_to(base_real), data))
+    digests = [hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else "" for *_, data in read]
+    cached = None
+    if not problems and all(isinstance(data, bytes) for *_, data in read):
+        from scanner import signature_cache
+
+        folder = signature_cache.cache_dir()
+        cache_name, key = signature_cache.cache_key(
+            [(str(path), str(real), bundled_file, digest) for (path, real, bundled_file, _), digest in zip(read, digests)])
+        found = signature_cache.read(folder, cache_name, key, Signatures)
+        if found is not None:
+            return found
+        cached = (folder, cache_name, key)
+
+    import tomllib  # only when the files are parsed: not on a cache hit
+
     apps: dict[str, CatalogApp] = {}
     policies: dict[str, Policy] = {}
     makers: dict[str, Maker] = {}
     files: list[SignatureFile] = []
-    seen: set[Path] = set()
-    for path in paths:
-        if path.resolve() in seen:  # the same file named twice (`validate signatures/`) loads once
+    for (path, real, bundled_file, data), digest in zip(read, digests):
+        name = _display(path, real, base_real)
+        if isinstance(data, OSError):
+            problems.append(f"{name}: (file): cannot be read: {data.strerror or data}")
             continue
-        seen.add(path.resolve())
-        name = _display(path, base)
-        bundled_file = is_bundled(path, base)
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            problems.append(f"{name}: (file): cannot be read: {err.strerror or err}")
-            continue
-        digest = hashlib.sha256(data).hexdigest()
         try:
             raw = tomllib.loads(data.decode("utf-8"))
         except UnicodeDecodeError as err:
@@ -822,7 +861,10 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
     problems += _cross_check(apps, policies, makers)
     if problems:
         raise SignatureError(problems)
-    return Signatures(apps=apps, policies=policies, files=tuple(files), makers=makers)
+    loaded = Signatures(apps=apps, policies=policies, files=tuple(files), makers=makers)
+    if cached is not None:
+        signature_cache.write(*cached, loaded)
+    return loaded
 
 
 def _cross_check(apps: dict[str, CatalogApp], policies: dict[str, Policy], makers: dict[str, Maker]) -> list[str]:

@@ -44,7 +44,6 @@ from typing import Iterator, Sequence
 from adbutils import AdbDeviceInfo
 from adbutils.errors import AdbConnectionError, AdbError
 
-from scanner.connectors.android import tracking
 from scanner.connectors.android.device import READ_ERRORS, DeviceReader, Identity
 from scanner.connectors.android.errors import explain_error, explain_state
 from scanner.connectors.android.server import (
@@ -316,6 +315,8 @@ class AndroidConnector:
         As watch begins, a server is started when none answers (as `scan` does, with may_start and never for
         --adb-server); one that answered and then went away is waited for, never replaced.
         """
+        from scanner.connectors.android import tracking
+
         tracking.track(self.address, plugs, stop, notify=self.notify,
                        start=self.start_server if self.may_start and not self.address.explicit else None)
 

@@ -122,18 +122,43 @@ def user_server() -> ServerAddress:
 
 
 class _Connection(AdbConnection):
-    """An adbutils connection that fails instead of running `adb start-server`, and tells its client when
-    it is closed (the client keeps the open ones, to cut them at the deadline)."""
+    """An adbutils connection that fails instead of running `adb start-server`, closes without waiting, and
+    tells its client when it is closed (the client keeps the open ones, to cut them at the deadline).
+
+    It owns its socket: adbutils' own `close()` sleeps 10 ms after shutting the write side down (for a
+    uiautomator2 connection left established, openatx/adbutils#154), which every connection of a scan
+    paid (listing, features, each shell round trip). A connection here is closed when its answer has
+    been read whole (or given up on), so nothing is left for the peer to flush: shut down, closed, at once.
+    """
 
     owner: Client | None = None
+    _socket: socket.socket | None = None
 
     def _safe_connect(self):
-        return self._create_socket()
+        self._socket = self._create_socket()
+        return self._socket
+
+    @property
+    def conn(self) -> socket.socket:
+        if self._socket is None:
+            raise AdbError("Connection is closed")
+        return self._socket
+
+    @property
+    def closed(self) -> bool:
+        return self._socket is None
 
     def close(self) -> None:
         if self.owner is not None:
             self.owner.forget(self)
-        super().close()
+        sock, self._socket = self._socket, None
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already cut (abort) or reset by the peer
+        sock.close()
 
 
 class Client(AdbClient):
