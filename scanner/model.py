@@ -6,6 +6,7 @@ output formats without one of them changing what another sees.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
@@ -253,6 +254,17 @@ class SignatureFile:
     path: str
     sha256: str
     kind: str  # "app" | "policy" | "maker"
+
+
+def signature_digest(files: Iterable[SignatureFile]) -> str:
+    """One hash for the signature data a run used: sha256 over `<sha256>  <path>\\n` per file (sha256sum's
+    line, the path as reports give it), the lines sorted. Two runs with the same files (same contents, same
+    names) give the same hash; any file added, removed, renamed or changed gives another. `scanner --version`
+    and the HTML report both print it."""
+    import hashlib
+
+    lines = sorted(f"{f.sha256}  {f.path}\n" for f in files)
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def severity_at_least(severity: str, threshold: str) -> bool:

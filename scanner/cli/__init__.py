@@ -37,30 +37,18 @@ def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> Non
     if not value or ctx.resilient_parsing:
         return
     click.echo(f"scanner, version {__version__}")  # click's words, which scripts may already read
-    import hashlib
-
-    from scanner.signatures import SignatureError, bundled_dir, load_signatures
+    from scanner.model import signature_digest
+    from scanner.signatures import SignatureError, load_signatures
 
     try:
         sigs = load_signatures()
     except SignatureError as err:
         click.echo(f"signatures: cannot be loaded: {err.problems[0] if err.problems else err}")
         ctx.exit(2)
-    base = bundled_dir().resolve()
-
-    def name(path: str) -> str:
-        from pathlib import Path
-
-        try:
-            return Path(path).resolve().relative_to(base).as_posix()
-        except ValueError:
-            return Path(path).name
-
-    listing = "".join(f"{f.sha256}  {name(f.path)}\n" for f in sorted(sigs.files, key=lambda f: name(f.path)))
     dates = [d for p in sigs.policies.values() for d in (p.checked, p.signed) if d is not None]
     newest = f", checked up to {max(dates).isoformat()}" if dates else ""
     click.echo(f"signatures: {len(sigs.files)} bundled files ({len(sigs.apps)} apps, {len(sigs.policies)} policies"
-               f"{newest}), sha256 {hashlib.sha256(listing.encode()).hexdigest()}")
+               f"{newest}), sha256 {signature_digest(sigs.files)}")
     ctx.exit(0)
 
 

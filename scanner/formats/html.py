@@ -44,8 +44,8 @@ from scanner.model import (
     Finding,
     NotChecked,
     Report,
-    SignatureFile,
     device_verdict,
+    signature_digest,
 )
 from scanner.terminal.text import safe
 
@@ -207,14 +207,6 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def signature_digest(files: Iterable[SignatureFile]) -> str:
-    """One hash for the signature data a report used: sha256 over `<sha256>  <path>\\n` per file (sha256sum's
-    line), the lines sorted. Two runs with the same files (same contents, same names) give the same
-    hash; any file added, removed, renamed or changed gives another."""
-    lines = sorted(f"{f.sha256}  {f.path}\n" for f in files)
-    return hashlib.sha256("".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _badge(word: str, css: str, big: bool = False) -> str:

@@ -38,6 +38,19 @@ def test_version_and_V_name_the_tool_and_the_signature_data():
                         r"sha256 [0-9a-f]{64}", second)
 
 
+def test_version_gives_the_same_signature_hash_as_the_html_report(tmp_path):
+    """One definition of the signature data's hash: what --version prints is what the audit file shows."""
+    from scanner.model import signature_digest
+    from scanner.signatures import load_signatures
+
+    digest = signature_digest(load_signatures().files)
+    assert scanner("--version").stdout.splitlines()[1].endswith(f"sha256 {digest}")
+    listing = tmp_path / "apps.txt"
+    listing.write_text("com.tencent.mm\n", encoding="utf-8")
+    page = scanner("scan", "--input", str(listing), "--format", "html").stdout
+    assert f"sha256 {digest}" in page
+
+
 def test_a_bare_scanner_prints_its_help_and_succeeds():
     done = scanner()
     assert done.returncode == 0
