@@ -151,6 +151,7 @@ def run(
     accept_scopes: tuple[str, ...] = (),
     max_age: int | None = None,
     now: datetime | None = None,
+    spooled: bool = False,
 ) -> Report:
     """Read every connector (with `read`), match, and build the report.
 
@@ -162,12 +163,22 @@ def run(
     computer in an MDM export) is listed in the report's `not_checked`.
     `accept_scopes` and `max_age` are --accept-scope and --max-age (see
     `accepted` and `aged`); `now` is the time ages are measured from.
+
+    `spooled` (without `order`): each device's result is written out as it
+    is finished (formats.json_report.DeviceSpool) instead of kept, and the
+    report is a SpooledReport, which only the JSON format writes: memory
+    stays flat however many devices the inputs hold.
     """
     started = datetime.now(UTC)
     now = now or started
     connectors = list(connectors)
     results: dict[tuple, DeviceResult] = {}
     skipped: dict[tuple, NotChecked] = {}
+    spool = None
+    if spooled and order is None:
+        from scanner.formats.json_report import DeviceSpool
+
+        spool = DeviceSpool(fail_on, inventory)
     for inv in read(connectors):
         if inv.reason == NOT_CHECKED:
             key = inv.device.key
@@ -178,11 +189,25 @@ def run(
             continue
         inv = accepted(aged(inv, max_age, now), accept_scopes)
         result = _result(inv, matcher, inventory)
+        if spool is not None:
+            spool.add(result)  # merges a device seen again, as below
+            continue
         key = inv.device.key
         results[key] = merge_results(results[key], result) if key in results else result
     ordered = sorted(results.values(), key=order) if order is not None else list(results.values())
     transports = tuple(sorted((t for c in connectors if (t := getattr(c, "asked", None)) is not None),
                               key=lambda t: (t.platform, t.transport)))
+    if spool is not None:
+        from scanner.formats.json_report import SpooledReport
+
+        counts = spool.finish()
+        return SpooledReport(
+            tool="scanner", version=__version__, started=started, finished=datetime.now(UTC),
+            policies=matcher.policy_refs(), signature_files=matcher.signatures.files, results=(), fail_on=fail_on,
+            inventory_included=inventory, inputs=inputs, transports=transports,
+            not_checked=tuple(skipped.values()), accepted_scopes=tuple(accept_scopes), max_age=max_age,
+            spool=spool, counts=counts,
+        )
     return Report(
         tool="scanner",
         version=__version__,
