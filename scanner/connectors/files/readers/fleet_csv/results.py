@@ -15,6 +15,11 @@ class Run:
 
     __slots__ = ("platform", "serial", "apps", "problems")
 
+    @property
+    def count(self) -> int:
+        """The apps read."""
+        return len(self.apps)
+
     def __init__(self, platform: str | None, serial: str) -> None:
         self.platform = platform
         self.serial = serial

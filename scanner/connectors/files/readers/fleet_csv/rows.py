@@ -59,7 +59,7 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
             text = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
             orphans.add(f"line {n}: {'not valid UTF-8' if not decodable(text) else snippet(text)}", evidence=raw)
 
-    marked, platforms = fleet.marked, fleet.platforms
+    marked = fleet.marked
     reader = csv.reader(chain.from_iterable(blocks(src, at + 1, marked, fleet.bad)), strict=True,
                         skipinitialspace=True)
     rows: Iterator[list[str]] = reader
@@ -86,7 +86,7 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
                         yield run.inventory(name, src)
                     plat = fault.plat if fault.plat is not None and decodable(fault.plat) else ""
                     # A platform cell that cannot be read: the device's platform from its other rows.
-                    platform = KNOWN_PLATFORMS.get(plat.strip().lower()) or platforms.get(serial)
+                    platform = KNOWN_PLATFORMS.get(plat.strip().lower()) or fleet.platforms.get(serial)
                     run = Run(platform, serial)
                     fleet.saw(serial, platform)
                     cur_dev, cur_plat = fault.dev, (plat if platform else None)
