@@ -85,7 +85,7 @@ def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
         message=message,
         coverage=coverage,
         findings=one_finding_each(findings) if inv.residue or len(findings) > 1 else tuple(findings),
-        app_count=len(inv.apps),
+        app_count=len(inv.apps) if inv.app_count is None else inv.app_count,
         problems=inv.problems,
         problem_count=inv.problem_count,
         apps=inv.apps if keep_apps else None,

@@ -89,8 +89,10 @@ def scan(ctx: click.Context, terminal: Terminal, inputs: tuple[str, ...], accept
 
         # A JSON report only: each device written out as it is finished (memory stays flat as the fleet grows).
         spooled = fmt == "json" and all(f == "json" for f, _ in out_specs)
-        report = run([FileConnector(name, keep=matcher.knows) for name in inputs], matcher, inventory=inventory,
-                     fail_on=fail_on, inputs=inputs, accept_scopes=tuple(dict.fromkeys(accept_scopes)),
+        # Without --inventory the report lists only what was found: the large readers keep only what may be.
+        lean = None if inventory else matcher.may_find
+        report = run([FileConnector(name, keep=matcher.knows, lean=lean) for name in inputs], matcher,
+                     inventory=inventory, fail_on=fail_on, inputs=inputs, accept_scopes=tuple(dict.fromkeys(accept_scopes)),
                      max_age=max_age, spooled=spooled)
     else:
         from scanner import live

@@ -248,7 +248,7 @@ def result_from_dict(entry: dict[str, Any], inventory: bool, problem_count: int)
         platform=d["platform"], serial=d["serial"], model=d["model"], os_version=d["os_version"], name=d["name"],
         source=d["source"], transport=d["transport"],
         identity=tuple((i["kind"], i["value"]) for i in d["identity"]),
-        inventoried=None if d["inventoried"] is None else datetime.fromisoformat(d["inventoried"].replace("Z", "+00:00")),
+        inventoried=None if d["inventoried"] is None else datetime.fromisoformat(d["inventoried"]),
     )
     findings = tuple(
         Finding(app=_app(f["app"]), policy=f["policy"], policy_status=f["policy_status"], rule=f["rule"],
