@@ -78,8 +78,9 @@ BARE = "import csv,sys; n=sum(1 for _ in csv.reader(open(sys.argv[1], newline=''
 
 def measure(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in MB and exit code of one fresh process (its stdout saved to `out`)."""
+    # Run in the output's folder: `python -m scanner` would take a ./scanner of the current folder before PYTHONPATH.
     done = subprocess.run([sys.executable, "-c", MEASURE, str(out), *cmd], capture_output=True, text=True, check=True,
-                          env=env)
+                          env=env, cwd=out.parent)
     wall, rss, rc = done.stdout.split()
     return float(wall), float(rss), int(rc)
 
