@@ -9,15 +9,18 @@ peak RSS of each (resource.getrusage(RUSAGE_CHILDREN).ru_maxrss). With --rows N 
 and prints how the scanner's peak RSS grew (goal: within 20 %: memory stays flat as the file grows).
 Every scanner run's JSON is checked: the mobile devices all present and partial (mdm-scope), the desktop
 devices listed as not checked, and the planted com.tencent.mm rows found. --unzipped scans the CSV
-itself (for a build without ZIP reading). The generated files live in a temp dir removed at the end.
+itself (for a build without ZIP reading). With --before DIR a third command C, the same scan with
+PYTHONPATH=DIR (a checkout of the code before a change), takes its turn in every round. The generated files
+live in a temp dir removed at the end.
 
-Run:  python bench/bench_intune.py [--rows 5000000] [--rounds 3] [--unzipped]
+Run:  python bench/bench_intune.py [--rows 5000000] [--rounds 3] [--unzipped] [--before DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -73,14 +76,16 @@ print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)
 BARE = "import csv,sys; n=sum(1 for _ in csv.reader(open(sys.argv[1], newline='', encoding='utf-8-sig'))); print(n)"
 
 
-def measure(cmd: list[str], out: Path) -> tuple[float, float, int]:
+def measure(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in MB and exit code of one fresh process (its stdout saved to `out`)."""
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(out), *cmd], capture_output=True, text=True, check=True)
+    # Run in the output's folder: `python -m scanner` would take a ./scanner of the current folder before PYTHONPATH.
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(out), *cmd], capture_output=True, text=True, check=True,
+                          env=env, cwd=out.parent)
     wall, rss, rc = done.stdout.split()
     return float(wall), float(rss), int(rc)
 
 
-def check(report_path: Path, stats: dict[str, int]) -> None:
+def check(report_path: Path, stats: dict[str, int], rc: int, rows: int, devices_in: int) -> None:
     """Abort unless the scan read what the export holds."""
     report = json.loads(report_path.read_text(encoding="utf-8"))
     devices = report["devices"]
@@ -95,11 +100,23 @@ def check(report_path: Path, stats: dict[str, int]) -> None:
     found = sum(1 for d in mobile if any(f["app"]["id"] == PLANTED for f in d.get("findings", ())))
     if found != stats["planted"]:
         problems.append(f"{PLANTED} found on {found} devices, planted on {stats['planted']}")
+    if len(devices) != len(mobile) or any(d["findings"] and d["findings"][0]["app"]["id"] != PLANTED for d in mobile):
+        problems.append("a device that is no phone of the export, or a finding that is not the planted app")
+    per = rows // devices_in
+    summary = report["summary"]
+    want = (stats["mobile"], 0, stats["mobile"], stats["planted"], stats["mobile"] * per, stats["desktop"])
+    got = (summary["devices"], summary["complete"], summary["partial"], summary["devices_with_findings"],
+           summary["apps_read"], summary["not_checked"])
+    if got != want:
+        problems.append(f"summary (devices, complete, partial, with findings, apps read, not checked) {got}, "
+                        f"expected {want}")
+    if rc != 5:
+        problems.append(f"exit code {rc}, expected 5 (findings, every device partial)")
     if problems:
         sys.exit("bench_intune: the scan did not read the export: " + "; ".join(problems))
 
 
-def compare(tmp: Path, rows: int, devices: int, rounds: int, unzipped: bool) -> float:
+def compare(tmp: Path, rows: int, devices: int, rounds: int, unzipped: bool, before: str | None = None) -> float:
     """One size: A/B rounds, printed; returns the scanner's peak RSS (MB)."""
     csv_path = tmp / f"AppInvRawData_{rows}.csv"
     stats = generate(csv_path, rows, devices)
@@ -112,19 +129,30 @@ def compare(tmp: Path, rows: int, devices: int, rounds: int, unzipped: bool) -> 
           f"{csv_path.stat().st_size / 1e6:.0f} MB, scanned as {target.name} ({target.stat().st_size / 1e6:.0f} MB)")
     scan = [sys.executable, "-m", "scanner", "scan", "--input", str(target), "--format", "json"]
     bare = [sys.executable, "-c", BARE, str(csv_path)]
-    results: dict[str, list[tuple[float, float, int]]] = {"A": [], "B": []}
+    results: dict[str, list[tuple[float, float, int]]] = {"A": [], "B": [], "C": []}
     out = tmp / "report.json"
+    env = None if before is None else {**os.environ, "PYTHONPATH": str(Path(before).resolve())}
     for _ in range(rounds):
         results["A"].append(measure(scan, out))
-        check(out, stats)
+        check(out, stats, results["A"][-1][2], rows, devices)
         results["B"].append(measure(bare, tmp / "bare.txt"))
-    for key, label in (("A", "scanner scan --format json"), ("B", "bare csv.reader pass     ")):
+        if env is not None:
+            results["C"].append(measure(scan, out, env))
+            check(out, stats, results["C"][-1][2], rows, devices)
+    for key, label in (("A", "scanner scan --format json"), ("B", "bare csv.reader pass     "),
+                       ("C", "the same scan, --before  ")):
+        if not results[key]:
+            continue
         walls = [r[0] for r in results[key]]
         print(f"  {key} {label}  wall median {statistics.median(walls):6.2f} s  min {min(walls):6.2f}  "
               f"max {max(walls):6.2f}   peak {max(r[1] for r in results[key]):6.0f} MB"
               + (f"   exit {results[key][0][2]}" if key == "A" else ""))
     ratio = statistics.median(r[0] for r in results["A"]) / statistics.median(r[0] for r in results["B"])
     print(f"  ratio A/B (medians) {ratio:5.2f}x   goal <= {RATIO_GOAL:.0f}x: {'meets' if ratio <= RATIO_GOAL else 'MISSES'}")
+    if results["C"]:
+        c = statistics.median(r[0] for r in results["C"])
+        print(f"  ratio C/B (medians) {c / statistics.median(r[0] for r in results['B']):5.2f}x   (before)   C/A "
+              f"{c / statistics.median(r[0] for r in results['A']):5.2f}x   C peak {max(r[1] for r in results['C']):.0f} MB")
     csv_path.unlink()
     if target != csv_path:
         target.unlink()
@@ -138,12 +166,13 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--unzipped", action="store_true", help="scan the CSV itself, not a ZIP of it")
+    parser.add_argument("--before", metavar="DIR", help="also run the scan with PYTHONPATH=DIR (C), alternating")
     args = parser.parse_args()
     rounds = max(3, args.rounds)
     with tempfile.TemporaryDirectory(prefix="bench_intune_") as tmp:
-        small = compare(Path(tmp), 1_000_000, args.devices, rounds, args.unzipped)
+        small = compare(Path(tmp), 1_000_000, args.devices, rounds, args.unzipped, args.before)
         if args.rows != 1_000_000:
-            large = compare(Path(tmp), args.rows, args.devices, rounds, args.unzipped)
+            large = compare(Path(tmp), args.rows, args.devices, rounds, args.unzipped, args.before)
             growth = large / small - 1
             print(f"peak RSS {small:.0f} MB at 1M rows, {large:.0f} MB at {args.rows:,}: {growth:+.0%}   goal within "
                   f"{RSS_GOAL:.0%}: {'meets' if abs(growth) <= RSS_GOAL else 'MISSES'}")

@@ -97,7 +97,7 @@ def _result(inv: Inventory, matcher: Matcher, keep_apps: bool) -> DeviceResult:
         message=message,
         coverage=coverage,
         findings=one_finding_each(findings) if inv.residue or len(findings) > 1 else tuple(findings),
-        app_count=len(inv.apps),
+        app_count=len(inv.apps) if inv.app_count is None else inv.app_count,
         problems=inv.problems,
         problem_count=inv.problem_count,
         apps=inv.apps if keep_apps else None,
@@ -163,6 +163,7 @@ def run(
     accept_scopes: tuple[str, ...] = (),
     max_age: int | None = None,
     now: datetime | None = None,
+    spooled: bool = False,
 ) -> Report:
     """Read every connector (with `read`), match, and build the report.
 
@@ -174,12 +175,22 @@ def run(
     computer in an MDM export) is listed in the report's `not_checked`.
     `accept_scopes` and `max_age` are --accept-scope and --max-age (see
     `accepted` and `aged`); `now` is the time ages are measured from.
+
+    `spooled` (without `order`): each device's result is written out as it
+    is finished (formats.json_report.DeviceSpool) instead of kept, and the
+    report is a SpooledReport, which only the JSON format writes: memory
+    stays flat however many devices the inputs hold.
     """
     started = datetime.now(UTC)
     now = now or started
     connectors = list(connectors)
     results: dict[tuple, DeviceResult] = {}
     skipped: dict[tuple, NotChecked] = {}
+    spool = None
+    if spooled and order is None:
+        from scanner.formats.json_report import DeviceSpool
+
+        spool = DeviceSpool(fail_on, inventory)
     for inv in read(connectors):
         if inv.reason == NOT_CHECKED:
             key = inv.device.key
@@ -190,12 +201,26 @@ def run(
             continue
         inv = accepted(aged(inv, max_age, now), accept_scopes)
         result = _result(inv, matcher, inventory)
+        if spool is not None:
+            spool.add(result)  # merges a device seen again, as below
+            continue
         key = inv.device.key
         results[key] = merge_results(results[key], result) if key in results else result
     ordered = sorted(results.values(), key=order) if order is not None else list(results.values())
     transports = tuple(sorted((t for c in connectors if (t := getattr(c, "asked", None)) is not None),
                               key=lambda t: (t.platform, t.transport)))
     host, user = ran_by()
+    if spool is not None:
+        from scanner.formats.json_report import SpooledReport
+
+        counts = spool.finish()
+        return SpooledReport(
+            tool="scanner", version=__version__, started=started, finished=datetime.now(UTC),
+            policies=matcher.policy_refs(), signature_files=matcher.signatures.files, results=(), fail_on=fail_on,
+            inventory_included=inventory, inputs=inputs, transports=transports,
+            not_checked=tuple(skipped.values()), accepted_scopes=tuple(accept_scopes), max_age=max_age,
+            spool=spool, counts=counts, host=host, user=user,
+        )
     return Report(
         tool="scanner",
         version=__version__,

@@ -258,6 +258,18 @@ class Matcher:
         rules = self._names.get(app.platform, {}).get(key)
         return [r.finding(app, "name") for r in rules] if rules else []
 
+    def may_find(self, app: App) -> bool:
+        """Whether `match` may find `app` (or `recover` skip a word for it): a lean read keeps only such apps.
+        True for more apps than are found (an iOS app with a team id, an id that starts like an extension)."""
+        if app.platform not in self._exact:
+            return False
+        key = app.id.lower()
+        if key in self._exact["android"] or key in self._exact["ios"] or key.startswith(self._extensions):
+            return True
+        if app.evidence == "name":
+            return bool(self._by_name(app))
+        return app.platform == "ios" and bool(app.team_id)
+
     def knows(self, token: str) -> bool:
         """Whether `token` is an id some selected policy names, on either platform, or an iOS extension of
         one: what is worth keeping of the text that could not be read."""

@@ -136,6 +136,10 @@ class Inventory:
     # Id-like tokens of the text that could not be parsed (damaged lines, a file of unknown format). The
     # matcher searches them for whole catalog ids: evidence is never dropped with the line that held it.
     residue: tuple[str, ...] = ()
+    # A lean read (scan --input without --inventory, which reports no app but those found): the apps read, when
+    # `apps` holds only those a finding may rest on (Matcher.may_find), and always the first app read, so that
+    # `apps` is empty only when no app was read. None: `apps` is every app read.
+    app_count: int | None = None
 
 
 @dataclass(frozen=True)

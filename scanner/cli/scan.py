@@ -87,9 +87,13 @@ def scan(ctx: click.Context, terminal: Terminal, inputs: tuple[str, ...], accept
         from scanner.audit import run
         from scanner.connectors.files import FileConnector
 
-        report = run([FileConnector(name, keep=matcher.knows) for name in inputs], matcher, inventory=inventory,
-                     fail_on=fail_on, inputs=inputs, accept_scopes=tuple(dict.fromkeys(accept_scopes)),
-                     max_age=max_age)
+        # A JSON report only: each device written out as it is finished (memory stays flat as the fleet grows).
+        spooled = fmt == "json" and all(f == "json" for f, _ in out_specs)
+        # Without --inventory the report lists only what was found: the large readers keep only what may be.
+        lean = None if inventory else matcher.may_find
+        report = run([FileConnector(name, keep=matcher.knows, lean=lean) for name in inputs], matcher,
+                     inventory=inventory, fail_on=fail_on, inputs=inputs, accept_scopes=tuple(dict.fromkeys(accept_scopes)),
+                     max_age=max_age, spooled=spooled)
     else:
         from scanner import live
 
@@ -97,7 +101,12 @@ def scan(ctx: click.Context, terminal: Terminal, inputs: tuple[str, ...], accept
             transports = live.open_transports(platforms, select=select, addresses={"android": adb_server},
                                               timeout=timeout, notify=terminal.notify, progress=progress)
             report = live.scan(transports, matcher, inventory=inventory, fail_on=fail_on)
-    if not report.results:
+    if not report.summary.devices:
         terminal.notify("no device found: connect a device by USB (Android: enable USB debugging; iPhone: unlock "
                         "it and tap Trust), then run again; `scanner devices` shows what is attached")
-    return deliver(report, fmt, out_specs)
+    try:
+        return deliver(report, fmt, out_specs)
+    finally:
+        spool = getattr(report, "spool", None)
+        if spool is not None:
+            spool.close()

@@ -11,14 +11,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from scanner.formats.interface import Format, FormatOptions
-from scanner.model import App, DeviceInfo, DeviceResult, Finding, NotChecked, Report, device_verdict
+from scanner.model import (
+    App,
+    DeviceInfo,
+    DeviceResult,
+    Finding,
+    NotChecked,
+    Report,
+    Scope,
+    Summary,
+    device_verdict,
+    merge_results,
+    severity_at_least,
+)
 
-__all__ = ["FORMAT", "SCHEMA_VERSION", "app_to_dict", "clone_serials", "device_info_to_dict", "device_to_dict",
-           "finding_id", "not_checked_to_dict", "report_to_dict", "timestamp", "write_json"]
+__all__ = ["FORMAT", "SCHEMA_VERSION", "DeviceSpool", "SpooledReport", "app_to_dict", "clone_serials",
+           "device_info_to_dict", "device_to_dict", "finding_id", "not_checked_to_dict", "report_to_dict",
+           "result_from_dict", "timestamp", "write_json"]
 
 SCHEMA_VERSION = "1.2"
 
@@ -224,6 +240,230 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     }
 
 
+def result_from_dict(entry: dict[str, Any], inventory: bool, problem_count: int) -> DeviceResult:
+    """The DeviceResult a `devices` entry was written from (device_to_dict's inverse: what the entry shows, with
+    the problem count as counted, which the entry shows only when it is at least the problems kept)."""
+    d = entry["device"]
+    device = DeviceInfo(
+        platform=d["platform"], serial=d["serial"], model=d["model"], os_version=d["os_version"], name=d["name"],
+        source=d["source"], transport=d["transport"],
+        identity=tuple((i["kind"], i["value"]) for i in d["identity"]),
+        inventoried=None if d["inventoried"] is None else datetime.fromisoformat(d["inventoried"]),
+    )
+    findings = tuple(
+        Finding(app=_app(f["app"]), policy=f["policy"], policy_status=f["policy_status"], rule=f["rule"],
+                listed=f["listed"], relation=f["relation"], catalog_app=f["catalog_app"],
+                catalog_name=f["catalog_name"], match=f["match"], identifier=f["identifier"],
+                confidence=f["confidence"], severity=f["severity"], edition=f["edition"])
+        for f in entry["findings"])
+    return DeviceResult(
+        device=device, status=entry["status"], reason=entry["reason"], message=entry["message"],
+        coverage=tuple(Scope(s["scope"], s["read"], s["reason"], s["apps"]) for s in entry["coverage"]),
+        findings=findings, app_count=entry["app_count"], problems=tuple(entry["problems"]),
+        problem_count=problem_count,
+        apps=tuple(_app(a) for a in entry["inventory"]) if inventory else None,
+    )
+
+
+def _app(a: dict[str, Any]) -> App:
+    return App(a["platform"], a["id"], a["name"], a["version"], a["build"], a["installer"], a["user"], a["state"],
+               a["system"], a["path"], a["team_id"], a["signer"], a["uid"], a["evidence"], a["devices"])
+
+
+# --- a report written as its devices are finished --------------------------------------------------------
+
+_SEEN_BITS = 1 << 25  # a 4 MiB bitmap of device keys seen: what tells, without a set that grows, a device seen before
+_MASK = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """What the report's summary and exit code need of its devices, added up as they are spooled."""
+
+    devices: int = 0
+    complete: int = 0
+    partial: int = 0
+    failed: int = 0
+    findings: int = 0
+    prohibited: int = 0
+    review: int = 0
+    devices_with_findings: int = 0
+    apps_read: int = 0
+    failing: int = 0
+
+
+def _counts(r: DeviceResult, fail_on: str) -> list[int]:
+    findings = r.findings
+    prohibited = sum(f.severity == "prohibited" for f in findings) if findings else 0
+    return [1, r.status == "complete", r.status == "partial", r.status == "failed", len(findings), prohibited,
+            sum(f.severity == "review" for f in findings) if findings else 0, bool(findings), r.app_count,
+            sum(severity_at_least(f.severity, fail_on) for f in findings) if findings else 0]
+
+
+class DeviceSpool:
+    """The `devices` of a JSON report, each encoded when its result is finished and kept in a temporary file
+    instead of memory, so that a scan of a million devices costs the memory of one (scan --input).
+
+    The report's head comes first but is known last (the summary, the verdict): the lines wait in the file,
+    and write() copies them after the head. The output is byte for byte write_json's of the same results:
+
+    - A device seen again (an export that lists it twice, apart) is merged into its first place, as
+      audit.run merges it: a bitmap of key hashes tells a device that may have been seen before, and such a
+      result waits in memory (with a mark in the file where it came); at the end its first part is read back
+      from its line and the parts merged in order. (A hash that only collides costs a wait, no change.)
+    - A device with a transport and findings (a saved live report of two clones) waits too: its finding ids
+      depend on whether another device shares its serial, known at the end.
+    """
+
+    def __init__(self, fail_on: str, inventory: bool) -> None:
+        self.fail_on, self.inventory = fail_on, inventory
+        self.file = tempfile.TemporaryFile("w+", encoding="ascii", newline="\n")  # noqa: SIM115 - closed by close()
+        self._seen = bytearray(_SEEN_BITS >> 3)
+        self._late: dict[tuple, list[DeviceResult]] = {}  # a key seen before -> its later parts, in order
+        self._parked: list[object] = []  # what a mark in the file stands for: a key of _late, or a held result
+        self._held = False  # a result waits for its finding ids
+        self._transport = False  # a device with a transport was added
+        self._totals = [0] * 10
+        self._finals: dict[tuple, DeviceResult] = {}
+        self._places: dict[int, tuple] = {}  # line number -> the key whose merged result is written there
+        self._clones: frozenset = frozenset()
+        self._head = Report(tool="", version="", started=datetime.now(UTC), finished=datetime.now(UTC),
+                            policies=(), signature_files=(), results=(), fail_on=fail_on,
+                            inventory_included=inventory)
+        self._encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+
+    def add(self, result: DeviceResult) -> None:
+        key = result.device.key
+        if key[3] is not None:
+            self._transport = True
+        h = hash(key) & _MASK
+        bit = h & (_SEEN_BITS - 1)
+        byte, mask = bit >> 3, 1 << (bit & 7)
+        seen = self._seen
+        if seen[byte] & mask:
+            late = self._late.get(key)
+            if late is None:
+                self._late[key] = [result]
+                self._mark(h, key)
+            else:
+                late.append(result)
+            return
+        seen[byte] |= mask
+        if result.device.transport and result.findings:
+            self._held = True
+            self._mark(h, result)
+            return
+        self._write(h, result)
+
+    def _mark(self, h: int, what: object) -> None:
+        self.file.write(f"{h:x} ~{len(self._parked)}\n")
+        self._parked.append(what)
+
+    def _write(self, h: int, result: DeviceResult) -> None:
+        totals = self._totals
+        for i, n in enumerate(_counts(result, self.fail_on)):
+            totals[i] += n
+        self.file.write(f"{h:x} {result.problem_count} {self._encode(device_to_dict(result, self._head))}\n")
+
+    def _lines(self) -> Iterator[tuple[int, str, str, str]]:
+        """(line number, hash, count or mark, the rest) of each line of the file."""
+        self.file.seek(0)
+        for n, line in enumerate(self.file):
+            h, count, rest = (line.rstrip("\n").split(" ", 2) + [""])[:3]
+            yield n, h, count, rest
+
+    def finish(self) -> _Counts:
+        """Merge what waited, and return the counts of the report's devices."""
+        self.file.flush()
+        if not self._late and not self._held:
+            return _Counts(*self._totals)
+        late, finals, places, totals = self._late, self._finals, self._places, self._totals
+        hashes = {f"{hash(k) & _MASK:x}" for k in late}
+        transports: dict[tuple, set] = {}
+        every = self._transport  # a device has a transport: which serials are shared decides finding ids
+
+        def count(result: DeviceResult, sign: int) -> None:
+            for i, n in enumerate(_counts(result, self.fail_on)):
+                totals[i] += sign * n
+
+        for n, h, mark, rest in self._lines():
+            if mark.startswith("~"):
+                what = self._parked[int(mark[1:])]
+                if isinstance(what, DeviceResult):
+                    key, first = what.device.key, what
+                elif what in finals:
+                    continue  # a later part: merged into the device's first place, further up
+                else:
+                    key, first = what, late[what].pop(0)  # no first part in the file: a hash that only collided
+            elif h in hashes or every:
+                entry = json.loads(rest)
+                d = entry["device"]
+                key = (d["source"], d["platform"], d["serial"], d["transport"])
+                if d["serial"] is not None:
+                    transports.setdefault((d["platform"], d["serial"]), set()).add(d["transport"])
+                if key not in late or key in finals:
+                    continue
+                first = result_from_dict(entry, self.inventory, int(mark))
+                count(first, -1)  # counted when it was written: its merged result counts instead
+            else:
+                continue
+            final = first
+            for part in late.get(key, ()):
+                final = merge_results(final, part)
+            place = key if key in late else ("held", n)
+            finals[place] = final
+            places[n] = place
+            count(final, +1)
+            if final.device.serial is not None:
+                transports.setdefault((final.device.platform, final.device.serial), set()).add(final.device.transport)
+        self._clones = frozenset(k for k, seen in transports.items() if len(seen) > 1) if every else frozenset()
+        return _Counts(*totals)
+
+    def write(self, report: Report, out: TextIO) -> int:
+        """Write the devices' lines (as write_json does, after the head); the number written."""
+        written = 0
+        encode = self._encode
+        for n, _, mark, rest in self._lines():
+            place = self._places.get(n)
+            if place is not None:
+                rest = encode(device_to_dict(self._finals[place], report, self._clones))
+            elif mark.startswith("~"):
+                continue  # a later part of a device merged into its first place
+            out.write(",\n    " if written else "\n    ")
+            out.write(rest)
+            written += 1
+        return written
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclass(frozen=True)
+class SpooledReport(Report):
+    """A Report whose devices are in a DeviceSpool (`results` is empty): `counts` stand in for them wherever
+    the report's summary, completeness or exit code is asked. Only the JSON format can write it."""
+
+    spool: DeviceSpool | None = None
+    counts: _Counts = _Counts()
+
+    @property
+    def summary(self) -> Summary:
+        c = self.counts
+        return Summary(devices=c.devices, complete=c.complete, partial=c.partial, failed=c.failed,
+                       findings=c.findings, prohibited=c.prohibited, review=c.review,
+                       devices_with_findings=c.devices_with_findings, apps_read=c.apps_read,
+                       not_checked=len(self.not_checked))
+
+    @property
+    def complete(self) -> bool:
+        c = self.counts
+        return bool(c.devices) and c.complete == c.devices and all(t.answered for t in self.transports)
+
+    @property
+    def failing_findings(self) -> int:
+        return self.counts.failing
+
+
 def write_json(report: Report, out: TextIO) -> None:
     """Write the report as JSON: the top level indented, each device on one line.
 
@@ -238,6 +478,10 @@ def write_json(report: Report, out: TextIO) -> None:
     head = json.dumps(doc, ensure_ascii=True, indent=2)
     out.write(head[:-2])  # without the closing "\n}"
     out.write(',\n  "devices": [')
+    spool = getattr(report, "spool", None)
+    if spool is not None:
+        out.write("\n  ]\n}\n" if spool.write(report, out) else "]\n}\n")
+        return
     encode = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
     for i, device in enumerate(devices):
         out.write(",\n    " if i else "\n    ")

@@ -7,7 +7,9 @@ readers share too, are in scanner.connectors.records.)
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text, strings_in
@@ -16,11 +18,32 @@ from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Sco
 
 __all__ = [
     "KNOWN_PLATFORMS", "KNOWN_STATES", "error_text", "evidence_of", "failed_inventory", "header_refused",
-    "json_apps", "json_record", "label_of", "make_inventory", "value_evidence",
+    "json_apps", "json_record", "label_of", "lean", "lean_reading", "make_inventory", "value_evidence",
 ]
 
 KNOWN_PLATFORMS = {p: p for p in PLATFORMS}
 KNOWN_STATES = frozenset(APP_STATES)
+
+_lean = threading.local()  # .wants: which apps a lean read keeps, while a reader runs (see lean_reading())
+
+
+@contextmanager
+def lean_reading(wants: Callable[[App], bool] | None) -> Iterator[None]:
+    """While the block runs in this thread, the readers that read large files (the fleet CSV, Intune's
+    reports) keep of each device only the apps `wants` says a finding may rest on, and count the others
+    (Inventory.app_count): a report without --inventory needs no more. The caller (the file connector, given
+    the matcher's `may_find`) knows the catalog; the readers do not."""
+    previous = getattr(_lean, "wants", None)
+    _lean.wants = wants
+    try:
+        yield
+    finally:
+        _lean.wants = previous
+
+
+def lean() -> Callable[[App], bool] | None:
+    """The apps a lean read keeps (lean_reading), or None: keep every app."""
+    return getattr(_lean, "wants", None)
 
 
 def make_inventory(
@@ -36,11 +59,14 @@ def make_inventory(
     unit: str = "lines",
     reason_bad: str = "bad-lines",
     what: str | None = None,
+    count: int | None = None,
 ) -> Inventory:
     """The Inventory for what was read. Complete only when nothing was left
-    unread; partial when some apps were read; failed when none were."""
+    unread; partial when some apps were read; failed when none were.
+    `count`: the apps read, of a lean read whose `apps` are only those kept
+    (lean_reading)."""
     label = label_of(name) + (f", {what}" if what else "")
-    coverage = [Scope("records", read=True, apps=len(apps)), *scopes]
+    coverage = [Scope("records", read=True, apps=len(apps) if count is None else count), *scopes]
     cut = bool(src is not None and src.unterminated and src.error is None)
     if cut:
         # pm and ideviceinstaller end every line they print: a last line without one may have been cut
@@ -83,7 +109,7 @@ def make_inventory(
         status = "partial" if apps else "failed"
     return Inventory(
         device=device, apps=tuple(apps), coverage=tuple(coverage), status=status, reason=reason, message=message,
-        problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems),
+        problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems), app_count=count,
     )
 
 

@@ -46,14 +46,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import BinaryIO
 
-from scanner.connectors.files.common import error_text, evidence_of, failed_inventory, label_of
+from scanner.connectors.files.common import error_text, evidence_of, failed_inventory, label_of, lean_reading
 from scanner.connectors.files.detect import InputRefused, sniff, tool_error
 from scanner.connectors.files.readers import ACCEPTED_FORMATS, INPUT_HELP, READERS
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.files.zipped import MAX_WHOLE, is_zip, read_zip
 from scanner.connectors.grammars.json_values import json_object, json_type
 from scanner.connectors.records import MAX_PROBLEMS, Problems, keeping, residue_of
-from scanner.model import Inventory, Scope
+from scanner.model import App, Inventory, Scope
 
 __all__ = ["ACCEPTED_FORMATS", "INPUT_HELP", "MAX_PROBLEMS", "FileConnector", "read_input"]
 
@@ -95,15 +95,17 @@ class FileConnector:
     """A saved or exported inventory file ("-" for stdin) as a Connector."""
 
     def __init__(self, name: str, stream: BinaryIO | None = None, *,
-                 keep: Callable[[str], bool] | None = None) -> None:
+                 keep: Callable[[str], bool] | None = None, lean: Callable[[App], bool] | None = None) -> None:
         self.name = name
         self.stream = stream
         self.keep = keep  # which words of unreadable text could be catalog ids (Matcher.knows); None: all, capped
+        self.lean = lean  # which apps to keep (Matcher.may_find: a report without --inventory); None: every app
 
     def inventories(self) -> Iterator[Inventory]:
         reading = read_input(self.name, self.stream)
         while True:
-            with keeping(self.keep):  # only while the reader runs, never while the caller holds an inventory
+            # Only while the reader runs, never while the caller holds an inventory.
+            with keeping(self.keep), lean_reading(self.lean):
                 inventory = next(reading, None)
             if inventory is None:
                 return

@@ -18,6 +18,9 @@ from scanner.connectors.files.source import HEAD_LINE_BYTES, InputLines
 from scanner.connectors.records import Problems, clean_id, decodable, snippet
 from scanner.model import Inventory
 
+_PLATFORMS = (None, "android", "ios")
+_CODES = {p: i for i, p in enumerate(_PLATFORMS)}
+_GOOD = len(_PLATFORMS)  # a log entry: the device seen last had a run of rows read
 _MENTIONS = 1 << 16  # words of unreadable lines kept to compare with the serials of devices seen later
 _NAME_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # a quoted name may hold line breaks
 # Where a row may begin inside text that is not one row: a line break, or what replaced one.
@@ -56,27 +59,85 @@ class Fleet:
         self.marked: list[tuple[int, str, bool]] = []  # (line, text, needs a look) of the record, see blocks
         self.bad: list[int] = []  # the lines of the current record that are not UTF-8
         self.orphans = Problems()
-        self.platforms: dict[str, str] = {}  # serial -> the first platform it was seen with
-        self.seen: dict[str, set[str | None]] = {}  # serial -> every platform it was seen with
+        # The devices seen (seen, platforms, good) are needed only when a record cannot be read: until then they
+        # are a log of a few bytes a device, not dicts of sets, so memory stays flat as the fleet grows.
+        self._log = bytearray()
+        self._dicts = False
+        self._platforms: dict[str, str] = {}  # serial -> the first platform it was seen with
+        self._seen: dict[str, set[str | None]] = {}  # serial -> every platform it was seen with
+        self._good: set[str] = set()  # devices with a run of rows read
         self.charges: dict[tuple[str | None, str], Problems] = {}  # problems of devices, off their runs
         self.mentions: dict[str, tuple[int, str]] = {}  # word of an unreadable record -> its line, why
         # The device cell of an unreadable record, when it may be a damaged or cut serial -> (line, why, whether
         # cut, the device it was charged to): the devices whose serial it is a start of (or starts) may own it.
         self.near: dict[str, tuple[int, str, bool, str]] = {}
         self.near_overflow = False
-        self.good: set[str] = set()  # devices with a run of rows read
         self.cut = False  # the file ends inside the device cell of its last line
 
     def ran(self, run: Run) -> None:
         """A run ends (off the hot path)."""
-        if run.apps:
-            self.good.add(run.serial)
+        if run.count:
+            if self._dicts:
+                self._good.add(run.serial)
+            else:
+                self._log.append(_GOOD)  # of the serial the log saw last: the run's
 
     def saw(self, serial: str, platform: str | None) -> None:
         """Remember a device (off the hot path: once per run)."""
-        self.seen.setdefault(serial, set()).add(platform)
+        if self._dicts:
+            self._saw(serial, platform)
+            return
+        raw = serial.encode("utf-8", "surrogatepass")
+        log = self._log
+        log.append(_CODES[platform])
+        if len(raw) < 255:
+            log.append(len(raw))
+        else:
+            log.append(255)
+            log += len(raw).to_bytes(4, "little")
+        log += raw
+
+    def _saw(self, serial: str, platform: str | None) -> None:
+        self._seen.setdefault(serial, set()).add(platform)
         if platform is not None:
-            self.platforms.setdefault(serial, platform)
+            self._platforms.setdefault(serial, platform)
+
+    def _expand(self) -> None:
+        """The log as the dicts, from now on kept as dicts."""
+        if self._dicts:
+            return
+        self._dicts = True
+        log, i, end, serial = self._log, 0, len(self._log), ""
+        while i < end:
+            code = log[i]
+            if code == _GOOD:
+                self._good.add(serial)
+                i += 1
+                continue
+            n, i = log[i + 1], i + 2
+            if n == 255:
+                n, i = int.from_bytes(log[i:i + 4], "little"), i + 4
+            serial, i = log[i:i + n].decode("utf-8", "surrogatepass"), i + n
+            self._saw(serial, _PLATFORMS[code])
+        self._log = bytearray()
+
+    @property
+    def seen(self) -> dict[str, set[str | None]]:
+        """Serial -> every platform it was seen with."""
+        self._expand()
+        return self._seen
+
+    @property
+    def platforms(self) -> dict[str, str]:
+        """Serial -> the first platform it was seen with."""
+        self._expand()
+        return self._platforms
+
+    @property
+    def good(self) -> set[str]:
+        """The devices with a run of rows read."""
+        self._expand()
+        return self._good
 
     def examine(self, row: list[str], last: int) -> Fault | tuple[()] | None:
         """Why the record csv read, which ends on line `last`, cannot be
@@ -255,6 +316,8 @@ class Fleet:
         if self.near_overflow:
             self.orphans.add(f"more than {_MENTIONS} device cells of lines that could not be read: those beyond were "
                              f"not compared with the devices' serials")
+        if not self.near:
+            return
         serials = sorted(self.seen)
         for cell, (line, what, cut, owner) in self.near.items():
             if owner and owner in self.good:
@@ -280,7 +343,7 @@ class Fleet:
 
     def finish(self, name: str, src: InputLines, runs: int) -> Iterator[Inventory]:
         """What was charged to devices off their runs, then the file's own result."""
-        seen = self.seen
+        seen = self.seen if self.mentions else {}  # the devices seen as dicts only when a record needs them
         for word, (line, what) in self.mentions.items():
             for serial in _serials_in(word, seen):
                 for platform in seen[serial]:

@@ -13,17 +13,24 @@ from scanner.model import App, DeviceInfo, Inventory, Scope
 class Run:
     """A contiguous run of rows of one device."""
 
-    __slots__ = ("platform", "serial", "apps", "problems")
+    __slots__ = ("platform", "serial", "apps", "problems", "skipped")
 
     def __init__(self, platform: str | None, serial: str) -> None:
         self.platform = platform
         self.serial = serial
         self.apps: list[App] = []
         self.problems = Problems()
+        self.skipped = 0  # apps read and not kept (a lean read)
+
+    @property
+    def count(self) -> int:
+        """The apps read."""
+        return len(self.apps) + self.skipped
 
     def inventory(self, name: str, src: InputLines | None) -> Inventory:
         device = DeviceInfo(platform=self.platform, serial=self.serial, source=name)
-        return make_inventory(name, device, self.apps, self.problems, src, what=f"device {snippet(self.serial)}")
+        return make_inventory(name, device, self.apps, self.problems, src, what=f"device {snippet(self.serial)}",
+                              count=self.count if self.skipped else None)
 
 
 def charged(name: str, platform: str | None, serial: str, problems: Problems) -> Inventory:

@@ -8,7 +8,7 @@ import csv
 from itertools import chain
 from typing import Any, Iterator
 
-from scanner.connectors.files.common import KNOWN_PLATFORMS, KNOWN_STATES
+from scanner.connectors.files.common import KNOWN_PLATFORMS, KNOWN_STATES, lean
 from scanner.connectors.files.csv_rows import header_cells
 from scanner.connectors.files.readers.fleet_csv.blocks import blocks
 from scanner.connectors.files.readers.fleet_csv.fleet import Fault, Fleet, row_text
@@ -59,7 +59,7 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
             text = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
             orphans.add(f"line {n}: {'not valid UTF-8' if not decodable(text) else snippet(text)}", evidence=raw)
 
-    marked, platforms = fleet.marked, fleet.platforms
+    marked = fleet.marked
     reader = csv.reader(chain.from_iterable(blocks(src, at + 1, marked, fleet.bad)), strict=True,
                         skipinitialspace=True)
     rows: Iterator[list[str]] = reader
@@ -72,6 +72,9 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
     platform: str | None = None  # the current run's platform
     append: Any = None  # the current run's apps.append and problems.add
     problem: Any = None
+    apps: list[App] = []  # the current run's apps
+    wants = lean()  # a lean read: keep only the apps a finding may rest on (and the first), count the others
+    hot: dict[str, int] = {}  # app_id cell -> whether kept on android (1), on ios (2)
     fault: Fault | None = None  # a record that cannot be read, to give to its device
     while True:
         if fault:
@@ -86,11 +89,12 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
                         yield run.inventory(name, src)
                     plat = fault.plat if fault.plat is not None and decodable(fault.plat) else ""
                     # A platform cell that cannot be read: the device's platform from its other rows.
-                    platform = KNOWN_PLATFORMS.get(plat.strip().lower()) or platforms.get(serial)
+                    platform = KNOWN_PLATFORMS.get(plat.strip().lower()) or fleet.platforms.get(serial)
                     run = Run(platform, serial)
                     fleet.saw(serial, platform)
                     cur_dev, cur_plat = fault.dev, (plat if platform else None)
-                    append, problem = run.apps.append, run.problems.add
+                    apps = run.apps
+                    append, problem = apps.append, run.problems.add
                 problem(f"line {fault.line}: {fault.what}", fault.count, evidence=own)
             fault = None
         try:
@@ -141,7 +145,8 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
                         run = Run(platform, serial)
                         fleet.saw(serial, new)
                         cur_dev, cur_plat = dev, (plat if platform else None)
-                        append, problem = run.apps.append, run.problems.add
+                        apps = run.apps
+                        append, problem = apps.append, run.problems.add
                         if platform is None:
                             problem(f"line {line}: platform {snippet(plat)} is not android or ios",
                                     evidence=row_text(row))
@@ -155,12 +160,26 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
                     if app_id == row[i_id] and len(clean) < _KNOWN_IDS:
                         clean.add(app_id)
                 if simple:
+                    if wants is not None:
+                        kept = hot.get(app_id)
+                        if kept is None:
+                            kept = _kept(wants, app_id)
+                            if len(hot) < _KNOWN_IDS:
+                                hot[app_id] = kept
+                        if not kept & (2 if platform == "ios" else 1) and apps:
+                            run.skipped += 1  # type: ignore[union-attr]
+                            continue
                     append(App(platform, app_id, row[i_name].strip() or None, row[i_version].strip() or None))
                 else:
                     try:
-                        append(make(platform, app_id, row))
+                        app = make(platform, app_id, row)
                     except BadRecord as err:
                         problem(f"line {_first_line(reader.line_num + offset, row)}: {err}", evidence=row_text(row))
+                        continue
+                    if wants is None or not apps or wants(app):
+                        append(app)
+                    else:
+                        run.skipped += 1  # type: ignore[union-attr]
             else:
                 break  # the end of the input
         except csv.Error as err:  # a quote never closed, a CR inside a line, a field over csv's size limit
@@ -173,6 +192,11 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
         # before it is not one of them just because it came last.
         yield run.inventory(name, None if fleet.cut else src)
     yield from fleet.finish(name, src, runs)
+
+
+def _kept(wants: Any, app_id: str) -> int:
+    """Whether a lean read keeps an app of this id: on android (1), on ios (2)."""
+    return (1 if wants(App("android", app_id)) else 0) | (2 if wants(App("ios", app_id)) else 0)
 
 
 def _csv_app_maker(col: dict[str, int]) -> Any:

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from scanner.connectors.files.common import label_of, make_inventory
+from scanner.connectors.files.common import label_of, lean, make_inventory
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.records import Problems, residue_of, snippet
 from scanner.model import MAX_PROBLEMS, MDM_SCOPE, NOT_CHECKED, App, DeviceInfo, Inventory, Scope
@@ -106,7 +106,8 @@ def suspect(text: str) -> bool:
 
 
 class _Run:
-    __slots__ = ("apps", "kind", "name", "os_version", "plat_cell", "platform", "problems", "rows", "serial", "user")
+    __slots__ = ("apps", "kind", "name", "os_version", "plat_cell", "platform", "problems", "rows", "serial", "skipped",
+                 "user")
 
     def __init__(self, serial: str, platform: str | None, kind: str | None) -> None:
         self.serial, self.platform, self.kind = serial, platform, kind
@@ -115,6 +116,7 @@ class _Run:
         self.user: str | None = None
         self.os_version: str | None = None
         self.apps: list[App] = []
+        self.skipped = 0  # apps read and not kept (a lean read)
         self.rows = 0
         self.problems = Problems()
 
@@ -140,6 +142,8 @@ class Rows:
         self.counted: list[App] = []
         self.desktop_rows: dict[str, int] = {}
         self.agg_problems = Problems()
+        self.wants = lean()  # a lean read: keep only the apps a finding may rest on (and the first)
+        self.hot: dict[str | None, dict[str, bool]] = {"android": {}, "ios": {}}  # name -> kept, per platform
 
     def _cell(self, row: list[str], i: int | None) -> str:
         return row[i].strip() if i is not None else ""
@@ -201,7 +205,18 @@ class Rows:
                              f"character, so the line is damaged or forged", evidence=self.text(row, text))
         version = row[self.i_version].strip() if self.i_version is not None else ""
         short = (row[self.i_short].strip() if self.i_short is not None else "") or version
-        run.apps.append(App(run.platform, name, name, short or None, version or None, evidence="name"))
+        app = App(run.platform, name, name, short or None, version or None, evidence="name")
+        if self.wants is not None and run.apps:
+            hot = self.hot[run.platform]
+            kept = hot.get(name)
+            if kept is None:
+                kept = self.wants(app)
+                if len(hot) < 100_000:
+                    hot[name] = kept
+            if not kept:
+                run.skipped += 1
+                return done
+        run.apps.append(app)
         return done
 
     def _counted(self, line: int, row: list[str], text: str) -> None:
@@ -253,6 +268,7 @@ class Rows:
         # A run with bad rows gets make_inventory's own reason and message (bad-lines) rather than mdm-scope.
         clean = not run.problems.count and not (src is not None and (src.unterminated or src.error is not None))
         return make_inventory(self.name, device, run.apps, run.problems, src, what=what, unit=self.what,
+                              count=len(run.apps) + run.skipped if run.skipped else None,
                               scopes=(Scope(MDM_SCOPE, read=False, reason=BLIND),),
                               reason="mdm-scope" if clean else None,
                               message=MESSAGE.format(label=label, dev=snippet(run.serial)) if clean else None)
