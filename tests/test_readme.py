@@ -62,7 +62,7 @@ def test_the_simulate_script_runs_as_written(tmp_path):
 @pytest.mark.skipif(shutil.which("jq") is None or not (BIN / "scanner").exists(),
                     reason="the README's audit script uses jq (apt install jq)")
 def test_the_mdm_audit_script_acts_on_a_scan_of_the_demo_fleet(tmp_path):
-    audit = block_with("#!/bin/sh\n# Scan whatever is attached").replace("/var/log/scanner/", f"{tmp_path}/")
+    audit = block_with("#!/bin/sh\n# Scan whatever is attached").replace("/var/log/scanner", f"{tmp_path}/log")
     (tmp_path / "audit.sh").write_text(audit)
     serve = block_with("scanner simulate --quiet > sim.env &").replace("./my-audit.sh", "sh audit.sh")
     result = subprocess.run(["sh", "-c", serve], cwd=tmp_path, env=shell_env(tmp_path), capture_output=True,
@@ -74,7 +74,11 @@ def test_the_mdm_audit_script_acts_on_a_scan_of_the_demo_fleet(tmp_path):
     assert "NOT READ 00008030-001A35E11E05802E failed locked: The iPhone is locked: unlock it, then run again" in out
     assert "NOT READ SIMGALAXYS23B partial user-refused:" in out
     assert "SIMPIXEL7A" not in out  # the clean phone needs no action
-    assert len(list(tmp_path.glob("*.json"))) == 1 and len(list(tmp_path.glob("*.sarif"))) == 1
+    log = tmp_path / "log"
+    assert log.is_dir() and (log.stat().st_mode & 0o777) == 0o700  # the script made its folder
+    reports = list(log.glob("*.json"))
+    assert len(reports) == 1 and len(list(log.glob("*.sarif"))) == 1
+    assert (reports[0].stat().st_mode & 0o777) == 0o600  # the JSON is the owner's only, as the -o files are
 
 
 @pytest.mark.skipif(shutil.which("jq") is None or not (BIN / "scanner").exists(),
