@@ -16,6 +16,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis: one profile for every run of the suite (HYPOTHESIS_PROFILE=dev picks Hypothesis' own defaults).
+# The suite runs on a loaded 2-core machine: a per-example deadline or the too-slow health check would fail a
+# property because the machine was busy, not because the code was wrong. max_examples is left to each test
+# (100 unless it says more), so no property checks fewer cases than it did.
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", settings.get_profile("default"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 MARKER = "SCANNER_TEST_SESSION"
 
