@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scanner.formats import json_report
 from scanner.formats.json_report import DeviceSpool, SpooledReport, write_json
 from scanner.model import DeviceInfo, DeviceResult, Scope, merge_results
-from tests.formats.report_samples import (
+from report_samples import (
     AGGREGATE,
     CLEAN,
     F_EXACT,
