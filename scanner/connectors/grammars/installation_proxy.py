@@ -24,7 +24,7 @@ def parse_app(key: str, v: dict[str, Any]) -> App:
     BadRecord says why a record cannot be trusted.
 
     A record as a device sends it (text where text belongs, nothing nested but
-    Entitlements' flat values) is read by `_plain_app`, ~4 times quicker; any
+    Entitlements' flat values) is read by `_plain_app`, twice as quick; any
     other one, by `_checked_app`, which says what is wrong. The two give the
     same App for every record the quick one reads (tests/test_installation_proxy_paths.py).
     """
