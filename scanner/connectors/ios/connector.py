@@ -151,6 +151,7 @@ class IOSConnector:
             async with asyncio.timeout(self.timeout):
                 client = await self._mux.session(visit, device)
                 try:
+                    self._name(visit)  # lockdown's values are known now, trusted or not
                     await self._mux.check_trust(client, visit)
                     self._report(udid, "reading", None)
                     visit.stage = "starting installation_proxy"
@@ -224,6 +225,14 @@ class IOSConnector:
     def _report(self, udid: str, state: str, apps: int | None) -> None:
         if self._progress is not None:
             self._progress(PLATFORM, udid, state, apps)
+
+    def _name(self, visit: Visit) -> None:
+        """Tell a display that can show it (ProgressDisplay.name) who the iPhone is: its model beside the UDID,
+        as its report names it, so that the progress line and the report name one device."""
+        name = getattr(self._progress, "name", None)
+        model = visit.device().model
+        if callable(name) and model:
+            name(PLATFORM, visit.udid, f"{model} {visit.udid}")
 
     def _note(self, message: str) -> None:
         if self._notify is not None:
