@@ -53,9 +53,8 @@ def csv_records(src: InputLines, start: int, bad: list[int], problems: Problems,
         lines: Iterator[str] = src.csv_lines(start, bad, quoted, span)
         if spaces_after_quotes:
             lines = map(_closing_quote, lines)
-        yield from _records(lines, start, quoted, span, bad, problems, escaping, fmt)
-        return
-    yield from _block_records(src, start, quoted, span, bad, problems, fmt)
+        return _records(lines, start, quoted, span, bad, problems, escaping, fmt)
+    return _block_records(src, start, quoted, span, bad, problems, fmt)
 
 
 def _records(lines: Iterator[str], start: int, quoted: list[tuple[int, str]], span: list[str], bad: list[int],
