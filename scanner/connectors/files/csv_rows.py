@@ -14,7 +14,7 @@ from scanner.connectors.files.source import InputLines
 from scanner.connectors.records import Problems
 
 __all__ = [
-    "SPILL", "blank_row", "csv_error_text", "csv_records", "header_cells", "is_spill", "line_span",
+    "SPILL", "blank_row", "csv_error_text", "csv_records", "header_cells", "is_spill", "line_chunks", "line_span",
     "repeated_names", "swallowed_note",
 ]
 
@@ -138,28 +138,36 @@ def _block_records(src: InputLines, start: int, quoted: list[tuple[int, str]], s
 
 
 def _chunks(src: InputLines, start: int, at: _Read) -> Iterator[bytes]:
-    """Whole lines, about _BLOCK bytes at a time (the rest of the head first);
-    the last chunk is what follows the last line break. An I/O error ends them
-    and is kept in src.error, on the line after the last one handed out."""
+    """line_chunks, an I/O error ending them and kept in src.error, on the
+    line after the last one handed out."""
     try:
-        src.complete_head()
-        yield b"".join(src.head[start:])
-        read = getattr(src.stream, "read1", src.stream.read)  # read1: what one read gives, never lost to a later error
-        carry: list[bytes] = []
-        while True:
-            data = read(_BLOCK)
-            if not data:
-                yield b"".join(carry)
-                return
-            cut = data.rfind(b"\n") + 1
-            if not cut:  # a line longer than a block
-                carry.append(data)
-                continue
-            carry.append(data[:cut])
-            yield b"".join(carry)
-            carry = [data[cut:]]
+        yield from line_chunks(src, start)
     except OSError as err:
         src.error, src.error_line = err, at.n + 1
+
+
+def line_chunks(src: InputLines, start: int, size: int = 0) -> Iterator[bytes]:
+    """Whole lines, about `size` (else _BLOCK) bytes at a time (the rest of the head
+    first); the last chunk is what follows the last line break. Reading in
+    blocks, not lines, so that a read error loses only the line it cut
+    (OSError propagates)."""
+    src.complete_head()
+    yield b"".join(src.head[start:])
+    read = getattr(src.stream, "read1", src.stream.read)  # read1: what one read gives, never lost to a later error
+    size = size or _BLOCK
+    carry: list[bytes] = []
+    while True:
+        data = read(size)
+        if not data:
+            yield b"".join(carry)
+            return
+        cut = data.rfind(b"\n") + 1
+        if not cut:  # a line longer than a block
+            carry.append(data)
+            continue
+        carry.append(data[:cut])
+        yield b"".join(carry)
+        carry = [data[cut:]]
 
 
 def _plain_rows(chunk: bytes, fmt: dict[str, Any]) -> list[list[str]] | None:
