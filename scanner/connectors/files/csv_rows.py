@@ -5,14 +5,16 @@ spans: shared by the ideviceinstaller CSV form and the fleet CSV.
 from __future__ import annotations
 
 import csv
+import io
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.records import Problems
 
 __all__ = [
-    "SPILL", "blank_row", "csv_error_text", "csv_records", "header_cells", "is_spill", "line_span",
+    "SPILL", "blank_row", "csv_error_text", "csv_records", "header_cells", "is_spill", "line_chunks", "line_span",
     "repeated_names", "swallowed_note",
 ]
 
@@ -47,9 +49,19 @@ def csv_records(src: InputLines, start: int, bad: list[int], problems: Problems,
     quoted: list[tuple[int, str]] = []
     span: list[str] = []  # the raw lines of the record being read
     escaping = fmt.get("escapechar") == "\\"
-    lines: Iterator[str] = src.csv_lines(start, bad, quoted, span)
-    if spaces_after_quotes:
-        lines = map(_closing_quote, lines)
+    if spaces_after_quotes or fmt.get("escapechar") is not None:
+        lines: Iterator[str] = src.csv_lines(start, bad, quoted, span)
+        if spaces_after_quotes:
+            lines = map(_closing_quote, lines)
+        return _records(lines, start, quoted, span, bad, problems, escaping, fmt)
+    return _block_records(src, start, quoted, span, bad, problems, fmt)
+
+
+def _records(lines: Iterator[str], start: int, quoted: list[tuple[int, str]], span: list[str], bad: list[int],
+             problems: Problems, escaping: bool, fmt: dict[str, Any]) -> Iterator[tuple[int, list[str]]]:
+    """The careful path: csv_records over `lines`, the first of which is line
+    start + 1, one line at a time (see InputLines.csv_lines for `quoted`,
+    `span` and `bad`)."""
     reader = csv.reader(lines, strict=True, **fmt)
     while True:
         try:
@@ -84,6 +96,125 @@ def csv_records(src: InputLines, start: int, bad: list[int], problems: Problems,
             bad.clear()
             problems.add(f"line {first}: {csv_error_text(err, first, last)}", last - first + 1,
                          evidence=_taken(span))
+
+
+_BLOCK = 1 << 16  # bytes of lines read at a time by the block path
+
+
+class _Read:
+    """Where the block path is: the last line handed out and its raw bytes."""
+    __slots__ = ("n", "raw")
+
+    def __init__(self, n: int) -> None:
+        self.n, self.raw = n, b""
+
+
+def _block_records(src: InputLines, start: int, quoted: list[tuple[int, str]], span: list[str], bad: list[int],
+                   problems: Problems, fmt: dict[str, Any]) -> Iterator[tuple[int, list[str]]]:
+    """csv_records read in blocks of whole lines: a block csv reads whole with
+    one record per line, valid UTF-8 and no carriage return but those of CRLF,
+    gives its rows without a Python step per line; any other block (and the
+    record it leaves open, into the blocks after it) goes through the careful
+    path (_records), so that what it reports is exactly what the line-by-line
+    reading reports."""
+    at = _Read(start)
+    chunks = _chunks(src, start, at)
+    for chunk in chunks:
+        if not chunk:
+            continue
+        rows = _plain_rows(chunk, fmt)
+        if rows is not None:
+            first = at.n + 1
+            at.n += len(rows)
+            at.raw = b""
+            for n, row in enumerate(rows, first):
+                if row and (len(row) > 1 or row[0].strip()):
+                    yield n, row
+            continue
+        yield from _records(_careful_lines(chunk, chunks, at, bad, quoted, span), at.n, quoted, span, bad, problems,
+                            False, fmt)
+    if src.error is None:
+        src._ended(at.n, at.raw)
+
+
+def _chunks(src: InputLines, start: int, at: _Read) -> Iterator[bytes]:
+    """line_chunks, an I/O error ending them and kept in src.error, on the
+    line after the last one handed out."""
+    try:
+        yield from line_chunks(src, start)
+    except OSError as err:
+        src.error, src.error_line = err, at.n + 1
+
+
+def line_chunks(src: InputLines, start: int, size: int = 0) -> Iterator[bytes]:
+    """Whole lines, about `size` (else _BLOCK) bytes at a time (the rest of the head
+    first); the last chunk is what follows the last line break. Reading in
+    blocks, not lines, so that a read error loses only the line it cut
+    (OSError propagates)."""
+    src.complete_head()
+    yield b"".join(src.head[start:])
+    read = getattr(src.stream, "read1", src.stream.read)  # read1: what one read gives, never lost to a later error
+    size = size or _BLOCK
+    carry: list[bytes] = []
+    while True:
+        data = read(size)
+        if not data:
+            yield b"".join(carry)
+            return
+        cut = data.rfind(b"\n") + 1
+        if not cut:  # a line longer than a block
+            carry.append(data)
+            continue
+        carry.append(data[:cut])
+        yield b"".join(carry)
+        carry = [data[cut:]]
+
+
+def _plain_rows(chunk: bytes, fmt: dict[str, Any]) -> list[list[str]] | None:
+    """The rows of a block of whole lines when csv reads it whole, one record
+    per line, and it is valid UTF-8 with no carriage return but those of CRLF;
+    else None (the block needs the careful path)."""
+    if not chunk.endswith(b"\n") or chunk.count(b"\r") != chunk.count(b"\r\n"):
+        return None
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
+        rows = list(csv.reader(io.StringIO(text), strict=True, **fmt))
+    except csv.Error:
+        return None
+    return rows if len(rows) == chunk.count(b"\n") else None
+
+
+def _careful_lines(chunk: bytes, chunks: Iterator[bytes], at: _Read, bad: list[int], quoted: list[tuple[int, str]],
+                   span: list[str]) -> Iterator[str]:
+    """The lines of `chunk` one at a time, as InputLines.csv_lines gives them;
+    then, while a record is still open (its lines in `span`), those of the
+    chunks after it."""
+    while True:
+        lines = [line + b"\n" for line in chunk.split(b"\n")]
+        lines[-1] = lines[-1][:-1]  # what follows the last line break: nothing, or a last line without one
+        if not lines[-1]:
+            lines.pop()
+        for raw in lines:
+            at.n += 1
+            at.raw = raw
+            n = at.n
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(n)
+                text = raw.decode("utf-8", "surrogateescape")
+            if '"' in text or ("\r" in text and text.find("\r", 0, -2) >= 0):
+                quoted.append((n, text))  # a quote, or a carriage return inside the line
+            span.append(text)
+            yield text
+        if not span:  # every record of the chunk ended in it
+            return
+        chunk = next(chunks, b"")
+        if not chunk:
+            return
 
 
 def _taken(span: list[str]) -> str:

@@ -9,10 +9,10 @@ import csv
 import re
 from typing import Iterator
 
+from scanner.connectors.files.csv_rows import line_chunks
 from scanner.connectors.files.source import InputLines
 
 _BLOCK = 1 << 15  # bytes of lines read at a time
-
 _C1 = re.compile(r"[\x80-\x9f]")
 _CONTROL_BYTES = bytes([*range(0, 10), 11, 12, *range(14, 32), 127])  # C0 and DEL; LF and CR are counted
 
@@ -39,7 +39,7 @@ def blocks(src: InputLines, start: int, marked: list[tuple[int, str, bool]],
     n = start  # the last line handed out
     tail = b""  # the last lines handed out
     try:
-        for chunk in _chunks(src, start):
+        for chunk in line_chunks(src, start, _BLOCK):
             if not chunk:
                 continue
             tail = chunk
@@ -60,28 +60,6 @@ def blocks(src: InputLines, start: int, marked: list[tuple[int, str, bool]],
     else:
         if tail[tail.rfind(b"\n") + 1:].strip(b" \t\r"):
             src.unterminated = n  # as InputLines does: make_inventory says the file may have been cut
-
-
-def _chunks(src: InputLines, start: int) -> Iterator[bytes]:
-    """Whole lines, about _BLOCK bytes at a time (the rest of the head
-    first); the last chunk is what follows the last line break. Reading in
-    blocks, not lines, so that a read error loses only the line it cut."""
-    src.complete_head()
-    yield b"".join(src.head[start:])
-    read = getattr(src.stream, "read1", src.stream.read)  # read1: what one read gives, never lost to a later error
-    carry: list[bytes] = []
-    while True:
-        data = read(_BLOCK)
-        if not data:
-            yield b"".join(carry)
-            return
-        cut = data.rfind(b"\n") + 1
-        if not cut:  # a line longer than a block
-            carry.append(data)
-            continue
-        carry.append(data[:cut])
-        yield b"".join(carry)
-        carry = [data[cut:]]
 
 
 def _plain(chunk: bytes, limit: int) -> list[str] | None:

@@ -65,11 +65,7 @@ def read_discovered_csv(name: str, src: InputLines, at: int) -> Iterator[Invento
     text = src.head[at].decode("utf-8", "replace")
     delimiter = _delimiter(text.rstrip("\r\n"))
     rows = Rows(name, Columns(_cells(text)), delimiter=delimiter)
-    each = rows.row
-    for line, row in csv_records(src, at + 1, [], rows.orphans, delimiter=delimiter, skipinitialspace=True):
-        done = each(line, row)
-        if done is not None:
-            yield done
+    yield from rows.feed(csv_records(src, at + 1, [], rows.orphans, delimiter=delimiter, skipinitialspace=True))
     yield from rows.end(src)
 
 

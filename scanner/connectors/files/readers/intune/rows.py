@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from scanner.connectors.files.common import label_of, lean, make_inventory
 from scanner.connectors.files.source import InputLines
@@ -218,6 +218,33 @@ class Rows:
                 return done
         run.apps.append(app)
         return done
+
+    def feed(self, records: Iterable[tuple[int, list[str]]]) -> Iterator[Inventory]:
+        """`row` for each (line, cells) of `records`, yielding the inventories of the runs they end.
+
+        A row of the device and Platform value of its run, whose app a lean read already knows it does not keep
+        (or of a computer, whose apps are only counted), is counted here without a call to `row`: what `row`
+        would do with it, in the loop itself."""
+        each = self.row
+        width, i_dev, i_plat, i_name = self.width, self.i_dev, self.i_plat, self.i_name
+        hot = self.hot
+        fast = self.wants is not None and i_dev is not None and i_name is not None
+        for line, row in records:
+            run = self.run
+            if (fast and run is not None and len(row) == width and row[i_dev].strip() == run.serial
+                    and (row[i_plat].strip() if i_plat is not None else "") == run.plat_cell):
+                if run.kind is not None:
+                    run.rows += 1
+                    continue
+                if run.apps:
+                    name = row[i_name].strip()
+                    if name and hot[run.platform].get(name) is False and name.isprintable():
+                        run.rows += 1
+                        run.skipped += 1
+                        continue
+            done = each(line, row)
+            if done is not None:
+                yield done
 
     def _counted(self, line: int, row: list[str], text: str) -> None:
         problems = self.agg_problems
