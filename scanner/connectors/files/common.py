@@ -243,3 +243,36 @@ def json_record(name: str, where: str, at: str, record: object, *, platform: str
                      f"edited or damaged", evidence=" ".join(strings_in([v for k, v in record.pairs
                                                                           if k in record.repeated])))
     return problems
+
+
+def unowned(name: str, orphans: Problems, src: InputLines | None, *, runs: int, what: str, header: str,
+            where: str, empty_hint: str, damaged_hint: str, status: str, reason: str) -> Iterator[Inventory]:
+    """The result of the lines of a device-per-row export that belong to no device, once its devices are out.
+
+    The lines that could not be read (`orphans`), a read error, a cut last line: one failed Inventory (or
+    `status`, partial where the devices read are still worth something) that names them, since they could
+    belong to any device; an export with a header and no rows at all: failed, empty. Nothing when every
+    line belonged to a device (`runs` devices were read and nothing was left over).
+    """
+    if src is not None and src.error is not None:
+        orphans.add(f"line {src.error_line}: reading stopped ({src.error})")
+    elif src is not None and src.unterminated:
+        orphans.add(f"line {src.unterminated}: the last line does not end with a line break, so the file may "
+                    f"have been cut inside it")
+    if not orphans.count and runs:
+        return
+    label = label_of(name)
+    device = DeviceInfo(platform=None, serial=None, source=name)
+    if not orphans.count:
+        yield Inventory(device=device, apps=(), coverage=(Scope("records", read=False, reason="no rows"),),
+                        status="failed", reason="empty",
+                        message=f"{label} has {header} but no rows: no device to check; {empty_hint}")
+        return
+    yield Inventory(
+        device=device, apps=(),
+        coverage=(Scope("records", read=False, reason=f"{orphans.count} {what} could not be read"),),
+        status=status, reason=reason,
+        message=(f"{label}: {orphans.count} {what} could not be read ({orphans.kept[0]}) and could belong "
+                 f"to any device in {where}, so treat every device in it as possibly incomplete; {damaged_hint}"),
+        problems=tuple(orphans.kept), problem_count=orphans.count, residue=residue_of(orphans))
+

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from scanner.connectors.files.common import label_of, make_inventory
+from scanner.connectors.files.common import label_of, make_inventory, unowned
 from scanner.connectors.files.csv_rows import csv_records, repeated_names
 from scanner.connectors.files.readers.intune.rows import platform_of, suspect
 from scanner.connectors.files.source import InputLines
@@ -252,7 +252,6 @@ class AppRows:
     def end(self, src: InputLines | None, extra: Problems | None = None) -> Iterator[Inventory]:
         """The last run, then the rows no device can be named for (and `extra`: what the caller could not
         read), or the failure of an export with no row."""
-        label = label_of(self.name)
         if self.run is not None:
             yield self._inventory(self.run, src)
             self.run = None
@@ -262,27 +261,9 @@ class AppRows:
             orphans.kept.extend(extra.kept)
             orphans.count += extra.count
             orphans.evidence.update(extra.evidence)
-        if src is not None and src.error is not None:
-            orphans.add(f"line {src.error_line}: reading stopped ({src.error})")
-        elif src is not None and src.unterminated:
-            orphans.add(f"line {src.unterminated}: the last line does not end with a line break, so the file may "
-                        f"have been cut inside it")
-        if not orphans.count and self.runs:
-            return
-        device = DeviceInfo(platform=None, serial=None, source=self.name)
-        if not orphans.count:
-            yield Inventory(device=device, apps=(), coverage=(Scope("records", read=False, reason="no rows"),),
-                            status="failed", reason="empty",
-                            message=f"{label} has the {self.fmt.system} header but no rows: no device to check; "
-                                    f"{self.fmt.export}")
-            return
-        yield Inventory(
-            device=device, apps=(),
-            coverage=(Scope("records", read=False, reason=f"{orphans.count} {self.what} could not be read"),),
-            status="failed", reason="bad-records",
-            message=(f"{label}: {orphans.count} {self.what} could not be read ({orphans.kept[0]}) and could belong "
-                     f"to any device in it, so treat every device in it as possibly incomplete; {self.fmt.export}"),
-            problems=tuple(orphans.kept), problem_count=orphans.count, residue=residue_of(orphans))
+        yield from unowned(self.name, orphans, src, runs=self.runs, what=self.what,
+                           header=f"the {self.fmt.system} header", where="it", empty_hint=self.fmt.export,
+                           damaged_hint=self.fmt.export, status="failed", reason="bad-records")
 
 
 def read_csv(name: str, fmt: RowFormat, src: InputLines, at: int) -> Iterator[Inventory]:

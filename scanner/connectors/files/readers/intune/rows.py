@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-from scanner.connectors.files.common import label_of, lean, make_inventory
+from scanner.connectors.files.common import label_of, lean, make_inventory, unowned
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.records import Problems, residue_of, snippet
 from scanner.model import MAX_PROBLEMS, MDM_SCOPE, NOT_CHECKED, App, DeviceInfo, Inventory, Scope
@@ -302,7 +302,6 @@ class Rows:
 
     def end(self, src: InputLines | None) -> Iterator[Inventory]:
         """What is left: the last run, the aggregate, the records no device can be named for, an empty file."""
-        label = label_of(self.name)
         if self.run is not None:
             yield self._inventory(self.run, src)
             self.run = None
@@ -310,29 +309,10 @@ class Rows:
         if self.i_dev is None:
             yield self._aggregate(src)
             return
-        orphans = self.orphans
-        if src is not None and src.error is not None:
-            orphans.add(f"line {src.error_line}: reading stopped ({src.error})")
-        elif src is not None and src.unterminated:
-            orphans.add(f"line {src.unterminated}: the last line does not end with a line break, so the file may "
-                        f"have been cut inside it")
-        if not orphans.count and self.runs:
-            return
-        device = DeviceInfo(platform=None, serial=None, source=self.name)
-        if not orphans.count:
-            yield Inventory(device=device, apps=(), coverage=(Scope("records", read=False, reason="no rows"),),
-                            status="failed", reason="empty",
-                            message=f"{label} has the Intune report's header but no rows: no device to check; "
-                                    f"export the report again")
-            return
-        yield Inventory(
-            device=device, apps=(),
-            coverage=(Scope("records", read=False, reason=f"{orphans.count} {self.what} could not be read"),),
-            status="partial" if self.runs else "failed", reason="bad-lines",
-            message=(f"{label}: {orphans.count} {self.what} could not be read ({orphans.kept[0]}) and could belong "
-                     f"to any device in the report, so treat every device in it as possibly incomplete; export the "
-                     f"report again and rescan"),
-            problems=tuple(orphans.kept), problem_count=orphans.count, residue=residue_of(orphans))
+        yield from unowned(self.name, self.orphans, src, runs=self.runs, what=self.what,
+                           header="the Intune report's header", where="the report",
+                           empty_hint="export the report again", damaged_hint="export the report again and rescan",
+                           status="partial" if self.runs else "failed", reason="bad-lines")
 
     def _aggregate(self, src: InputLines | None) -> Inventory:
         label = label_of(self.name)
