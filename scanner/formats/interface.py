@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from scanner.model import Report
+if TYPE_CHECKING:  # only a name in annotations: `scanner --help` reaches this module and needs no model
+    from scanner.model import Report
 
 __all__ = ["Format", "FormatOptions", "Writer"]
 
@@ -28,7 +29,7 @@ class FormatOptions:
     width: int | None = None  # the terminal's columns, for the table to fit; None: a pipe or a file (no limit)
 
 
-Writer = Callable[[Report, TextIO, FormatOptions], None]
+Writer = Callable[["Report", TextIO, FormatOptions], None]
 
 
 @dataclass(frozen=True)
