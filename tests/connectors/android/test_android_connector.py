@@ -469,11 +469,18 @@ def test_phone_unplugged_during_the_scan():
     with AndroidSimulator([slow, phone("STAYS0001")]) as sim:
         STARTED_PIDS.extend(sim.pids)
         transport = sim.transport_serial("UNPLUG001")
-        results: list[Inventory] = []
-        connector = AndroidConnector(f"127.0.0.1:{sim.adb_port}", timeout=30,
-                                     progress=lambda p, serial, state, n: state == "reading" and serial == transport
-                                     and threading.Timer(0.3, sim.detach, [transport]).start())
+        unplug, once = threading.Timer(0.3, sim.detach, [transport]), threading.Lock()
+
+        def progress(platform: str, serial: str, state: str, n: int | None) -> None:
+            # Unplugged once, 0.3 s into its reading; a second "reading" (the next round trip) starts nothing.
+            with once:
+                if state == "reading" and serial == transport and unplug.ident is None:
+                    unplug.start()
+
+        connector = AndroidConnector(f"127.0.0.1:{sim.adb_port}", timeout=30, progress=progress)
         results = list(connector.inventories())
+        if unplug.ident is not None:
+            unplug.join()  # never left to call the simulator once it is stopped
     by_serial = {r.device.serial: r for r in results}
     assert by_serial["STAYS0001"].status == "complete" and len(results) == 2
     gone = by_serial.get(transport) or by_serial["UNPLUG001"]  # unplugged in the first or the second round trip
