@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.connectors.files.source import InputLines
+from scanner.connectors.files.source import InputLines, csv_line
 from scanner.connectors.records import Problems
 
 __all__ = [
@@ -200,14 +200,7 @@ def _careful_lines(chunk: bytes, chunks: Iterator[bytes], at: _Read, bad: list[i
         for raw in lines:
             at.n += 1
             at.raw = raw
-            n = at.n
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                bad.append(n)
-                text = raw.decode("utf-8", "surrogateescape")
-            if '"' in text or ("\r" in text and text.find("\r", 0, -2) >= 0):
-                quoted.append((n, text))  # a quote, or a carriage return inside the line
+            text = csv_line(at.n, raw, bad, quoted)
             span.append(text)
             yield text
         if not span:  # every record of the chunk ended in it

@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterator
 
 from scanner.connectors.records import Problems
 
-__all__ = ["HEAD_LINE_BYTES", "InputLines"]
+__all__ = ["HEAD_LINE_BYTES", "InputLines", "csv_line"]
 
 HEAD_LINE_BYTES = 1 << 16  # of each line read to recognise the format: enough to recognise any format
 
@@ -91,13 +91,7 @@ class InputLines:
         try:
             self.complete_head()
             for n, raw in enumerate(self._raw(start), start + 1):
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    bad.append(n)
-                    text = raw.decode("utf-8", "surrogateescape")
-                if '"' in text or ("\r" in text and text.find("\r", 0, -2) >= 0):
-                    quoted.append((n, text))  # a quote, or a carriage return inside the line
+                text = csv_line(n, raw, bad, quoted)
                 if span is not None:
                     span.append(text)
                 yield text
@@ -117,3 +111,18 @@ class InputLines:
     def rest(self) -> bytes:
         """Everything: the head and the unread remainder (OSError propagates)."""
         return b"".join(self.head) + self.stream.read()
+
+
+def csv_line(n: int, raw: bytes, bad: list[int], quoted: list[tuple[int, str]]) -> str:
+    """Line `n` (its bytes `raw`) as the csv module is handed it: decoded, with bytes that are not UTF-8 kept
+    as surrogate escapes and its number appended to `bad`; (n, text) appended to `quoted` when the line holds
+    a quote, or a carriage return that does not end it (which csv rejects)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        bad.append(n)
+        text = raw.decode("utf-8", "surrogateescape")
+    if '"' in text or ("\r" in text and text.find("\r", 0, -2) >= 0):
+        quoted.append((n, text))  # a quote, or a carriage return inside the line
+    return text
+
