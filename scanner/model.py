@@ -6,16 +6,29 @@ output formats without one of them changing what another sees.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
 
-PLATFORMS = ("android", "ios")
+# The words and exit codes the signatures and the CLI share live in scanner.vocabulary (light at import: no
+# dataclass of this module is built by `scanner signatures list`); they are this module's names as well.
+from scanner.vocabulary import (  # noqa: F401 - re-exported
+    CONFIDENCES,
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_FINDINGS_INCOMPLETE,
+    EXIT_INCOMPLETE,
+    EXIT_USAGE,
+    FAIL_ON,
+    PLATFORMS,
+    RELATIONS,
+    SEVERITIES,
+    SignatureFile,
+    signature_digest,
+)
+
 APP_STATES = ("installed", "disabled", "hidden", "uninstalled-data-kept", "offloaded")
 STATUSES = ("complete", "partial", "failed")
-SEVERITIES = ("prohibited", "review")  # most severe first
-RELATIONS = ("app", "feature-of", "related", "maker")  # "maker": the entry names the company, not the app
 MATCH_KINDS = ("exact", "extension", "team-id", "other-platform", "recovered", "name")
 # What a finding rests on: the app's id as parsed ("exact", "extension"), its developer team, a whole
 # catalog id found in text that could not be parsed ("recovered"), or only its display name ("name": an
@@ -34,15 +47,6 @@ ACCEPTED_MDM_SCOPE = "accepted with --accept-scope mdm: "
 # Devices an export lists that scanner does not check (Windows and macOS computers in an Intune export): an
 # Inventory of such a device carries this reason, and the report lists it as not checked.
 NOT_CHECKED = "not-checked"
-CONFIDENCES = ("confirmed", "reported")
-FAIL_ON = ("prohibited", "review", "never")
-
-# Exit codes: the contract with audit scripts (DESIGN.md).
-EXIT_CLEAN = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
-EXIT_INCOMPLETE = 4
-EXIT_FINDINGS_INCOMPLETE = 5
 
 MAX_PROBLEMS = 20  # problem details kept per inventory or result; all are counted
 
@@ -251,24 +255,6 @@ class PolicyRef:
     entries: int
     rules: tuple[RuleRef, ...] = ()
     citation: str | None = None  # how the policy is cited: "Memorandum of Governor Ivey, 2022-12-12"
-
-
-@dataclass(frozen=True)
-class SignatureFile:
-    path: str
-    sha256: str
-    kind: str  # "app" | "policy" | "maker"
-
-
-def signature_digest(files: Iterable[SignatureFile]) -> str:
-    """One hash for the signature data a run used: sha256 over `<sha256>  <path>\\n` per file (sha256sum's
-    line, the path as reports give it), the lines sorted. Two runs with the same files (same contents, same
-    names) give the same hash; any file added, removed, renamed or changed gives another. `scanner --version`
-    and the HTML report both print it."""
-    import hashlib
-
-    lines = sorted(f"{f.sha256}  {f.path}\n" for f in files)
-    return hashlib.sha256("".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def severity_at_least(severity: str, threshold: str) -> bool:

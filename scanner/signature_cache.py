@@ -10,7 +10,7 @@ everything the result depends on:
   whether it is bundled, and the sha256 of its bytes (the files are read and
   hashed on every run: the cache never saves reading them, only parsing);
 - the source of the code that turns them into objects (scanner/signatures.py
-  and scanner/model.py), the cache format and the Python version.
+  and scanner/vocabulary.py), the cache format and the Python version.
 
 A cached result is therefore used only when the loader would produce the same
 one from the same bytes; any edit, added or removed file, or upgrade misses
@@ -45,7 +45,7 @@ __all__ = ["ENV_ON", "cache_dir", "cache_key", "read", "write"]
 
 ENV_ON = "SCANNER_CACHE"  # "1": keep and use the cache
 FORMAT = 1  # bump when what is pickled changes shape in a way the code digest would not show
-_CODE = ("signatures.py", "model.py")  # the modules whose code decides what a load returns
+_CODE = ("signatures.py", "vocabulary.py")  # the modules whose code decides what a load returns
 
 
 def cache_dir(environ: dict[str, str] | None = None, platform: str | None = None) -> Path | None:

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from scanner.model import CONFIDENCES, PLATFORMS, RELATIONS, SEVERITIES, SignatureFile
+from scanner.vocabulary import CONFIDENCES, PLATFORMS, RELATIONS, SEVERITIES, SignatureFile
 
 SCHEMA = 2  # the newest schema this scanner reads
 SCHEMAS = (1, 2)
@@ -748,8 +748,34 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
     """The bundled signatures plus the user's files or folders in `extra`.
 
     Raises SignatureError listing every problem found, so nothing is scanned
-    with signatures that were only half understood.
+    with signatures that were only half understood. The bundled files alone
+    come from their compiled form (scanner.compiled_catalog) when it was made
+    from exactly these files and this code; anything else is parsed.
     """
+    return _load(extra, bundled=bundled)
+
+
+def read_files(paths: Iterable[Path], base_real: Path) -> list[tuple[Path, Path, bool, bytes | OSError]]:
+    """(path, where it resolves to, bundled?, its bytes or why they cannot be read) for each file, in order, each
+    real file once (`validate signatures/` names the bundled files a second time)."""
+    read: list[tuple[Path, Path, bool, bytes | OSError]] = []
+    seen: set[Path] = set()
+    folders: dict[Path, Path] = {}
+    for path in paths:
+        real = _resolved(path, folders)
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            data: bytes | OSError = path.read_bytes()
+        except OSError as err:
+            data = err
+        read.append((path, real, real.is_relative_to(base_real), data))
+    return read
+
+
+def _load(extra: Iterable[str | Path], *, bundled: bool, compiled: bool = True, cache: bool = True) -> Signatures:
+    """load_signatures; `compiled` and `cache` False: parse, whatever is kept (how the compiled form is made)."""
     base = bundled_dir()
     paths: list[Path] = []
     problems: list[str] = []
@@ -767,28 +793,26 @@ def load_signatures(extra: Iterable[str | Path] = (), *, bundled: bool = True) -
             problems.append(f"{p}: (folder): holds no .toml files")
         paths += found
 
-    # Every file is read (and hashed) first: the cache (scanner.signature_cache, when SCANNER_CACHE=1 turns it
-    # on) is used only for files byte-identical to those it was made from, and only when nothing so far is wrong.
-    read: list[tuple[Path, Path, bool, bytes | OSError]] = []
-    seen: set[Path] = set()
+    # Every file is read (and hashed) first: the compiled form of the bundled files (scanner.compiled_catalog)
+    # and the cache (scanner.signature_cache, when SCANNER_CACHE=1 turns it on) are used only for files
+    # byte-identical to those they were made from, and only when nothing so far is wrong.
     base_real = base.resolve()
-    folders: dict[Path, Path] = {}
-    for path in paths:
-        real = _resolved(path, folders)
-        if real in seen:  # the same file named twice (`validate signatures/`) loads once
-            continue
-        seen.add(real)
-        try:
-            data: bytes | OSError = path.read_bytes()
-        except OSError as err:
-            data = err
-        read.append((path, real, real.is_relative_to(base_real), data))
+    read = read_files(paths, base_real)
     digests = [hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else "" for *_, data in read]
     cached = None
     if not problems and all(isinstance(data, bytes) for *_, data in read):
         from scanner import signature_cache
 
-        folder = signature_cache.cache_dir()
+        folder = signature_cache.cache_dir() if cache else None
+        # The bundled files alone, and no cache asked for (which keeps its own answers for every load): the
+        # compiled form, if it is of exactly these files (their names as shown, their sha256) and this code.
+        if compiled and folder is None and read and all(bundled_file for _, _, bundled_file, _ in read):
+            from scanner import compiled_catalog
+
+            found = compiled_catalog.lookup(
+                [(_display(path, real, base_real), digest) for (path, real, _, _), digest in zip(read, digests)])
+            if found is not None:
+                return found
         cache_name, key = signature_cache.cache_key(
             [(str(path), str(real), bundled_file, digest) for (path, real, bundled_file, _), digest in zip(read, digests)])
         found = signature_cache.read(folder, cache_name, key, Signatures)

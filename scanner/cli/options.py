@@ -16,7 +16,7 @@ from scanner.cli.output import CommandError
 from scanner.cli.terminal import NO_COLOR_OPTION
 from scanner.connectors import TRANSPORTS
 from scanner.formats import FORMATS
-from scanner.model import FAIL_ON
+from scanner.vocabulary import FAIL_ON
 
 if TYPE_CHECKING:
     from scanner.config import Config

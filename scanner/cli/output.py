@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING
 
 import click
 
 from scanner.formats import FORMATS, FormatOptions, load_format
-from scanner.model import EXIT_USAGE
+from scanner.vocabulary import EXIT_USAGE
 
 if TYPE_CHECKING:
     from scanner.model import Report
@@ -109,6 +108,8 @@ def write_file(write: Callable[[IO[str]], None], path: str) -> None:
         with open(path, "w", encoding="utf-8", newline="") as out:
             write(out)
         return
+    import tempfile  # here: its imports (shutil, random) cost every command's start, most of which write no file
+
     fd, tmp = tempfile.mkstemp(prefix=".scanner-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
