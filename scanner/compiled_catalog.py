@@ -39,7 +39,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["COMMAND", "FILE", "compile_catalog", "key", "lookup", "stale"]
+__all__ = ["COMMAND", "FILE", "compile_catalog", "key", "lookup", "made_for", "stale"]
 
 FORMAT = 1  # bump when the file's layout or what is pickled changes in a way the code digest would not show
 HERE = Path(__file__).resolve().parent
@@ -66,13 +66,15 @@ def key(files: Sequence[tuple[str, str]], python: tuple[int, int] | None = None)
     return b"".join(lines)
 
 
-def lookup(files: Sequence[tuple[str, str]], path: Path = FILE) -> object | None:
-    """The compiled load of exactly these bundled files (as for key()), or None: no compiled form, another key,
-    or a file that cannot be read whole. Never an error."""
+def lookup(files: Sequence[tuple[str, str]], path: Path | None = None,
+           python: tuple[int, int] | None = None) -> object | None:
+    """The compiled load (at `path`, default FILE) of exactly these bundled files (as for key()), or None: no
+    compiled form, another key, or a file that cannot be read whole. Never an error."""
     from scanner.signatures import Signatures
 
+    path = path or FILE
     try:
-        expected = key(files)  # an install without the .py sources cannot tell its code: a miss
+        expected = key(files, python)  # an install without the .py sources cannot tell its code: a miss
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
@@ -100,11 +102,12 @@ def _bundled_files() -> list[tuple[str, str]]:
     return found
 
 
-def compile_catalog(path: Path = FILE) -> Path:
-    """Parse the bundled files and write their compiled form to `path` (a developer's step: see the docstring).
-    Raises SignatureError when the bundled files do not load."""
+def compile_catalog(path: Path | None = None) -> Path:
+    """Parse the bundled files and write their compiled form to `path` (default FILE; a developer's step: see
+    the docstring). Raises SignatureError when the bundled files do not load."""
     from scanner import signatures
 
+    path = path or FILE
     files = _bundled_files()
     loaded = signatures._load((), bundled=True, compiled=False, cache=False)
     if _bundled_files() != files:
@@ -116,17 +119,31 @@ def compile_catalog(path: Path = FILE) -> Path:
     return path
 
 
-def stale(path: Path = FILE) -> list[str]:
-    """What makes the compiled form at `path` unusable for the bundled files and this code, one line each; []
-    when a load of the bundled files uses it."""
+def made_for(path: Path | None = None) -> tuple[int, int] | None:
+    """The Python (major, minor) the compiled form at `path` (default FILE) was made with, or None."""
+    try:
+        with open(path or FILE, "rb") as f:
+            head = f.read(len(_MAGIC) + 64)
+    except OSError:
+        return None
+    lines = head[len(_MAGIC):].split(b"\n") if head.startswith(_MAGIC) else []
+    found = [line[7:] for line in lines[:2] if line.startswith(b"python ")]
+    major, _, minor = found[0].partition(b".") if found else (b"", b"", b"")
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else None
+
+
+def stale(path: Path | None = None, python: tuple[int, int] | None = None) -> list[str]:
+    """What makes the compiled form at `path` (default FILE) unusable for the bundled files and this code (and
+    `python`, default this one), one line each; [] when a load of the bundled files uses it."""
+    path = path or FILE
     files = _bundled_files()
-    expected = key(files)
+    expected = key(files, python)
     try:
         data = path.read_bytes()
     except OSError as err:
         return [f"{path}: cannot be read: {err.strerror or err}"]
     if data.startswith(expected):
-        return [] if lookup(files, path) is not None else [f"{path}: its key is right but it does not load"]
+        return [] if lookup(files, path, python) is not None else [f"{path}: its key is right but it does not load"]
     head = data[: data.find(_END) + len(_END)] if _END in data else b""
     if not head.startswith(_MAGIC):
         return [f"{path}: not a compiled catalog"]
@@ -136,7 +153,7 @@ def stale(path: Path = FILE) -> list[str]:
     for what, text in sorted(want - have):
         problems.append(f"expected {what.decode()} {text.decode('utf-8', 'replace')}")
     for what, text in sorted(have - want):
-        problems.append(f"but it has {what.decode()} {text.decode('utf-8', 'replace')}")
+        problems.append(f"the file has {what.decode()} {text.decode('utf-8', 'replace')}")
     return problems or ["the bundled files are the same but in another order"]
 
 
