@@ -774,14 +774,62 @@ def read_files(paths: Iterable[Path], base_real: Path) -> list[tuple[Path, Path,
     return read
 
 
+def _compiled_bundle(base: Path) -> Signatures | None:
+    """The compiled form of the bundled files when they are the ones it was made from, found without pathlib's
+    work per file (most of what a load costs once nothing is parsed); None: load as usual, which also tries it.
+
+    Only for a bundled folder of plain folders and files (no link, nothing special), where the names, order and
+    bytes seen here are what toml_files(), _resolved() and _display() give; anything else takes the usual way.
+    """
+    from scanner import signature_cache
+
+    if signature_cache.cache_dir() is not None:  # the cache, turned on, keeps its own answers
+        return None
+    root = str(base)
+    found: list[tuple[tuple[str, ...], str]] = []
+    folders: list[tuple[str, ...]] = [()]
+    while folders:
+        parts = folders.pop()
+        try:
+            with os.scandir(os.path.join(root, *parts)) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        return None
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append((*parts, entry.name))
+                    elif not entry.is_file(follow_symlinks=False):
+                        return None
+                    elif entry.name.endswith(".toml"):
+                        found.append(((*parts, entry.name), entry.path))
+        except OSError:
+            return None
+    files = []
+    for parts, path in sorted(found):  # toml_files() order: a path's parts compared one by one
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        files.append(("signatures/" + "/".join(parts), hashlib.sha256(data).hexdigest()))
+    from scanner import compiled_catalog
+
+    loaded = compiled_catalog.lookup(files)
+    return loaded if isinstance(loaded, Signatures) else None
+
+
 def _load(extra: Iterable[str | Path], *, bundled: bool, compiled: bool = True, cache: bool = True) -> Signatures:
     """load_signatures; `compiled` and `cache` False: parse, whatever is kept (how the compiled form is made)."""
     base = bundled_dir()
+    extra = tuple(extra)
     paths: list[Path] = []
     problems: list[str] = []
     if bundled:
         if not base.is_dir():
             raise SignatureError([f"{base}: the bundled signatures are missing; reinstall scanner"])
+        if compiled and cache and not extra:
+            found = _compiled_bundle(base)
+            if found is not None:
+                return found
         paths += toml_files(base)
     for item in extra:
         p = Path(item)
