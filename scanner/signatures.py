@@ -774,7 +774,7 @@ def read_files(paths: Iterable[Path], base_real: Path) -> list[tuple[Path, Path,
     return read
 
 
-def _compiled_bundle(base: Path) -> Signatures | None:
+def _compiled_bundle(base: Path, cache: bool) -> Signatures | None:
     """The compiled form of the bundled files when they are the ones it was made from, found without pathlib's
     work per file (most of what a load costs once nothing is parsed); None: load as usual, which also tries it.
 
@@ -783,7 +783,7 @@ def _compiled_bundle(base: Path) -> Signatures | None:
     """
     from scanner import signature_cache
 
-    if signature_cache.cache_dir() is not None:  # the cache, turned on, keeps its own answers
+    if cache and signature_cache.cache_dir() is not None:  # the cache, turned on, keeps its own answers
         return None
     root = str(base)
     found: list[tuple[tuple[str, ...], str]] = []
@@ -826,8 +826,8 @@ def _load(extra: Iterable[str | Path], *, bundled: bool, compiled: bool = True, 
     if bundled:
         if not base.is_dir():
             raise SignatureError([f"{base}: the bundled signatures are missing; reinstall scanner"])
-        if compiled and cache and not extra:
-            found = _compiled_bundle(base)
+        if compiled and not extra:
+            found = _compiled_bundle(base, cache)
             if found is not None:
                 return found
         paths += toml_files(base)
