@@ -17,6 +17,7 @@ import dataclasses
 import os
 import pickle
 import shutil
+import subprocess
 import sys
 import tomllib
 import types
@@ -264,3 +265,27 @@ def test_the_code_in_the_key_is_what_the_loader_imports():
     ours = {m for m in imported if m.startswith("scanner.")} - {"scanner.compiled_catalog", "scanner.signature_cache"}
     assert {m.removeprefix("scanner.").replace(".", "/") + ".py" for m in ours} | {"signatures.py"} == \
         set(compiled_catalog.CODE)
+
+
+@pytest.mark.parametrize("args", [["signatures", "list"], ["signatures", "show", "us-eo-13971"]])
+def test_the_screens_are_the_same_either_way(no_cache, monkeypatch, tmp_path, args):
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.delenv("SCANNER_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    with_compiled = CliRunner().invoke(main, args)
+    monkeypatch.setattr(compiled_catalog, "FILE", tmp_path / "none.pickle")
+    parsed_out = CliRunner().invoke(main, args)
+    assert with_compiled.exit_code == parsed_out.exit_code == 0
+    assert with_compiled.output == parsed_out.output and "us-eo-13971" in parsed_out.output
+
+
+def test_signatures_list_parses_no_toml_and_builds_no_model(tmp_path):
+    """What the start-up work removed stays removed: no tomllib, none of scanner.model's dataclasses."""
+    code = ("import sys\nfrom scanner.cli import main\ntry:\n    main(['signatures', 'list'])\nexcept SystemExit:\n"
+            "    pass\nprint(sorted(m for m in ('tomllib', 'scanner.model', 'tempfile') if m in sys.modules), "
+            "file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k not in ("SCANNER_CONFIG", "SCANNER_CACHE", "XDG_CONFIG_HOME")}
+    env["HOME"] = str(tmp_path)  # no config file of the user's: reading one would import tomllib
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "us-eo-13971" in done.stdout
+    assert ast.literal_eval(done.stderr.strip().splitlines()[-1]) == []
