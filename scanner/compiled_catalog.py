@@ -177,6 +177,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line)
         print(f"{FILE}: {'stale; regenerate it with: ' + COMMAND if problems else 'up to date'}")
         return 1 if problems else 0
+    from scanner.signatures import bundled_dir
+
+    if bundled_dir().name == "_signatures":  # an installed scanner's: its package is not the place to edit
+        print(f"{COMMAND}: this scanner is installed ({bundled_dir()}); run it in a source checkout, where the "
+              "compiled form is committed beside the TOML it is made from", file=sys.stderr)
+        return 2
     print(f"wrote {compile_catalog()}")
     return 0
 
