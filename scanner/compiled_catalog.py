@@ -95,7 +95,7 @@ def lookup(files: Sequence[tuple[str, str]], path: Path | None = None,
     return value if type(value) is Signatures else None
 
 
-def _bundled_files() -> list[tuple[str, str]]:
+def bundled_files() -> list[tuple[str, str]]:
     """The bundled files as a load of them alone sees them: (name, sha256), in load order."""
     from scanner import signatures
 
@@ -115,9 +115,9 @@ def compile_catalog(path: Path | None = None) -> Path:
     from scanner import signatures
 
     path = path or FILE
-    files = _bundled_files()
+    files = bundled_files()
     loaded = signatures._load((), bundled=True, compiled=False, cache=False)
-    if _bundled_files() != files:
+    if bundled_files() != files:
         raise RuntimeError("the bundled signature files changed while they were compiled; run it again")
     data = key(files) + pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL)
     temp = path.with_name(path.name + ".tmp")
@@ -143,7 +143,7 @@ def stale(path: Path | None = None, python: tuple[int, int] | None = None) -> li
     """What makes the compiled form at `path` (default FILE) unusable for the bundled files and this code (and
     `python`, default this one), one line each; [] when a load of the bundled files uses it."""
     path = path or FILE
-    files = _bundled_files()
+    files = bundled_files()
     expected = key(files, python)
     try:
         data = path.read_bytes()

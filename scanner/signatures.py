@@ -776,16 +776,24 @@ def read_files(paths: Iterable[Path], base_real: Path) -> list[tuple[Path, Path,
 
 def _compiled_bundle(base: Path, cache: bool) -> Signatures | None:
     """The compiled form of the bundled files when they are the ones it was made from, found without pathlib's
-    work per file (most of what a load costs once nothing is parsed); None: load as usual, which also tries it.
-
-    Only for a bundled folder of plain folders and files (no link, nothing special), where the names, order and
-    bytes seen here are what toml_files(), _resolved() and _display() give; anything else takes the usual way.
-    """
+    work per file (most of what a load costs once nothing is parsed); None: load as usual, which also tries it."""
     from scanner import signature_cache
 
     if cache and signature_cache.cache_dir() is not None:  # the cache, turned on, keeps its own answers
         return None
-    root = str(base)
+    files = plain_bundle(str(base))
+    if files is None:
+        return None
+    from scanner import compiled_catalog
+
+    loaded = compiled_catalog.lookup(files)
+    return loaded if isinstance(loaded, Signatures) else None
+
+
+def plain_bundle(root: str) -> list[tuple[str, str]] | None:
+    """(name as reports give it, sha256) of each .toml file under the bundled folder `root`, in load order, as
+    toml_files(), read_files() and _display() would give them; None when the folder holds anything but plain
+    folders and files (a link, a special file), or cannot be read: for those, only that way decides."""
     found: list[tuple[tuple[str, ...], str]] = []
     folders: list[tuple[str, ...]] = [()]
     while folders:
@@ -811,10 +819,7 @@ def _compiled_bundle(base: Path, cache: bool) -> Signatures | None:
         except OSError:
             return None
         files.append(("signatures/" + "/".join(parts), hashlib.sha256(data).hexdigest()))
-    from scanner import compiled_catalog
-
-    loaded = compiled_catalog.lookup(files)
-    return loaded if isinstance(loaded, Signatures) else None
+    return files
 
 
 def _load(extra: Iterable[str | Path], *, bundled: bool, compiled: bool = True, cache: bool = True) -> Signatures:

@@ -300,3 +300,36 @@ def test_signatures_list_parses_no_toml_and_builds_no_model(tmp_path):
     loaded = ast.literal_eval(done.stderr.strip().splitlines()[-1])
     # On a Python the committed form was not made with, it is not used: the TOML is parsed (tomllib).
     assert loaded == ([] if compiled_catalog.made_for() == sys.version_info[:2] else ["tomllib"])
+
+
+def test_the_quick_listing_is_the_usual_one(bundle, tmp_path):
+    """signatures.plain_bundle (os.scandir, no pathlib per file) names, orders and hashes the files as the usual
+    way does: on the bundled folder and on one with awkward shapes (names that sort differently as text and as
+    parts, a folder named like a file, hidden files, other files, deep folders)."""
+    assert signatures.plain_bundle(str(signatures.bundled_dir())) == compiled_catalog.bundled_files()
+    text = (bundle / GEORGIA).read_text(encoding="utf-8")
+    for n, place in enumerate(["a/b.toml", "a-c/x.toml", "a.toml/inside.toml", ".hidden.toml", "deep/er/est/z.toml",
+                               "A/upper.toml", "a/.toml", "notes.txt", "a b/space.toml"]):
+        path = bundle / "extra" / place
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.replace('id = "us-ga-governor-memo-2022"', f'id = "extra-{n}"', 1), encoding="utf-8")
+    quick = signatures.plain_bundle(str(bundle))
+    assert quick == compiled_catalog.bundled_files() and len(quick) == 133 + 8
+    assert [name for name, _ in quick if name.startswith("signatures/extra/")][:3] == [
+        "signatures/extra/.hidden.toml", "signatures/extra/A/upper.toml", "signatures/extra/a/.toml"]
+
+
+@pytest.mark.parametrize("odd", ["link to a file", "link to a folder", "fifo"])
+def test_anything_but_plain_files_takes_the_usual_way(bundle, tmp_path, odd):
+    if odd == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    where = bundle / "extra"
+    where.mkdir()
+    if odd == "link to a file":
+        (where / "ga.toml").symlink_to(bundle / GEORGIA)
+    elif odd == "link to a folder":
+        (where / "policies").symlink_to(bundle / "policies", target_is_directory=True)
+    else:
+        os.mkfifo(where / "pipe.toml")
+    assert signatures.plain_bundle(str(bundle)) is None
+    load_signatures()  # the usual way: the link is a file named twice (loaded once), the FIFO no file at all
