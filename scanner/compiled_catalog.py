@@ -55,7 +55,7 @@ COMMAND = "python -m scanner.compiled_catalog"
 # The modules whose code decides what a load of the bundled files returns: scanner.signatures and every
 # scanner module it imports (a test checks that this list keeps up with its imports).
 CODE = ("signatures.py", "vocabulary.py")
-_MAGIC = b"scanner compiled catalog\n"
+_MAGIC = b"scanner compiled catalog\0\n"  # the NUL: git and editors take the file for binary, as it is
 _END = b"end\n"
 
 
