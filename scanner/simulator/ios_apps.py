@@ -174,6 +174,10 @@ class AppCatalog:
         self._records: list[tuple[AppProfile, dict[str, Any]]] | None = None
         self._removed = removed if removed is not None else set()
         self._lock = threading.Lock()
+        # Serialised replies, by (command, the options' repr, the ids removed so far): a scan asks the same
+        # Lookup every time, and plistlib.dumps of a few hundred apps is most of this emulated device's CPU
+        # (which shares the machine with the scan). The bytes sent are the same either way.
+        self._replies: dict[tuple[str, str, frozenset[str]], Any] = {}
 
     def _all(self) -> list[tuple[AppProfile, dict[str, Any]]]:
         with self._lock:
@@ -189,6 +193,20 @@ class AppCatalog:
     def remove(self, app_id: str) -> None:
         with self._lock:
             self._removed.add(app_id)
+
+    def replies(self, command: str, options: dict[str, Any],
+                make: Callable[[list[tuple[str, dict[str, Any]]]], Any]) -> Any:
+        """make(self.select(options)), kept while the same apps are installed (a removal starts afresh)."""
+        with self._lock:
+            key = (command, repr(options), frozenset(self._removed))
+            cached = self._replies.get(key)
+        if cached is None:
+            cached = make(self.select(options))
+            with self._lock:
+                if len(self._replies) >= 32:  # a client trying many options: keep the memory bounded
+                    self._replies.clear()
+                self._replies[key] = cached
+        return cached
 
     def select(self, options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """(bundle id, attributes) for the apps a Lookup/Browse with these ClientOptions returns."""
@@ -231,10 +249,12 @@ def serve_installation_proxy(link: Link, catalog: AppCatalog, device: DeviceProf
         if not isinstance(options, dict):
             options = {}
         if command == "Lookup":
-            if not _lookup(link, catalog.select(options), faults.drop_after_apps, faults.no_complete, pause):
+            payload, count = catalog.replies(command, options, lambda apps: _lookup_reply(apps, faults.no_complete))
+            if not _lookup(link, payload, count, faults.drop_after_apps, faults.no_complete, pause):
                 return
         elif command == "Browse":
-            if not _browse(link, catalog.select(options), faults.drop_after_apps, faults.no_complete, pause):
+            payloads = catalog.replies(command, options, lambda apps: _browse_replies(apps, faults.drop_after_apps))
+            if not _browse(link, payloads, faults.drop_after_apps, faults.no_complete, pause):
                 return
         elif command == "Uninstall":
             if not _uninstall(link, request, catalog, device, pause):
@@ -290,17 +310,22 @@ def _uninstall(link: Link, request: dict[str, Any], catalog: AppCatalog, device:
     return True
 
 
-def _lookup(link: Link, apps: list[tuple[str, dict[str, Any]]], drop_after: int, no_complete: bool,
-            pause: Callable[[], None]) -> bool:
+def _lookup_reply(apps: list[tuple[str, dict[str, Any]]], no_complete: bool) -> tuple[bytes, int]:
+    """One Lookup's reply, serialised, and the number of apps in it."""
     reply: dict[str, Any] = {"LookupResult": dict(apps)}
     if not no_complete:
         reply["Status"] = "Complete"
-    payload = plistlib.dumps(reply)
+    return plistlib.dumps(reply), len(apps)
+
+
+def _lookup(link: Link, payload: bytes, apps: int, drop_after: int, no_complete: bool,
+            pause: Callable[[], None]) -> bool:
+    """Send one Lookup's reply (one message holds every app); False when the connection is over."""
     pause()
     if drop_after:
-        # One message holds every app: cut it where the N-th app ends (roughly) and hang up.
-        shown = min(drop_after, len(apps))
-        cut = min(len(payload) - 16, len(payload) * shown // max(len(apps), 1))
+        # Cut it where the N-th app ends (roughly) and hang up.
+        shown = min(drop_after, apps)
+        cut = min(len(payload) - 16, len(payload) * shown // max(apps, 1))
         link.sock.sendall(len(payload).to_bytes(4, "big") + payload[:max(cut, 0)])
         link.close()
         return False
@@ -311,15 +336,23 @@ def _lookup(link: Link, apps: list[tuple[str, dict[str, Any]]], drop_after: int,
     return True
 
 
-def _browse(link: Link, apps: list[tuple[str, dict[str, Any]]], drop_after: int, no_complete: bool,
-            pause: Callable[[], None]) -> bool:
+def _browse_replies(apps: list[tuple[str, dict[str, Any]]], drop_after: int) -> list[bytes]:
+    """The BrowsingApplications messages, up to the drop_after-th app when the device drops mid-way."""
     total = len(apps)
     limit = min(drop_after, total) if drop_after else total
+    out = []
     for start in range(0, limit, BROWSE_CHUNK):
         chunk = [entry for _, entry in apps[start:min(start + BROWSE_CHUNK, limit)]]
+        out.append(plistlib.dumps({"Status": "BrowsingApplications", "CurrentIndex": start,
+                                   "CurrentAmount": len(chunk), "Total": total, "CurrentList": chunk}))
+    return out
+
+
+def _browse(link: Link, payloads: list[bytes], drop_after: int, no_complete: bool,
+            pause: Callable[[], None]) -> bool:
+    for payload in payloads:
         pause()
-        write_plist(link.sock, {"Status": "BrowsingApplications", "CurrentIndex": start,
-                                "CurrentAmount": len(chunk), "Total": total, "CurrentList": chunk})
+        link.sock.sendall(len(payload).to_bytes(4, "big") + payload)
     if drop_after:
         link.close()
         return False
