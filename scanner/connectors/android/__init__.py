@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from scanner.connectors.deferred import defer
+
+# adbutils/install.py imports requests at its top, for installs from a URL a scan never makes (~60 ms of a
+# one-phone scan): executed on first use instead (see scanner.connectors.deferred).
+defer("requests")
+
 
 def open_transport(address: str | None = None, *, select: Sequence[str] = (), timeout: float = 60.0,
                    notify=None, progress=None, required: bool = False, may_start: bool = True):

@@ -11,6 +11,7 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from watching import wait_for
 
 from scanner.connectors.android.connector import AndroidConnector
 from scanner.connectors.android.remove import PACKAGE_NAME, interpret, uninstall_command
@@ -85,6 +86,13 @@ def test_a_connection_dropped_before_the_answer_is_unknown_not_removed(sim, adb)
     r = remove(sim, adb, "com.example.flaky")
     assert r.outcome == "disconnected"
     assert "before it said whether it did" in r.message
+    # The dropped connection takes the phone offline while adb reconnects it (about 0.3 s): the tests after
+    # this one need it back.
+    from adbutils import AdbClient
+
+    serial = sim.transport_serial("SIMR0001")
+    wait_for(lambda: any(i.serial == serial and i.state == "device" for i in AdbClient(port=sim.adb_port).list()),
+             timeout=30, what="SIMR0001 back online after the dropped connection")
 
 
 def test_an_unplugged_phone(sim, adb):
