@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from scanner.connectors.android import lazy as android_lazy  # noqa: F401 - before adbutils, which then imports less
-
 
 def open_transport(address: str | None = None, *, select: Sequence[str] = (), timeout: float = 60.0,
                    notify=None, progress=None, required: bool = False, may_start: bool = True):
