@@ -10,7 +10,12 @@ machine is shared:
      target (issue 14): at most 20x. Every scan's JSON is checked: one device, complete, every package
      counted, exactly the one prohibited app placed on the phone found, exit code 1; every adb run must list
      every package. For information in the same rounds: `python -c pass`, the scan's import floor,
-     `import adbutils`, and the part of it a scan never uses (ADBUTILS_TOP);
+     `import adbutils`, the part of it a scan never uses (ADBUTILS_TOP), and of that `import requests` alone.
+     Each process's own CPU time (user + system, from the children's rusage) is printed beside its wall
+     time, steadier than wall on a shared machine;
+     Then where one scan process's time goes (PHASES): the same scan, its imports done one package at a time
+     in the order the scan meets them and its steps timed (wall and CPU of the process), medians over --runs
+     processes: what is left of the 20x budget, item by item;
   2. in process: one phone's whole inventory (discovery, props, users, every listing) vs one bare
      `shell2("true", v2=True)` round trip (through the connector's client, without adbutils' close
      sleep); target <= 3 round trips' worth;
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -43,9 +49,56 @@ from scanner.simulator.android import adb_binary
 PROHIBITED = "com.zhiliaoapp.musically"  # TikTok: placed on every benchmark phone, so a scan must find it
 # What adbutils/__init__.py imports that reading a phone never uses: requests (for install from a URL), PIL
 # (screenshots), importlib.metadata (its __version__) and deprecation (decorators); the upstream change
-# proposed in issue 14's note would import them where they are used.
+# proposed in issue 14's note would import them where they are used. requests, the largest, also alone.
+# (Deferring requests with importlib.util.LazyLoader was tried and dropped: a first `import requests.adapters`
+# or `from requests.exceptions import X` then executes that submodule twice; PIL.Image cannot wait, since
+# adbutils/screenshot.py evaluates `-> Image.Image` while its class is defined.)
 ADBUTILS_TOP = "import requests, PIL.Image, importlib.metadata, deprecation"
+REQUESTS = "import requests"
 FLOOR = "import scanner.cli.scan, scanner.live, scanner.formats.json_report, scanner.connectors.android.connector"
+
+# One `scanner scan` (argv[1:]) whose phases are timed: imports one package at a time, in the order the scan
+# meets them (requests first among adbutils' imports, so importlib.metadata, which it also imports, counts there),
+# then the command, its steps marked by wrappers around them (this measuring process only). Prints one JSON line
+# on stderr: [[phase, wall s, CPU s], ...].
+PHASES = r"""
+import json, sys, time
+marks = [("start", time.perf_counter(), time.process_time())]
+def mark(what):
+    marks.append((what, time.perf_counter(), time.process_time()))
+import scanner.cli; mark("scanner.cli: click, scanner, model, terminal helpers")
+import scanner.cli.scan; mark("scanner.cli.scan: its options and output")
+import scanner.live; mark("scanner.live: audit, matcher, signatures module, connector interface")
+import logging, socket, subprocess, threading, dataclasses, pathlib, scanner.connectors.android
+mark("stdlib modules adbutils needs (logging, socket, subprocess, ...)")
+import requests; mark("adbutils: requests (install from a URL)")
+import PIL.Image; mark("adbutils: PIL.Image (screenshots)")
+import importlib.metadata; importlib.metadata.version("adbutils"); mark("adbutils: importlib.metadata, version()")
+import deprecation, retry; mark("adbutils: deprecation, retry (decorators)")
+import adbutils; mark("adbutils: its own modules")
+import scanner.connectors.android.connector; mark("scanner.connectors.android")
+import scanner.cli.scan as command, scanner.live as live
+def timed(module, name, what):
+    step = getattr(module, name)
+    def run(*args, **kwargs):
+        mark(f"before {name}: click, options")
+        try:
+            return step(*args, **kwargs)
+        finally:
+            mark(what)
+    setattr(module, name, run)
+timed(command, "make_matcher", "signature loading (make_matcher)")
+timed(live, "open_transports", "opening the transport")
+timed(live, "scan", "reading the phone and matching (live.scan)")
+timed(command, "deliver", "the JSON report (deliver)")
+from scanner.cli import main
+try:
+    code = main(sys.argv[1:], standalone_mode=False)
+finally:
+    mark("exit")
+    print(json.dumps([[b[0], b[1] - a[1], b[2] - a[2]] for a, b in zip(marks, marks[1:])]), file=sys.stderr)
+sys.exit(code)
+"""
 
 SERVE = r"""
 import json, sys
@@ -166,11 +219,17 @@ def main() -> None:
         env = cached_bytecode_env({**os.environ, **sim.env})  # .pyc files as an installed package has them
         env.pop("SCANNER_CONFIG", None)  # the bundled signatures only
 
-        def run(cmd: list[str]) -> subprocess.CompletedProcess:
-            return subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        cpu: dict[str, list[float]] = {}  # each whole process's own CPU seconds, by step (the warm round first)
+
+        def run(cmd: list[str], step: str) -> subprocess.CompletedProcess:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.setdefault(step, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            return proc
 
         def adb_listing() -> None:
-            proc = run([adb_binary(), "-P", str(port), "-s", transport, "shell", "pm list packages -f -i -U"])
+            proc = run([adb_binary(), "-P", str(port), "-s", transport, "shell", "pm list packages -f -i -U"], "adb")
             listed = proc.stdout.count(b"package:")
             if proc.returncode != 0 or listed != args.apps:
                 raise SystemExit(f"adb shell pm list packages exited {proc.returncode} listing {listed} of "
@@ -178,28 +237,53 @@ def main() -> None:
 
         def scanner_scan() -> None:
             proc = run([sys.executable, "-m", "scanner", "scan", "--platform", "android", "--serial", transport,
-                        "--format", "json"])
+                        "--format", "json"], "scan")
             check_report(proc.stdout, proc.returncode, "BENCH0000", args.apps)
 
         def python(code: str) -> Callable[[], None]:
             def step() -> None:
-                if run([sys.executable, "-c", code]).returncode != 0:
+                if run([sys.executable, "-c", code], code).returncode != 0:
                     raise SystemExit(f"python -c {code!r} failed")
             return step
 
-        base, whole, bare, floor, imports, top = rounds(
+        base, whole, bare, floor, imports, top, alone = rounds(
             args.runs, [adb_listing, scanner_scan, python("pass"), python(FLOOR), python("import adbutils"),
-                        python(ADBUTILS_TOP)])
-        rows.append(("process", f"adb shell pm list packages -f -i -U ({args.apps} packages)", base, "baseline"))
+                        python(ADBUTILS_TOP), python(REQUESTS)])
+
+        def used(step: str) -> str:
+            return f"CPU {Spread(tuple(cpu[step][1:])).ms()}"  # the warm round left out, as rounds() does
+
+        rows.append(("process", f"adb shell pm list packages -f -i -U ({args.apps} packages)", base,
+                     f"baseline; {used('adb')}"))
         rows.append(("process", "scanner scan --platform android --serial X --format json", whole,
-                     f"{ratios(whole, base).times()} adb (target <= 20x)"))
-        rows.append(("process", "  python -c pass", bare, f"{ratios(bare, whole).median:.0%} of the scan"))
+                     f"{ratios(whole, base).times()} adb (target <= 20x); {used('scan')}"))
+        rows.append(("process", "  python -c pass", bare, f"{ratios(bare, whole).median:.0%} of the scan; {used('pass')}"))
         rows.append(("process", "  the scan's imports (python -c 'import ...')", floor,
-                     f"{ratios(floor, whole).median:.0%} of the scan"))
+                     f"{ratios(floor, whole).median:.0%} of the scan; {used(FLOOR)}"))
         rows.append(("process", "  python -c 'import adbutils'", imports,
-                     f"{ratios(imports, whole).median:.0%} of the scan"))
+                     f"{ratios(imports, whole).median:.0%} of the scan; {used('import adbutils')}"))
         rows.append(("process", "    of which what its package imports for install/screenshot/version", top,
-                     f"{ratios(top, whole).median:.0%} of the scan (python -c '{ADBUTILS_TOP}')"))
+                     f"{ratios(top, whole).median:.0%} of the scan (python -c '{ADBUTILS_TOP}'); {used(ADBUTILS_TOP)}"))
+        rows.append(("process", "      of which requests (install from a URL)", alone,
+                     f"{ratios(alone, whole).median:.0%} of the scan (python -c '{REQUESTS}'); {used(REQUESTS)}"))
+
+        phases: dict[str, tuple[list[float], list[float]]] = {}
+        for n in range(args.runs + 1):
+            proc = run([sys.executable, "-c", PHASES, "scan", "--platform", "android", "--serial", transport,
+                        "--format", "json"], "phases")
+            check_report(proc.stdout, proc.returncode, "BENCH0000", args.apps)
+            for what, wall, used_cpu in json.loads(proc.stderr.splitlines()[-1]) if n else ():  # first: warm
+                walls, cpus = phases.setdefault(what, ([], []))
+                walls.append(wall)
+                cpus.append(used_cpu)
+        budget = 20 * base.median
+        split = [("process", f"  {what}", Spread(tuple(walls)), f"CPU {Spread(tuple(cpus)).ms()}")
+                 for what, (walls, cpus) in phases.items() if Spread(tuple(walls)).median >= 0.0002]
+        total = Spread(tuple(map(sum, zip(*(walls for walls, _ in phases.values())))))
+        rows.append(("process", "where one scan's time goes (after interpreter start-up, which is python -c pass)",
+                     total, (f"the 20x budget is {budget * 1000:.0f} ms; python -c pass + this = "
+                             f"{(bare.median + total.median) * 1000:.0f} ms")))
+        rows.extend(split)
 
         # The bare round trip goes through the connector's own client (scanner.connectors.android.server), whose
         # connections close without adbutils' 10 ms sleep: what a round trip costs, not what closing does.
