@@ -24,9 +24,11 @@ import os
 import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+from scanner.connectors.files.readers.fleet_csv.blocks import plain_lines
 from scanner.connectors.files.readers.fleet_csv.plain import Group, Known, groups
 from scanner.connectors.files.source import InputLines
 
@@ -87,8 +89,8 @@ def start(src: InputLines, width: int, cols: tuple[int, int, int, int, int], wan
     a stream that is not a file on disk, a file too small, a single CPU, a fork that failed."""
     limit = SPLIT_BYTES
     stream = src.stream
-    if limit is None or not isinstance(stream, io.BufferedReader) or _cpus() < 2:
-        return None
+    if limit is None or not isinstance(stream, io.BufferedReader) or _cpus() < 2 or threading.active_count() > 1:
+        return None  # (a fork while other threads run may copy a lock one of them holds)
     try:
         fd = stream.fileno()
         info = os.fstat(fd)
@@ -120,8 +122,10 @@ def start(src: InputLines, width: int, cols: tuple[int, int, int, int, int], wan
 
 
 def split_near(start: int, end: int) -> int:
-    """Where to look for the split of the bytes start..end: the first line break from here on."""
-    return start + (end - start) // 2
+    """Where to look for the split of the bytes start..end: the first line break from here on. Before the
+    middle, since the reader also builds, matches and writes every device's result while the child only
+    reads: at 40 % the child is done about when the reader reaches the split (1M rows, measured)."""
+    return start + (end - start) * 2 // 5
 
 
 def _cpus() -> int:
@@ -135,8 +139,6 @@ def _read_half(fd: int, at: int, size: int, width: int, cols: tuple[int, int, in
                spool: Any) -> None:
     """The child's work: the groups of the plain blocks from byte `at` on, written in batches of (groups,
     lines, the byte after them), then None."""
-    from scanner.connectors.files.readers.fleet_csv.blocks import plain_lines
-
     limit = csv.field_size_limit()
     batch: list[Group] = []
     lines_in = 0
