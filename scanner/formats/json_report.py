@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _ascii
 from typing import Any, TextIO
 
 from scanner.formats.interface import Format, FormatOptions
@@ -300,6 +301,56 @@ def _counts(r: DeviceResult, fail_on: str) -> list[int]:
             sum(severity_at_least(f.severity, fail_on) for f in findings) if findings else 0]
 
 
+def _text(value: object) -> str:
+    """A str or None as the JSON encoder writes it; TypeError for anything else."""
+    if value is None:
+        return "null"
+    if type(value) is not str:
+        raise TypeError(value)
+    return _ascii(value)
+
+
+def _whole(value: object) -> str:
+    """An int or None as the JSON encoder writes it; TypeError for anything else."""
+    if value is None:
+        return "null"
+    if type(value) is not int:
+        raise TypeError(value)
+    return int.__repr__(value)
+
+
+def _plain_entry(r: DeviceResult, fail_on: str) -> str | None:
+    """The device entry of a result with no findings, no problems kept and no device details but its platform,
+    serial and source (most devices of a fleet export), written directly: the same text as encoding
+    device_to_dict (tests/formats/test_spooled_entries.py), a fifth of the time. None for any other result
+    (or a value of a type the encoder would write otherwise)."""
+    d = r.device
+    if (r.findings or r.problems or d.transport is not None or d.model is not None or d.os_version is not None
+            or d.name is not None or d.identity or d.inventoried is not None):
+        return None
+    try:
+        coverage = ", ".join(f'{{"scope": {_text(s.name)}, "read": {_truth(s.read)}, '
+                             f'"reason": {_text(s.reason)}, "apps": {_whole(s.apps)}}}'
+                             for s in r.coverage)
+        return (f'{{"device": {{"platform": {_text(d.platform)}, "serial": {_text(d.serial)}, "transport": null, '
+                f'"model": null, "os_version": null, "name": null, "source": {_text(d.source)}, "identity": [], '
+                f'"inventoried": null}}, "status": {_text(r.status)}, "reason": {_text(r.reason)}, '
+                f'"message": {_text(r.message)}, "verdict": {_text(device_verdict(r, fail_on))}, '
+                f'"app_count": {_whole(r.app_count)}, "coverage": [{coverage}], "problems": [], '
+                f'"problem_count": {_whole(max(r.problem_count, 0))}, "findings": []}}')
+    except TypeError:
+        return None
+
+
+def _truth(value: object) -> str:
+    """A bool as the JSON encoder writes it; TypeError for anything else."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    raise TypeError(value)
+
+
 class DeviceSpool:
     """The `devices` of a JSON report, each encoded when its result is finished and kept in a temporary file
     instead of memory, so that a scan of a million devices costs the memory of one (scan --input).
@@ -363,7 +414,10 @@ class DeviceSpool:
         totals = self._totals
         for i, n in enumerate(_counts(result, self.fail_on)):
             totals[i] += n
-        self.file.write(f"{h:x} {result.problem_count} {self._encode(device_to_dict(result, self._head))}\n")
+        entry = None if self.inventory else _plain_entry(result, self.fail_on)
+        if entry is None:
+            entry = self._encode(device_to_dict(result, self._head))
+        self.file.write(f"{h:x} {result.problem_count} {entry}\n")
 
     def _lines(self) -> Iterator[tuple[int, str, str, str]]:
         """(line number, hash, count or mark, the rest) of each line of the file."""
