@@ -411,9 +411,7 @@ class DeviceSpool:
         self._parked.append(what)
 
     def _write(self, h: int, result: DeviceResult) -> None:
-        totals = self._totals
-        for i, n in enumerate(_counts(result, self.fail_on)):
-            totals[i] += n
+        self._totals = list(map(int.__add__, self._totals, _counts(result, self.fail_on)))
         entry = None if self.inventory else _plain_entry(result, self.fail_on)
         if entry is None:
             entry = self._encode(device_to_dict(result, self._head))
