@@ -181,3 +181,25 @@ def test_any_fleet_read_in_halves_gives_the_report_read_in_one(matcher, parts, c
         path = Path(tmp) / "fleet.csv"
         path.write_bytes(data)
         same_every_way(matcher, path, [len(HEADER) + int(f * (len(data) - len(HEADER))) for f in where])
+
+
+def test_a_full_read_and_a_read_beside_other_threads_are_read_in_one(matcher, tmp_path, monkeypatch):
+    import threading
+
+    data = HEADER + rows(["A1", "I1", "A2"], 20) + b"android,A2,com.tencent.mm,WeChat,8\n"
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(data)
+    taken = Taken(monkeypatch)
+    whole = report(matcher, path, lean=False)
+    assert report(matcher, path, lean=False, split=len(data) // 2) == whole  # --inventory: every app kept, no split
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert report(matcher, path, split=len(data) // 2) == whole
+    finally:
+        stop.set()
+        other.join()
+    assert not taken.lines
+    assert report(matcher, path, split=len(data) // 2) == whole
+    assert taken.lines and taken.lines[0] > 0
