@@ -320,25 +320,27 @@ def _whole(value: object) -> str:
 
 
 def _plain_entry(r: DeviceResult, fail_on: str) -> str | None:
-    """The device entry of a result with no findings, no problems kept and no device details but its platform,
-    serial and source (most devices of a fleet export), written directly: the same text as encoding
-    device_to_dict (tests/formats/test_spooled_entries.py), a fifth of the time. None for any other result
-    (or a value of a type the encoder would write otherwise)."""
-    d = r.device
-    if (r.findings or r.problems or d.transport is not None or d.model is not None or d.os_version is not None
-            or d.name is not None or d.identity or d.inventoried is not None):
+    """The device entry of a result with no findings and no problems kept (most devices of an export), written
+    directly: the same text as encoding device_to_dict (tests/formats/test_spooled_entries.py), a fifth of the
+    time. None for any other result (or a value of a type the encoder would write otherwise)."""
+    if r.findings or r.problems:
         return None
+    d = r.device
     try:
+        identity = ", ".join(f'{{"kind": {_text(kind)}, "value": {_text(value)}}}' for kind, value in d.identity)
         coverage = ", ".join(f'{{"scope": {_text(s.name)}, "read": {_truth(s.read)}, '
                              f'"reason": {_text(s.reason)}, "apps": {_whole(s.apps)}}}'
                              for s in r.coverage)
-        return (f'{{"device": {{"platform": {_text(d.platform)}, "serial": {_text(d.serial)}, "transport": null, '
-                f'"model": null, "os_version": null, "name": null, "source": {_text(d.source)}, "identity": [], '
-                f'"inventoried": null}}, "status": {_text(r.status)}, "reason": {_text(r.reason)}, '
-                f'"message": {_text(r.message)}, "verdict": {_text(device_verdict(r, fail_on))}, '
-                f'"app_count": {_whole(r.app_count)}, "coverage": [{coverage}], "problems": [], '
-                f'"problem_count": {_whole(max(r.problem_count, 0))}, "findings": []}}')
-    except TypeError:
+        when = "null" if d.inventoried is None else _text(timestamp(d.inventoried))
+        return (f'{{"device": {{"platform": {_text(d.platform)}, "serial": {_text(d.serial)}, '
+                f'"transport": {_text(d.transport)}, "model": {_text(d.model)}, '
+                f'"os_version": {_text(d.os_version)}, "name": {_text(d.name)}, "source": {_text(d.source)}, '
+                f'"identity": [{identity}], "inventoried": {when}}}, "status": {_text(r.status)}, '
+                f'"reason": {_text(r.reason)}, "message": {_text(r.message)}, '
+                f'"verdict": {_text(device_verdict(r, fail_on))}, "app_count": {_whole(r.app_count)}, '
+                f'"coverage": [{coverage}], "problems": [], "problem_count": {_whole(max(r.problem_count, 0))}, '
+                f'"findings": []}}')
+    except (TypeError, ValueError, AttributeError):
         return None
 
 

@@ -1,8 +1,8 @@
-"""The device entries the JSON spool writes directly (json_report._plain_entry, the devices of a fleet export with
-nothing to say) are the text the encoder writes of device_to_dict, for any such result: hostile serials and
-sources (quotes, backslashes, control and bidi characters, lone surrogates, non-ASCII), every status, coverage
-and count; and every other result (findings, problems, device details, a value of another type) is left to the
-encoder."""
+"""The device entries the JSON spool writes directly (json_report._plain_entry, the devices of an export with no
+finding and no problem) are the text the encoder writes of device_to_dict, for any such result: hostile serials,
+names and sources (quotes, backslashes, control and bidi characters, lone surrogates, non-ASCII), identities,
+inventory dates, every status, coverage and count; and every other result (findings, problems, a value of another
+type) is left to the encoder."""
 
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ def head(fail_on: str) -> Report:
 scopes = st.builds(Scope, st.text(), st.booleans(), TEXT, st.one_of(st.none(), st.integers()))
 results = st.builds(
     DeviceResult,
-    device=st.builds(DeviceInfo, platform=st.sampled_from([None, "android", "ios"]), serial=TEXT, source=TEXT),
+    device=st.builds(DeviceInfo, platform=st.sampled_from([None, "android", "ios"]), serial=TEXT, source=TEXT,
+                     model=TEXT, os_version=TEXT, name=TEXT, transport=TEXT,
+                     identity=st.lists(st.tuples(st.text(), st.text()), max_size=3).map(tuple),
+                     inventoried=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC)), st.datetimes())),
     status=st.sampled_from(["complete", "partial", "failed"]), reason=TEXT, message=TEXT,
     coverage=st.lists(scopes, max_size=3).map(tuple), findings=st.just(()),
     app_count=st.integers(0, 10**12), problems=st.just(()), problem_count=st.integers(-1, 10**6))
@@ -54,10 +57,8 @@ def test_any_other_result_is_left_to_the_encoder(result):
 
     others = [
         replace(result, findings=(FINDING,)), replace(result, problems=("line 2: bad",)),
-        replace(result, device=replace(result.device, transport="usb")),
-        replace(result, device=replace(result.device, model="Pixel")),
-        replace(result, device=replace(result.device, identity=(("imei", "1"),))),
-        replace(result, device=replace(result.device, inventoried=datetime(2025, 1, 1, tzinfo=UTC))),
+        replace(result, device=replace(result.device, model=5)),  # type: ignore[arg-type]
+        replace(result, device=replace(result.device, identity=(("imei", 1),))),  # type: ignore[arg-type]
         replace(result, app_count=True), replace(result, app_count=1.0),
         replace(result, coverage=(Scope("records", 1),)),  # type: ignore[arg-type]
         replace(result, status=b"complete"),  # type: ignore[arg-type]
