@@ -90,8 +90,9 @@ def start(src: InputLines, width: int, cols: tuple[int, int, int, int, int], wan
     a stream that is not a file on disk, a file too small, a single CPU, a fork that failed."""
     limit = SPLIT_BYTES
     stream = src.stream
-    if limit is None or not isinstance(stream, io.BufferedReader) or _cpus() < 2 or threading.active_count() > 1:
-        return None  # (a fork while other threads run may copy a lock one of them holds)
+    if (limit is None or not isinstance(stream, io.BufferedReader) or not hasattr(os, "fork")
+            or not hasattr(os, "pread") or _cpus() < 2 or threading.active_count() > 1):
+        return None  # (no fork on Windows; a fork while other threads run may copy a lock one of them holds)
     try:
         fd = stream.fileno()
         info = os.fstat(fd)
