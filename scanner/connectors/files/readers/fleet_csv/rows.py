@@ -84,7 +84,6 @@ def _rows(name: str, src: InputLines, at: int, fleet: Fleet, whole: list[Any] | 
     rows: Iterator[list[str]] = reader
     offset = at + 1  # reader.line_num counts from the line after the header
     run: Run | None = None
-    runs = 0
     cur_dev: str | None = None  # the device cell and platform cell of the current run, as written
     cur_plat: str | None = None
     platform: str | None = None  # the current run's platform
@@ -100,9 +99,7 @@ def _rows(name: str, src: InputLines, at: int, fleet: Fleet, whole: list[Any] | 
             else:
                 if run is None or serial != run.serial:
                     if run is not None:
-                        runs += 1
-                        fleet.ran(run)
-                        yield run.inventory(name, src)
+                        yield fleet.ended(run, name, src)
                     plat = fault.plat if fault.plat is not None and decodable(fault.plat) else ""
                     # A platform cell that cannot be read: the device's platform from its other rows.
                     platform = KNOWN_PLATFORMS.get(plat.strip().lower()) or fleet.platforms.get(serial)
@@ -136,9 +133,7 @@ def _rows(name: str, src: InputLines, at: int, fleet: Fleet, whole: list[Any] | 
                                     platform = run.platform = new
                                 else:
                                     if run is not None:
-                                        runs += 1
-                                        fleet.ran(run)
-                                        yield run.inventory(name, src)
+                                        yield fleet.ended(run, name, src)
                                     platform = new
                                     run = Run(platform, serial)
                                     apps = run.apps
@@ -191,9 +186,7 @@ def _rows(name: str, src: InputLines, at: int, fleet: Fleet, whole: list[Any] | 
                         fleet.saw(serial, new)
                     else:
                         if run is not None:
-                            runs += 1
-                            fleet.ran(run)
-                            yield run.inventory(name, src)
+                            yield fleet.ended(run, name, src)
                         platform = new
                         run = Run(platform, serial)
                         fleet.saw(serial, new)
@@ -237,12 +230,10 @@ def _rows(name: str, src: InputLines, at: int, fleet: Fleet, whole: list[Any] | 
             fault, again = fleet.rejected(err, reader.line_num + offset)
             rows = reader if again is None else chain((again,), reader)
     if run is not None:
-        runs += 1
-        fleet.ran(run)
         # A last line cut inside its device cell was charged to the devices it may be a row of: the run
         # before it is not one of them just because it came last.
-        yield run.inventory(name, None if fleet.cut else src)
-    yield from fleet.finish(name, src, runs)
+        yield fleet.ended(run, name, None if fleet.cut else src)
+    yield from fleet.finish(name, src, fleet.runs)
 
 
 def _app(platform: str | None, cells: tuple[str, str, str]) -> App:
