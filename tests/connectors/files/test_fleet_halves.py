@@ -9,6 +9,7 @@ crosses blocks, batches and the split."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 from dataclasses import replace
@@ -119,6 +120,32 @@ def test_a_quoted_value_open_across_the_split_is_read_by_the_reader(matcher, tmp
     assert not taken.lines  # the split fell inside the quoted value: the child's lines were not taken
 
 
+def test_an_export_that_quotes_every_value_is_read_in_halves_too(matcher, tmp_path, monkeypatch):
+    def quoted(devices: list[str], apps: int) -> bytes:
+        return b"".join(f'"{"android" if d.startswith("A") else "ios"}","{d}","com.example.app{i}","App, {i}","1"\n'
+                        .encode() for d in devices for i in range(apps))
+
+    data = HEADER + quoted(["A1", "I1"], 15) + b'"android","A1","com.tencent.mm","WeChat","8"\n' + quoted(["A2"], 20) \
+        + b'"ios","I2","com.x","Two\nlines","1"\n' + quoted(["I2", "A1"], 10)
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(data)
+    taken = Taken(monkeypatch)
+    whole = same_every_way(matcher, path, range(len(HEADER), len(data), 89))
+    assert taken.lines and max(taken.lines) > 0
+    status = {d["device"]["serial"]: d["status"] for d in json.loads(whole)["devices"]}
+    assert status == {"A1": "complete", "I1": "complete", "A2": "complete", "I2": "complete"}  # two lines: a name
+
+
+@pytest.mark.parametrize("spanning", [b'android,A1,com.example.a,"Na\nios,B2,com.tencent.mm,W,1\nme",1\n',
+                                      b'android,"A\n1",com.example.a,N,1\n'], ids=["rows-in-a-name", "broken-device"])
+def test_a_record_of_several_lines_of_the_width_of_a_row_is_the_row_loops(matcher, tmp_path, spanning):
+    data = HEADER + rows(["A1", "B2"], 8) + spanning + rows(["A3"], 8)
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(data)
+    whole = same_every_way(matcher, path, [len(HEADER) + 5, len(HEADER) + 500])
+    assert '"status": "partial"' in whole
+
+
 def test_a_cut_last_line_and_an_undecodable_one_in_the_second_half(matcher, tmp_path):
     data = HEADER + rows(["A1", "I1"], 20) + b"android,A2,com.ex\xffample,X,1\n" + rows(["A2"], 5) + b"ios,I1,com.te"
     path = tmp_path / "fleet.csv"
@@ -161,17 +188,20 @@ HOSTILE = [b"\n", b"\r\n", b"platform,device,app_id\n", b'android,A1,"com.tencen
            b"android,A1,com.example.a,N\x00,1\n", b"android,A1,com.example.a,N,1\rios,B2,com.tencent.mm,W,1\n",
            b"android,A1,com.example.a,N,1\tandroid,C3,com.tencent.mm,W,1\n", b"android,A1,com.ex\xffample.a,N,1\n",
            b"ios,B2,com.example.b,N\xc2\x85,1\n", b"android,A1\xe2\x80\xa8,com.example.a,N,1\n",
-           b"android,A1,com.example.a\n", b"android,A1,com.example.a,N,1,extra\n", b"androidA1,com.tencent.mm,N,1\n"]
+           b"android,A1,com.example.a\n", b"android,A1,com.example.a,N,1,extra\n", b"androidA1,com.tencent.mm,N,1\n",
+           b'android,A1,com.example.a,"Na\nios,B2,com.tencent.mm,W,1\nme",1\n', b'android,"A\n1",com.example.a,N,1\n']
 
 row = st.builds(lambda p, d, i, n: f"{p},{d},{i},{n},1\n".encode(), st.sampled_from(PLATFORMS),
                 st.sampled_from(DEVICES), st.sampled_from(IDS), st.sampled_from(["N", "", " Name "]))
+quoted_row = st.builds(lambda p, d, i, n: f'"{p}","{d}","{i}","{n}","1"\n'.encode(), st.sampled_from(PLATFORMS),
+                      st.sampled_from(DEVICES), st.sampled_from(IDS), st.sampled_from(["N", "a, b", 'say ""hi""', "x\ny"]))
 run_of = st.builds(lambda p, d, ids: b"".join(f"{p},{d},{i},N,1\n".encode() for i in ids),
                    st.sampled_from(["android", "ios"]), st.sampled_from(["A1", "B2", "C3", "D4"]),
                    st.lists(st.sampled_from(IDS[:7]), min_size=1, max_size=12))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.one_of(run_of, run_of, row, st.sampled_from(HOSTILE)), min_size=1, max_size=25),
+@given(st.lists(st.one_of(run_of, run_of, row, quoted_row, st.sampled_from(HOSTILE)), min_size=1, max_size=25),
        st.booleans(), st.lists(st.floats(0, 1), min_size=1, max_size=3))
 def test_any_fleet_read_in_halves_gives_the_report_read_in_one(matcher, parts, cut, where):
     data = HEADER + b"".join(parts)

@@ -38,8 +38,9 @@ def blocks(src: InputLines, start: int, marked: list[tuple[int, str, bool]], bad
     are also numbered in `bad`, and given with surrogate escapes so that
     their device cell can still be told apart.
 
-    `whole`, when given, is where a plain block without quotes, at the
-    start of a record, is put instead of being handed to csv: csv gets
+    `whole`, when given, is where a plain block at the start of a record
+    (quotes and all: plain.groups takes it only when each of its lines is
+    one record) is put instead of being handed to csv: csv gets
     SENTINEL (one blank line) in its place, and the reader takes the block
     from `whole` when it reads that row (plain.groups). A block the reader
     leaves in `whole` is then handed to csv after all.
@@ -70,13 +71,14 @@ def blocks(src: InputLines, start: int, marked: list[tuple[int, str, bool]], bad
                 if not raw[-1]:
                     raw.pop()
                 yield _one_by_one(raw, n, marked, bad, limit)
-            elif marked or b'"' in chunk:
-                yield _quoted(lines, n, marked)
-            elif whole is not None:
+            elif whole is not None and not marked:
                 whole.append(lines)
                 yield SENTINEL
                 if whole:  # left to csv
-                    yield whole.pop()
+                    whole.clear()
+                    yield _quoted(lines, n, marked) if b'"' in chunk else lines
+            elif marked or b'"' in chunk:
+                yield _quoted(lines, n, marked)
             else:
                 yield lines
             n += len(lines if lines is not None else raw)

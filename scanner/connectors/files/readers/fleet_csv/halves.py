@@ -156,7 +156,7 @@ def _read_half(fd: int, at: int, size: int, width: int, cols: tuple[int, int, in
             continue
         chunk, carry = data[:cut], data[cut:]
         lines = plain_lines(chunk, limit)
-        found = groups(lines, width, cols, known) if lines is not None and b'"' not in chunk else None
+        found = groups(lines, width, cols, known) if lines is not None else None
         if found is None:
             break  # the reader reads on from here
         batch.extend(found)

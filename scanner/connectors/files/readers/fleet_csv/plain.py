@@ -68,9 +68,11 @@ class Known:
 
 
 def groups(lines: list[str], width: int, col: tuple[int, int, int, int, int], known: Known) -> list[Group] | None:
-    """The groups of `lines` (a plain block without quotes: see blocks._plain), each a run of rows with the
-    same platform and device cells, or None when the block must be read row by row. `col`: the columns of
-    platform, device, app_id, name and version.
+    """The groups of `lines` (a plain block: see blocks.plain_lines), each a run of rows with the same platform
+    and device cells, or None when the block must be read row by row. `col`: the columns of platform, device,
+    app_id, name and version. A block with quotes is taken only when each of its lines is one record that csv
+    reads (a quote that opens a record of several lines, or that csv rejects, is the row loop's), as the row
+    loop then takes each such line (Fleet.examine: quotes on one whole line are fine).
 
     The garbage collector is paused meanwhile: the block's rows are lists that live together until it
     returns and hold no cycle, and the collections their number sets off would scan them, and every object
