@@ -233,3 +233,41 @@ def test_a_full_read_and_a_read_beside_other_threads_are_read_in_one(matcher, tm
     assert not taken.lines
     assert report(matcher, path, split=len(data) // 2) == whole
     assert taken.lines and taken.lines[0] > 0
+
+
+def test_a_reader_stopped_early_stops_its_child(matcher, tmp_path, monkeypatch):
+    import signal
+    import threading
+
+    from scanner.connectors.files.common import lean_reading
+    from scanner.connectors.files.connector import read_input
+
+    data = HEADER + rows(["A1", "I1", "A2", "I2"], 20)
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(data)
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(halves, "_read_half", lambda *args: threading.Event().wait())  # the child never ends
+    children: list[int] = []
+    statuses: dict[int, int] = {}
+    start, waitpid = halves.start, os.waitpid
+
+    def starting(*args):
+        half = start(*args)
+        children.append(half.pid)
+        return half
+
+    def recording(pid, options):
+        done, status = waitpid(pid, options)
+        if done:
+            statuses[done] = status
+        return done, status
+
+    monkeypatch.setattr(halves, "start", starting)
+    monkeypatch.setattr(os, "waitpid", recording)
+    with lean_reading(matcher.may_find):
+        reading = read_input(str(path))
+        first = next(reading)
+        reading.close()
+    assert first.device.serial == "A1"
+    assert len(children) == 1
+    assert os.WIFSIGNALED(statuses[children[0]]) and os.WTERMSIG(statuses[children[0]]) == signal.SIGKILL

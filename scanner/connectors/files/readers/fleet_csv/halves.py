@@ -75,13 +75,16 @@ class Half:
         return os.waitstatus_to_exitcode(status) == 0
 
     def close(self) -> None:
-        """Stop the child if it still runs (the reader stopped early, or went on from the split itself)."""
-        if self.pid:
+        """Stop the child if it still runs (the reader stopped early, or went on from the split itself): by
+        its id, and only while it is still this process's child, running (never an id reused since)."""
+        pid, self.pid = self.pid, 0
+        if pid:
             try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still running
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+            except ChildProcessError:  # reaped already, by whoever reaps this process's children
                 pass
-            self._reaped()
         self.spool.close()
 
 
