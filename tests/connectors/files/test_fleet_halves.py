@@ -173,6 +173,26 @@ def test_no_fork_and_a_failed_child_read_the_file_in_one(matcher, tmp_path, monk
     assert taken.lines == [0]  # taken, but nothing in it
 
 
+def test_a_child_that_dies_half_way_leaves_the_batches_it_finished(matcher, tmp_path, monkeypatch):
+    data = HEADER + rows(["A1", "I1", "A2", "I2", "A3"], 20) + b"android,A3,com.tencent.mm,WeChat,8\n"
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(data)
+    whole = report(matcher, path, lean=False)
+    calls = []
+    groups = halves.groups
+
+    def dying(*args):
+        calls.append(1)
+        if len(calls) > 5:
+            os._exit(3)  # in the child, after two batches of two blocks
+        return groups(*args)
+
+    taken = Taken(monkeypatch)
+    monkeypatch.setattr(halves, "groups", dying)
+    assert report(matcher, path, split=len(HEADER) + 100) == whole
+    assert taken.lines and 0 < taken.lines[0] < data.count(b"\n") - 5
+
+
 def test_a_stream_that_is_no_file_on_disk_is_not_split(matcher, monkeypatch):
     monkeypatch.setattr(halves, "SPLIT_BYTES", 0)
     src = type("Src", (), {"stream": io.BytesIO(b"x" * 100)})()
