@@ -319,6 +319,9 @@ def _whole(value: object) -> str:
     return int.__repr__(value)
 
 
+_NO_DETAILS = '"transport": null, "model": null, "os_version": null, "name": null, '  # a device of a fleet CSV
+
+
 def _plain_entry(r: DeviceResult, fail_on: str) -> str | None:
     """The device entry of a result with no findings and no problems kept (most devices of an export), written
     directly: the same text as encoding device_to_dict (tests/formats/test_spooled_entries.py), a fifth of the
@@ -327,16 +330,19 @@ def _plain_entry(r: DeviceResult, fail_on: str) -> str | None:
         return None
     d = r.device
     try:
-        identity = ", ".join(f'{{"kind": {_text(kind)}, "value": {_text(value)}}}' for kind, value in d.identity)
-        coverage = ", ".join(f'{{"scope": {_text(s.name)}, "read": {_truth(s.read)}, '
-                             f'"reason": {_text(s.reason)}, "apps": {_whole(s.apps)}}}'
-                             for s in r.coverage)
+        if d.transport is None and d.model is None and d.os_version is None and d.name is None:
+            details = _NO_DETAILS
+        else:
+            details = (f'"transport": {_text(d.transport)}, "model": {_text(d.model)}, '
+                       f'"os_version": {_text(d.os_version)}, "name": {_text(d.name)}, ')
+        identity = ", ".join([f'{{"kind": {_text(kind)}, "value": {_text(value)}}}' for kind, value in d.identity]
+                             ) if d.identity else ""
+        coverage = ", ".join([f'{{"scope": {_text(s.name)}, "read": {_truth(s.read)}, '
+                              f'"reason": {_text(s.reason)}, "apps": {_whole(s.apps)}}}' for s in r.coverage])
         when = "null" if d.inventoried is None else _text(timestamp(d.inventoried))
-        return (f'{{"device": {{"platform": {_text(d.platform)}, "serial": {_text(d.serial)}, '
-                f'"transport": {_text(d.transport)}, "model": {_text(d.model)}, '
-                f'"os_version": {_text(d.os_version)}, "name": {_text(d.name)}, "source": {_text(d.source)}, '
-                f'"identity": [{identity}], "inventoried": {when}}}, "status": {_text(r.status)}, '
-                f'"reason": {_text(r.reason)}, "message": {_text(r.message)}, '
+        return (f'{{"device": {{"platform": {_text(d.platform)}, "serial": {_text(d.serial)}, {details}'
+                f'"source": {_text(d.source)}, "identity": [{identity}], "inventoried": {when}}}, '
+                f'"status": {_text(r.status)}, "reason": {_text(r.reason)}, "message": {_text(r.message)}, '
                 f'"verdict": {_text(device_verdict(r, fail_on))}, "app_count": {_whole(r.app_count)}, '
                 f'"coverage": [{coverage}], "problems": [], "problem_count": {_whole(max(r.problem_count, 0))}, '
                 f'"findings": []}}')
