@@ -28,6 +28,7 @@ from scanner.matcher import Matcher
 from scanner.signatures import load_signatures
 
 MOMENT = datetime(2025, 3, 1, tzinfo=UTC)
+ALONE = halves._alone
 HEADER = b"platform,device,app_id,name,version\n"
 
 
@@ -42,6 +43,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(halves, "_BLOCK", 64)
     monkeypatch.setattr(halves, "_BATCH", 2)
     monkeypatch.setattr(halves, "_cpus", lambda: 2)
+    monkeypatch.setattr(halves, "_alone", lambda: True)  # threads other tests of the session may leave running
 
 
 class Taken:
@@ -242,6 +244,7 @@ def test_a_full_read_and_a_read_beside_other_threads_are_read_in_one(matcher, tm
     taken = Taken(monkeypatch)
     whole = report(matcher, path, lean=False)
     assert report(matcher, path, lean=False, split=len(data) // 2) == whole  # --inventory: every app kept, no split
+    monkeypatch.setattr(halves, "_alone", ALONE)  # the real check of threads
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
@@ -251,6 +254,7 @@ def test_a_full_read_and_a_read_beside_other_threads_are_read_in_one(matcher, tm
         stop.set()
         other.join()
     assert not taken.lines
+    monkeypatch.setattr(halves, "_alone", lambda: True)  # as if the other tests of the session left none
     assert report(matcher, path, split=len(data) // 2) == whole
     assert taken.lines and taken.lines[0] > 0
 
