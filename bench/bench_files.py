@@ -19,6 +19,7 @@ Start-up of `scanner --help` and `scanner signatures list` against `python -c pa
 
 Run:  python bench/bench_files.py [--devices 10000] [--apps 100] [--rounds 3] [--records 10000000]
                                   [--before DIR]
+      python bench/bench_files.py --threshold 1 2 4 8 16   (where the second process starts to pay)
 """
 
 from __future__ import annotations
@@ -73,17 +74,28 @@ out = open(sys.argv[1], "wb")
 t = time.perf_counter()
 rc = subprocess.run(sys.argv[2:], stdout=out).returncode
 wall = time.perf_counter() - t
-print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, rc)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, use.ru_maxrss / 1024, rc, use.ru_utime + use.ru_stime)
+"""
+# The scan with the fleet CSV reader's split threshold set (halves.SPLIT_BYTES; "None": never split).
+SPLIT = r"""
+import sys
+from scanner.connectors.files.readers.fleet_csv import halves
+halves.SPLIT_BYTES = None if sys.argv[1] == "None" else int(sys.argv[1])
+from scanner.cli import main
+sys.argv = ["scanner", *sys.argv[2:]]
+main()
 """
 BARE = "import csv,sys; n=sum(1 for _ in csv.reader(open(sys.argv[1], newline=''))); print(n)"
 
 
-def measure(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB and exit code of one fresh process (its stdout saved to `out`)."""
+def measure(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS in MB, exit code and CPU seconds (with its children: the fleet CSV reader's second
+    process) of one fresh process (its stdout saved to `out`)."""
     done = subprocess.run([sys.executable, "-c", MEASURE, str(out), *cmd], capture_output=True, text=True,
                           check=True, env=env)
-    wall, rss, rc = done.stdout.split()
-    return float(wall), float(rss), int(rc)
+    wall, rss, rc, cpu = done.stdout.split()
+    return float(wall), float(rss), int(rc), float(cpu)
 
 
 def check(label: str, report_path: Path, rc: int, devices: int, apps: int, planted: dict[str, str]) -> None:
@@ -116,10 +128,33 @@ def check(label: str, report_path: Path, rc: int, devices: int, apps: int, plant
         sys.exit(f"bench_files: {label}: the scan did not read the fleet: " + "; ".join(problems))
 
 
-def line(key: str, label: str, runs: list[tuple[float, float, int]]) -> str:
+def line(key: str, label: str, runs: list[tuple[float, float, int, float]]) -> str:
     walls = [r[0] for r in runs]
     return (f"  {key} {label:<36} wall median {statistics.median(walls):6.2f} s  min {min(walls):6.2f}  "
-            f"max {max(walls):6.2f}   peak {max(r[1] for r in runs):6.0f} MB")
+            f"max {max(walls):6.2f}   CPU median {statistics.median(r[3] for r in runs):5.2f} s   "
+            f"peak {max(r[1] for r in runs):6.0f} MB")
+
+
+def threshold(tmp: Path, apps: int, rounds: int, sizes: list[float]) -> None:
+    """The scan of fleets of `sizes` MB with the second process (SPLIT_BYTES 0) and without (None), alternating:
+    where the split starts to pay is where halves.SPLIT_BYTES belongs."""
+    print(f"split threshold: each size scanned split (S) and in one process (O), {rounds} rounds, alternating")
+    for mb in sizes:
+        devices = max(2, int(mb * 1e6 / 53 / apps))  # ~53 bytes a record, as generate() writes them
+        path = tmp / f"fleet-{mb}.csv"
+        planted = generate(path, devices, apps)
+        runs: dict[str, list[tuple[float, float, int, float]]] = {"S": [], "O": []}
+        report = tmp / "threshold.json"
+        for _ in range(rounds):
+            for key, limit in (("S", "0"), ("O", "None")):
+                runs[key].append(measure([sys.executable, "-c", SPLIT, limit, "scan", "--input", str(path),
+                                          "--format", "json"], report))
+                check(key, report, runs[key][-1][2], devices, apps, planted)
+        s, o = (statistics.median(r[0] for r in runs[k]) for k in ("S", "O"))
+        print(f"  {path.stat().st_size / 1e6:6.1f} MB  split {s:5.3f} s [{min(r[0] for r in runs['S']):.3f}-"
+              f"{max(r[0] for r in runs['S']):.3f}]  one process {o:5.3f} s [{min(r[0] for r in runs['O']):.3f}-"
+              f"{max(r[0] for r in runs['O']):.3f}]  split/one {s / o:4.2f}")
+        path.unlink()
 
 
 def main() -> None:
@@ -130,7 +165,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000_000, help="records of the memory row (0: none)")
     parser.add_argument("--mem-rounds", type=int, default=2)
     parser.add_argument("--before", metavar="DIR", help="also run the scan with PYTHONPATH=DIR (C), alternating")
+    parser.add_argument("--threshold", metavar="MB", type=float, nargs="+",
+                        help="only measure, at these file sizes, whether reading in two processes pays")
     args = parser.parse_args()
+    if args.threshold:
+        with tempfile.TemporaryDirectory(prefix="bench_files_") as tmp_dir:
+            threshold(Path(tmp_dir), args.apps, max(5, args.rounds), args.threshold)
+        return
     scanner_cmd = shutil.which("scanner") or str(Path(sys.executable).with_name("scanner"))
     rounds = max(3, args.rounds)
 
@@ -145,7 +186,7 @@ def main() -> None:
         before_env = None
         if args.before:
             before_env = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
-        results: dict[str, list[tuple[float, float, int]]] = {"A": [], "B": [], "C": []}
+        results: dict[str, list[tuple[float, float, int, float]]] = {"A": [], "B": [], "C": []}
         report = tmp / "report.json"
         for _ in range(rounds):
             results["A"].append(measure(scan, report))

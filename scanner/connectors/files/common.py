@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text, strings_in
@@ -27,18 +26,24 @@ KNOWN_STATES = frozenset(APP_STATES)
 _lean = threading.local()  # .wants: which apps a lean read keeps, while a reader runs (see lean_reading())
 
 
-@contextmanager
-def lean_reading(wants: Callable[[App], bool] | None) -> Iterator[None]:
+class lean_reading:  # noqa: N801 - a context manager used as a function is named as one
     """While the block runs in this thread, the readers that read large files (the fleet CSV, Intune's
     reports) keep of each device only the apps `wants` says a finding may rest on, and count the others
     (Inventory.app_count): a report without --inventory needs no more. The caller (the file connector, given
-    the matcher's `may_find`) knows the catalog; the readers do not."""
-    previous = getattr(_lean, "wants", None)
-    _lean.wants = wants
-    try:
-        yield
-    finally:
-        _lean.wants = previous
+    the matcher's `may_find`) knows the catalog; the readers do not. (A class, not @contextmanager: it is
+    entered for every inventory a file yields, and this costs a third.)"""
+
+    __slots__ = ("previous", "wants")
+
+    def __init__(self, wants: Callable[[App], bool] | None) -> None:
+        self.wants = wants
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_lean, "wants", None)
+        _lean.wants = self.wants
+
+    def __exit__(self, *exc: object) -> None:
+        _lean.wants = self.previous
 
 
 def lean() -> Callable[[App], bool] | None:

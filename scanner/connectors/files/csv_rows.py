@@ -146,18 +146,37 @@ def _chunks(src: InputLines, start: int, at: _Read) -> Iterator[bytes]:
         src.error, src.error_line = err, at.n + 1
 
 
-def line_chunks(src: InputLines, start: int, size: int = 0) -> Iterator[bytes]:
+def line_chunks(src: InputLines, start: int, size: int = 0, half: Any = None) -> Iterator[bytes]:
     """Whole lines, about `size` (else _BLOCK) bytes at a time (the rest of the head
     first); the last chunk is what follows the last line break. Reading in
     blocks, not lines, so that a read error loses only the line it cut
-    (OSError propagates)."""
+    (OSError propagates).
+
+    `half` (fleet_csv.halves.Half): the chunks stop at the byte offset
+    `half.split`, just after a line break, and None is given there; reading
+    then goes on from `half.resume`, which the caller may set meanwhile.
+    """
     src.complete_head()
     yield b"".join(src.head[start:])
     read = getattr(src.stream, "read1", src.stream.read)  # read1: what one read gives, never lost to a later error
     size = size or _BLOCK
     carry: list[bytes] = []
+    stop = -1 if half is None else half.split
+    at = 0 if half is None else src.stream.tell()
     while True:
-        data = read(size)
+        want = size
+        if stop >= 0:
+            want = min(size, stop - at)
+            if want <= 0:
+                stop = -1
+                want = size
+                if not any(carry):  # at a line break, as when the split was chosen
+                    carry = []
+                    yield None  # type: ignore[misc]
+                    if half.resume != at:
+                        src.stream.seek(half.resume)
+        data = read(want)
+        at += len(data)
         if not data:
             yield b"".join(carry)
             return

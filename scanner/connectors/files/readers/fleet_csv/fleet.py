@@ -73,6 +73,13 @@ class Fleet:
         self.near: dict[str, tuple[int, str, bool, str]] = {}
         self.near_overflow = False
         self.cut = False  # the file ends inside the device cell of its last line
+        self.runs = 0  # runs of rows read (ended)
+
+    def ended(self, run: Run, name: str, src: InputLines | None) -> Inventory:
+        """A run ends (off the hot path): its inventory, the run counted and remembered."""
+        self.runs += 1
+        self.ran(run)
+        return run.inventory(name, src)
 
     def ran(self, run: Run) -> None:
         """A run ends (off the hot path)."""

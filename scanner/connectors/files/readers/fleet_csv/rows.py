@@ -19,13 +19,12 @@ from scanner.connectors.files.readers.fleet_csv.header import (
     is_header_row,
     refused,
 )
+from scanner.connectors.files.readers.fleet_csv import halves
+from scanner.connectors.files.readers.fleet_csv.plain import KNOWN_IDS, Known, groups
 from scanner.connectors.files.readers.fleet_csv.results import Run
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.records import BadRecord, clean_id, decodable, snippet
 from scanner.model import APP_STATES, App, Inventory
-
-_KNOWN_IDS = 1 << 16  # app_id cells known to be clean ids, remembered (fleets repeat the same apps)
-
 
 def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
     """Stream the rows; yield each device's run of rows as soon as it ends.
@@ -59,22 +58,38 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
             text = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
             orphans.add(f"line {n}: {'not valid UTF-8' if not decodable(text) else snippet(text)}", evidence=raw)
 
-    marked = fleet.marked
-    reader = csv.reader(chain.from_iterable(blocks(src, at + 1, marked, fleet.bad)), strict=True,
+    wants = lean()  # a lean read: keep only the apps a finding may rest on (and the first), count the others
+    known = Known(wants)
+    # Plain blocks of a lean read are taken whole (plain.groups), put here by blocks() in place of their lines.
+    whole: list[list[str]] | None = [] if simple and wants is not None else None
+    cols = (i_plat, i_dev, i_id, i_name or 0, i_version or 0)
+    # A large file on disk: its second half read meanwhile by a second process (halves).
+    half = halves.start(src, width, cols, wants) if whole is not None else None
+    try:
+        yield from _rows(name, src, at, fleet, whole, half, known, simple, make, width, cols)
+    finally:
+        if half is not None:
+            half.close()
+
+
+def _rows(name: str, src: InputLines, at: int, fleet: Fleet, whole: list[Any] | None, half: halves.Half | None, known: Known,
+          simple: bool, make: Any, width: int, cols: tuple[int, int, int, int, int]) -> Iterator[Inventory]:
+    """The rows after the header, read (see read_fleet_csv)."""
+    marked, orphans = fleet.marked, fleet.orphans
+    i_plat, i_dev, i_id, i_name, i_version = cols
+    wants = known.wants
+    clean, hot = known.clean, known.hot  # app_id cells that are ids as they stand; whether their apps are kept
+    reader = csv.reader(chain.from_iterable(blocks(src, at + 1, marked, fleet.bad, whole, half)), strict=True,
                         skipinitialspace=True)
     rows: Iterator[list[str]] = reader
     offset = at + 1  # reader.line_num counts from the line after the header
-    clean: set[str] = set()  # app_id cells that are ids as they stand
     run: Run | None = None
-    runs = 0
     cur_dev: str | None = None  # the device cell and platform cell of the current run, as written
     cur_plat: str | None = None
     platform: str | None = None  # the current run's platform
     append: Any = None  # the current run's apps.append and problems.add
     problem: Any = None
     apps: list[App] = []  # the current run's apps
-    wants = lean()  # a lean read: keep only the apps a finding may rest on (and the first), count the others
-    hot: dict[str, int] = {}  # app_id cell -> whether kept on android (1), on ios (2)
     fault: Fault | None = None  # a record that cannot be read, to give to its device
     while True:
         if fault:
@@ -84,9 +99,7 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
             else:
                 if run is None or serial != run.serial:
                     if run is not None:
-                        runs += 1
-                        fleet.ran(run)
-                        yield run.inventory(name, src)
+                        yield fleet.ended(run, name, src)
                     plat = fault.plat if fault.plat is not None and decodable(fault.plat) else ""
                     # A platform cell that cannot be read: the device's platform from its other rows.
                     platform = KNOWN_PLATFORMS.get(plat.strip().lower()) or fleet.platforms.get(serial)
@@ -100,6 +113,41 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
         try:
             for row in rows:
                 if len(row) != width or marked:
+                    if whole:  # the blank line read in place of a plain block (or the child's half): taken whole
+                        block = whole[0]
+                        if type(block) is list:
+                            found: Any = groups(block, width, cols, known)
+                            if found is None:
+                                offset -= 1  # left in `whole`, for csv to read after all
+                                continue
+                            offset += len(block) - 1
+                        else:
+                            found = block.take()
+                        whole.clear()
+                        for plat, dev, count, first, first_kept, kept in found:
+                            if dev != cur_dev or plat != cur_plat:  # as below, for a row groups() lets through
+                                new = KNOWN_PLATFORMS[plat.strip().lstrip("\ufeff").lower()]
+                                serial = dev.strip()
+                                cur_dev, cur_plat = dev, plat
+                                if run is not None and serial == run.serial and (platform is None or new == platform):
+                                    platform = run.platform = new
+                                else:
+                                    if run is not None:
+                                        yield fleet.ended(run, name, src)
+                                    platform = new
+                                    run = Run(platform, serial)
+                                    apps = run.apps
+                                    append, problem = apps.append, run.problems.add
+                                fleet.saw(serial, new)
+                            if first_kept or not apps:
+                                append(_app(platform, first))
+                                count -= 1
+                            for app in kept:
+                                append(_app(platform, app))
+                            run.skipped += count - len(kept)  # type: ignore[union-attr]
+                        if type(block) is not list:
+                            offset += block.lines - 1
+                        continue
                     # Off the hot path: a blank line, a wrong column count, a line that is not UTF-8, holds
                     # a quote (a record may span several lines) or a control character, or may be cut.
                     fault = fleet.examine(row, reader.line_num + offset)
@@ -138,9 +186,7 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
                         fleet.saw(serial, new)
                     else:
                         if run is not None:
-                            runs += 1
-                            fleet.ran(run)
-                            yield run.inventory(name, src)
+                            yield fleet.ended(run, name, src)
                         platform = new
                         run = Run(platform, serial)
                         fleet.saw(serial, new)
@@ -157,15 +203,13 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
                     if why:
                         problem(f"line {_first_line(reader.line_num + offset, row)}: {why}", evidence=row_text(row))
                         continue
-                    if app_id == row[i_id] and len(clean) < _KNOWN_IDS:
+                    if app_id == row[i_id] and len(clean) < KNOWN_IDS:
                         clean.add(app_id)
                 if simple:
                     if wants is not None:
                         kept = hot.get(app_id)
                         if kept is None:
-                            kept = _kept(wants, app_id)
-                            if len(hot) < _KNOWN_IDS:
-                                hot[app_id] = kept
+                            kept = known.kept(app_id)
                         if not kept & (2 if platform == "ios" else 1) and apps:
                             run.skipped += 1  # type: ignore[union-attr]
                             continue
@@ -186,17 +230,16 @@ def read_fleet_csv(name: str, src: InputLines, at: int) -> Iterator[Inventory]:
             fault, again = fleet.rejected(err, reader.line_num + offset)
             rows = reader if again is None else chain((again,), reader)
     if run is not None:
-        runs += 1
-        fleet.ran(run)
         # A last line cut inside its device cell was charged to the devices it may be a row of: the run
         # before it is not one of them just because it came last.
-        yield run.inventory(name, None if fleet.cut else src)
-    yield from fleet.finish(name, src, runs)
+        yield fleet.ended(run, name, None if fleet.cut else src)
+    yield from fleet.finish(name, src, fleet.runs)
 
 
-def _kept(wants: Any, app_id: str) -> int:
-    """Whether a lean read keeps an app of this id: on android (1), on ios (2)."""
-    return (1 if wants(App("android", app_id)) else 0) | (2 if wants(App("ios", app_id)) else 0)
+def _app(platform: str | None, cells: tuple[str, str, str]) -> App:
+    """The App of a row of a group (plain.groups): its id, name and version cells."""
+    app_id, name, version = cells
+    return App(platform, app_id, name.strip() or None, version.strip() or None)
 
 
 def _csv_app_maker(col: dict[str, int]) -> Any:
