@@ -35,6 +35,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from alternating import cached_bytecode_env
+
 RATIO_GOAL = 1.5
 RSS_GOAL = 0.20
 
@@ -139,6 +141,7 @@ def threshold(tmp: Path, apps: int, rounds: int, sizes: list[float]) -> None:
     """The scan of fleets of `sizes` MB with the second process (SPLIT_BYTES 0) and without (None), alternating:
     where the split starts to pay is where halves.SPLIT_BYTES belongs."""
     print(f"split threshold: each size scanned split (S) and in one process (O), {rounds} rounds, alternating")
+    env = cached_bytecode_env()
     for mb in sizes:
         devices = max(2, int(mb * 1e6 / 53 / apps))  # ~53 bytes a record, as generate() writes them
         path = tmp / f"fleet-{mb}.csv"
@@ -148,7 +151,7 @@ def threshold(tmp: Path, apps: int, rounds: int, sizes: list[float]) -> None:
         for _ in range(rounds):
             for key, limit in (("S", "0"), ("O", "None")):
                 runs[key].append(measure([sys.executable, "-c", SPLIT, limit, "scan", "--input", str(path),
-                                          "--format", "json"], report))
+                                          "--format", "json"], report, env))
                 check(key, report, runs[key][-1][2], devices, apps, planted)
         s, o = (statistics.median(r[0] for r in runs[k]) for k in ("S", "O"))
         print(f"  {path.stat().st_size / 1e6:6.1f} MB  split {s:5.3f} s [{min(r[0] for r in runs['S']):.3f}-"
@@ -183,13 +186,18 @@ def main() -> None:
         print(f"fleet: {rows:,} app records, {args.devices:,} devices, {fleet.stat().st_size / 1e6:.0f} MB "
               f"({fleet.name}); {rounds} rounds, alternating")
         scan = [scanner_cmd, "scan", "--input", str(fleet), "--format", "json"]
+        # .pyc files as an installed package has them (in a private folder; the untimed first runs write them).
+        env = cached_bytecode_env()
         before_env = None
         if args.before:
-            before_env = {**os.environ, "PYTHONPATH": str(Path(args.before).resolve())}
+            before_env = {**env, "PYTHONPATH": str(Path(args.before).resolve())}
         results: dict[str, list[tuple[float, float, int, float]]] = {"A": [], "B": [], "C": []}
         report = tmp / "report.json"
+        measure(scan, report, env)
+        if before_env is not None:
+            measure(scan, report, before_env)
         for _ in range(rounds):
-            results["A"].append(measure(scan, report))
+            results["A"].append(measure(scan, report, env))
             check("A", report, results["A"][-1][2], args.devices, args.apps, planted)
             results["B"].append(measure([sys.executable, "-c", BARE, str(fleet)], tmp / "bare.txt"))
             if before_env is not None:
@@ -213,9 +221,9 @@ def main() -> None:
                   f"against the {rows:,} above; {args.mem_rounds} rounds, alternating")
             small_runs, large_runs = [], []
             for _ in range(max(1, args.mem_rounds)):
-                small_runs.append(measure(scan, report))
+                small_runs.append(measure(scan, report, env))
                 check("A", report, small_runs[-1][2], args.devices, args.apps, planted)
-                large_runs.append(measure([scanner_cmd, "scan", "--input", str(big), "--format", "json"], report))
+                large_runs.append(measure([scanner_cmd, "scan", "--input", str(big), "--format", "json"], report, env))
                 check("A large", report, large_runs[-1][2], devices, args.apps, big_planted)
             print(line("A", f"scan, {rows:,} records", small_runs))
             print(line("A", f"scan, {devices * args.apps:,} records", large_runs))
@@ -227,7 +235,8 @@ def main() -> None:
 
     def startup(cmd: list[str]) -> float:
         with tempfile.TemporaryDirectory() as tmp_dir:
-            return statistics.median(measure(cmd, Path(tmp_dir) / "out")[0] for _ in range(7))
+            measure(cmd, Path(tmp_dir) / "out", env)  # writes its .pyc files
+            return statistics.median(measure(cmd, Path(tmp_dir) / "out", env)[0] for _ in range(7))
 
     bare = startup([sys.executable, "-c", "pass"])
     helps = startup([scanner_cmd, "--help"])
@@ -235,7 +244,7 @@ def main() -> None:
     print(f"start-up  python -c pass                {bare:6.3f} s")
     print(f"start-up  scanner --help                {helps:6.3f} s   ({helps / bare:.1f}x python)")
     print(f"start-up  scanner signatures list       {listing:6.3f} s   ({listing / bare:.1f}x python)")
-    print(f"target    < 0.3 s: {'meets' if max(helps, listing) < 0.3 else 'MISSES'}")
+    print("          (the start-up goal, each at most 5x python -c pass, is measured by bench/bench_startup.py)")
 
 
 if __name__ == "__main__":
