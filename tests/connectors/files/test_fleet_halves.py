@@ -259,6 +259,22 @@ def test_a_full_read_and_a_read_beside_other_threads_are_read_in_one(matcher, tm
     assert taken.lines and taken.lines[0] > 0
 
 
+def test_scanner_processes_1_reads_in_one_process(matcher, tmp_path, monkeypatch):
+    data = HEADER + rows(["A1", "I1", "A2"], 20) + b"android,A2,com.tencent.mm,WeChat,8\n"
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(data)
+    taken = Taken(monkeypatch)
+    whole = report(matcher, path, lean=False)
+    with monkeypatch.context() as m:
+        m.setenv(halves.ENV_ONE, "1")
+        m.setattr(os, "fork", lambda: pytest.fail("forked with SCANNER_PROCESSES=1"))
+        assert report(matcher, path, split=len(data) // 2) == whole
+    assert not taken.lines
+    monkeypatch.setenv(halves.ENV_ONE, "2")  # anything else: as usual
+    assert report(matcher, path, split=len(data) // 2) == whole
+    assert taken.lines and taken.lines[0] > 0
+
+
 def test_a_reader_stopped_early_stops_its_child(matcher, tmp_path, monkeypatch):
     import signal
     import threading

@@ -15,6 +15,9 @@ UTF-8, a row it would say anything about), the end of the file as it was
 when the child started, or the end of the last batch of a child that died.
 No fork, a record open across the split: the reader reads on from the split
 itself. The result is the same whichever way it goes, only slower.
+
+SCANNER_PROCESSES=1 in the environment keeps every read in the one process (for
+a program that must not fork, or a machine whose other work needs the core).
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from scanner.connectors.files.source import InputLines
 #: fork and the hand-over cost about what the second process saves: bench/bench_files.py --threshold, 5 rounds,
 #: split/one process 1.18 at 1 MB, 1.01 at 2 MB, 0.92 at 4 MB, 0.90 at 8 MB, 0.78 at 16 MB.
 SPLIT_BYTES: int | None = 4 << 20
+ENV_ONE = "SCANNER_PROCESSES"  # "1": never fork a second reader
 
 _BLOCK = 1 << 15  # bytes the child reads at a time, as blocks.py
 _BATCH = 16  # blocks of groups the child hands over at a time
@@ -104,7 +108,8 @@ def start(src: InputLines, width: int, cols: tuple[int, int, int, int, int], wan
     limit = SPLIT_BYTES
     stream = src.stream
     if (limit is None or not isinstance(stream, io.BufferedReader) or not hasattr(os, "fork")
-            or not hasattr(os, "pread") or _cpus() < 2 or not _alone()):
+            or not hasattr(os, "pread") or os.environ.get(ENV_ONE, "").strip() == "1" or _cpus() < 2
+            or not _alone()):
         return None  # (no fork on Windows; a fork while other threads run may copy a lock one of them holds)
     try:
         fd = stream.fileno()
