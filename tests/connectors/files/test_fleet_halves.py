@@ -235,14 +235,19 @@ def test_any_fleet_read_in_halves_gives_the_report_read_in_one(matcher, parts, c
         same_every_way(matcher, path, [len(HEADER) + int(f * (len(data) - len(HEADER))) for f in where])
 
 
-def test_a_full_read_and_a_read_beside_other_threads_are_read_in_one(matcher, tmp_path, monkeypatch):
-    import threading
-
+def three_devices(matcher: Matcher, tmp_path: Path, monkeypatch) -> tuple[bytes, Path, Taken, str]:
+    """A small fleet with one finding: its bytes, its path, the halves taken from now on, its report read in one."""
     data = HEADER + rows(["A1", "I1", "A2"], 20) + b"android,A2,com.tencent.mm,WeChat,8\n"
     path = tmp_path / "fleet.csv"
     path.write_bytes(data)
     taken = Taken(monkeypatch)
-    whole = report(matcher, path, lean=False)
+    return data, path, taken, report(matcher, path, lean=False)
+
+
+def test_a_full_read_and_a_read_beside_other_threads_are_read_in_one(matcher, tmp_path, monkeypatch):
+    import threading
+
+    data, path, taken, whole = three_devices(matcher, tmp_path, monkeypatch)
     assert report(matcher, path, lean=False, split=len(data) // 2) == whole  # --inventory: every app kept, no split
     monkeypatch.setattr(halves, "_alone", ALONE)  # the real check of threads
     stop = threading.Event()
@@ -260,11 +265,7 @@ def test_a_full_read_and_a_read_beside_other_threads_are_read_in_one(matcher, tm
 
 
 def test_scanner_processes_1_reads_in_one_process(matcher, tmp_path, monkeypatch):
-    data = HEADER + rows(["A1", "I1", "A2"], 20) + b"android,A2,com.tencent.mm,WeChat,8\n"
-    path = tmp_path / "fleet.csv"
-    path.write_bytes(data)
-    taken = Taken(monkeypatch)
-    whole = report(matcher, path, lean=False)
+    data, path, taken, whole = three_devices(matcher, tmp_path, monkeypatch)
     with monkeypatch.context() as m:
         m.setenv(halves.ENV_ONE, "1")
         m.setattr(os, "fork", lambda: pytest.fail("forked with SCANNER_PROCESSES=1"))
