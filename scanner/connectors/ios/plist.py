@@ -40,11 +40,11 @@ _HEADER = re.compile(
     rb'<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1\.0//EN" "http://www\.apple\.com/DTDs/PropertyList-1\.0\.dtd">\n'
     rb'<plist version="1\.0">'
 )
-_TAIL = re.compile(rb"</plist>[ \t\n]*\Z")
+_TAIL = b"</plist>"  # then only spaces, tabs and newlines to the end
 # Every byte but the C0 controls XML forbids in text (all but tab and LF; CR is rewritten by expat): what
 # bytes.translate(None, _ALLOWED) leaves of a body is what must not be in it.
 _ALLOWED = bytes(b for b in range(256) if b >= 0x20 or b in (0x09, 0x0A))
-_FORBIDDEN = (b"\xef\xbf\xbe", b"\xef\xbf\xbf", b"]]>")  # U+FFFE, U+FFFF; other markup is _SKELETON's
+_NON_CHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF; other markup is _SKELETON's
 _LEAF = re.compile(rb"<(key|string|integer)>[^<]*</\1>")
 # What is left once the leaves are taken out: only these tags, and whitespace between them.
 _SKELETON = re.compile(rb"(?:[ \t\n]*<(?:/?dict|dict/|/?array|array/|true/|false/|key/|string/)>)*[ \t\n]*")
@@ -71,11 +71,14 @@ class _Other(Exception):
 
 def _as_json(data: bytes) -> str:
     head = _HEADER.match(data)
-    tail = _TAIL.search(data)
-    if head is None or tail is None or tail.start() < head.end():
+    end = len(data.rstrip(b" \t\n")) - len(_TAIL)  # where "</plist>", then only whitespace, would start
+    if head is None or end < head.end() or not data.startswith(_TAIL, end):
         raise _Other
-    body = data[head.end():tail.start()]
-    if body.translate(None, _ALLOWED) or any(bad in body for bad in _FORBIDDEN):
+    body = data[head.end():end]
+    # Each search over a Lookup's few hundred KB costs; a test that cannot match skips it: the non-characters
+    # are not ASCII, and "]]>" holds a "]" (one memchr).
+    if body.translate(None, _ALLOWED) or (b"]" in body and b"]]>" in body) or (
+            not body.isascii() and any(bad in body for bad in _NON_CHARACTERS)):
         raise _Other
     if _SKELETON.fullmatch(_LEAF.sub(b"", body)) is None:
         raise _Other  # other markup, stray text, or a leaf with markup inside or not closed by its own end tag

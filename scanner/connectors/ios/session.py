@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import plistlib
 import socket
@@ -118,7 +119,17 @@ async def mux_socket(address: str | None) -> socket.socket:
 
 def tls_context(record: dict[str, Any], *, legacy: bool = False) -> ssl.SSLContext:
     """The client TLS context lockdownd and its services expect, with the pair record's host certificate
-    (pymobiledevice3's create_ssl_context); `legacy` for iOS before 5 (SSLv3 to TLS 1.0)."""
+    (pymobiledevice3's create_ssl_context); `legacy` for iOS before 5 (SSLv3 to TLS 1.0).
+
+    Pair records made by one host often carry the same host certificate and key (every iPhone the emulator
+    serves does): a context is made once per distinct certificate, key and protocol range, not once per
+    device. It holds only those (no verification, no session reuse: a client context caches no sessions),
+    so two devices with the same host identity share nothing else through it."""
+    return _tls_context(bytes(record["HostCertificate"]), bytes(record["HostPrivateKey"]), legacy)
+
+
+@functools.lru_cache(maxsize=32)
+def _tls_context(certificate: bytes, key: bytes, legacy: bool) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if legacy:
         context.minimum_version, context.maximum_version = ssl.TLSVersion.SSLv3, ssl.TLSVersion.TLSv1
@@ -133,7 +144,7 @@ def tls_context(record: dict[str, Any], *, legacy: bool = False) -> ssl.SSLConte
     fd, name = tempfile.mkstemp(prefix="scanner-lockdown-", suffix=".pem")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(record["HostCertificate"] + b"\n" + record["HostPrivateKey"])
+            f.write(certificate + b"\n" + key)
         context.load_cert_chain(name)
     finally:
         os.unlink(name)

@@ -151,6 +151,22 @@ def test_a_header_other_than_apples_goes_to_plistlib():
          b'<plist version="1.0"><string>&e;</string></plist>')
 
 
+HEAD = plistlib.dumps("x").split(b"<string>")[0]
+
+
+@pytest.mark.parametrize("data", [
+    HEAD + b"<string>x</string>\n</plist>" + tail
+    for tail in (b"", b"\n", b" \t\n\n", b"\r\n", b"x", b"\n</plist>", b"</plist>\n", b"\x00", b"<!-- -->")
+] + [
+    HEAD + body + b"\n</plist>\n"
+    for body in (b"<string>a]]b</string>", b"<string>]]</string>", b"<string>a]]&gt;</string>",
+                 b"<string>\xef\xbf\xbf</string>", b"<string>\xef\xbf\xbd\xc3\xa9]</string>")
+] + [HEAD.rstrip(b"\n") + b"</plist>", HEAD + b"</plist>", b"</plist>"])
+def test_the_end_and_the_text_checks_read_as_plistlib_reads_them(data):
+    """What follows </plist>, "]]" with and without ">", the non-characters U+FFFE/U+FFFF beside other non-ASCII."""
+    same(data)
+
+
 # --- generated ----------------------------------------------------------------------------------------------
 
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r")
