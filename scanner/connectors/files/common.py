@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.grammars.json_values import Repeats, json_type, keys_text, strings_in
 from scanner.connectors.records import BadRecord, Problems, residue_of
-from scanner.model import APP_STATES, PLATFORMS, App, DeviceInfo, Inventory, Scope
+from scanner.model import APP_STATES, NOT_CHECKED, PLATFORMS, App, DeviceInfo, Inventory, Scope
 
 __all__ = [
     "KNOWN_PLATFORMS", "KNOWN_STATES", "error_text", "evidence_of", "failed_inventory", "header_refused",
@@ -116,6 +116,17 @@ def make_inventory(
         device=device, apps=tuple(apps), coverage=tuple(coverage), status=status, reason=reason, message=message,
         problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems), app_count=count,
     )
+
+
+def not_a_phone(device: DeviceInfo, where: str, kind: str, rows: int, problems: Problems | None = None) -> Inventory:
+    """A device an export lists that is no phone or tablet (`kind`: "a Windows computer", "a Mac"): failed,
+    not-checked, its `rows` app rows counted; `where` names it for a person ("fleet.csv, device 'X'")."""
+    problems = problems if problems is not None else Problems()
+    return Inventory(
+        device=device, apps=(), coverage=(Scope("apps", read=False, reason=kind, apps=rows),), status="failed",
+        reason=NOT_CHECKED, message=(f"{where}: {kind}, and scanner checks phones and tablets: its {rows} app "
+                                     f"{'row was' if rows == 1 else 'rows were'} not checked"),
+        problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems))
 
 
 def failed_inventory(

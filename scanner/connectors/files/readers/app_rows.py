@@ -26,13 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from scanner.connectors.files.common import label_of, make_inventory, unowned
+from scanner.connectors.files.common import label_of, make_inventory, not_a_phone, unowned
 from scanner.connectors.files.csv_rows import csv_records, repeated_names
 from scanner.connectors.files.readers.intune.rows import platform_of, suspect
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.interface import FileReader, HeadLine
-from scanner.connectors.records import Problems, clean_id, residue_of, snippet
-from scanner.model import MDM_SCOPE, NOT_CHECKED, App, DeviceInfo, Inventory, Scope
+from scanner.connectors.records import Problems, clean_id, snippet
+from scanner.model import MDM_SCOPE, App, DeviceInfo, Inventory, Scope
 
 __all__ = ["AppRows", "RowFormat", "csv_reader", "header_fields", "normal", "read_csv"]
 
@@ -233,12 +233,7 @@ class AppRows:
                             os_version=run.os_version, source=self.name, identity=run.identity, inventoried=run.when)
         what = f"device {snippet(run.key)}"
         if run.kind is not None:
-            return Inventory(
-                device=device, apps=(), coverage=(Scope("apps", read=False, reason=run.kind, apps=run.rows),),
-                status="failed", reason=NOT_CHECKED,
-                message=(f"{label}, {what}: {run.kind}, and scanner checks phones and tablets: its {run.rows} app "
-                         f"{'row was' if run.rows == 1 else 'rows were'} not checked"),
-                problems=tuple(run.problems.kept), problem_count=run.problems.count, residue=residue_of(run.problems))
+            return not_a_phone(device, f"{label}, {what}", run.kind, run.rows, run.problems)
         scopes = [Scope(MDM_SCOPE, read=False, reason=fmt.blind)]
         if run.platform is None:
             scopes.append(Scope("platform", read=False, reason="the export names no platform, so each app is checked "

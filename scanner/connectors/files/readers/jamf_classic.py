@@ -81,6 +81,7 @@ from scanner.connectors.files.common import (
     json_record,
     label_of,
     make_inventory,
+    not_a_phone,
     value_evidence,
 )
 from scanner.connectors.files.readers.jamf_common import (
@@ -645,12 +646,7 @@ def _computer(name: str, where: str, record: Any, problems: Problems) -> Invento
     identity = tuple((k, v.strip()) for k, v in (("serial", serial), ("udid", udid), ("user", user)) if v and v.strip())
     device = DeviceInfo(platform="macos", serial=key, model=model, os_version=os_version,
                         name=(device_name or "").strip() or None, source=name, identity=identity, inventoried=when)
-    return Inventory(
-        device=device, apps=(), coverage=(Scope("apps", read=False, reason="a Mac", apps=rows),), status="failed",
-        reason=NOT_CHECKED, message=(
-            f"{where}, computer {snippet(device.label)}: a Mac, and scanner checks phones and tablets: its {rows} "
-            f"app {'row was' if rows == 1 else 'rows were'} not checked"),
-        problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems))
+    return not_a_phone(device, f"{where}, computer {snippet(device.label)}", "a Mac", rows, problems)
 
 
 def _device(name: str, where: str, record: Any, problems: Problems,
@@ -669,13 +665,9 @@ def _device(name: str, where: str, record: Any, problems: Problems,
     if os_type is not None:
         count = len(listed) if isinstance(listed, list) else 0
         kind, label = _NOT_CHECKED_OS[os_type]
-        return Inventory(
-            device=DeviceInfo(platform=kind, serial=device.serial, name=device.name, source=name,
-                              identity=device.identity, inventoried=device.inventoried),
-            apps=(), coverage=(Scope("apps", read=False, reason=label, apps=count),), status="failed",
-            reason=NOT_CHECKED, message=(
-                f"{where}, {what}: {label}, and scanner checks phones and tablets: its {count} app "
-                f"{'row was' if count == 1 else 'rows were'} not checked"))
+        return not_a_phone(DeviceInfo(platform=kind, serial=device.serial, name=device.name, source=name,
+                                      identity=device.identity, inventoried=device.inventoried),
+                           f"{where}, {what}", label, count)
     if listed is None and cut is None:
         problems.add("no applications: the record was fetched without its apps")
         return Inventory(

@@ -51,7 +51,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.connectors.files.common import label_of, make_inventory
+from scanner.connectors.files.common import label_of, make_inventory, not_a_phone
 from scanner.connectors.files.readers.refused import page_refused
 from scanner.connectors.grammars.json_values import (
     check_text,
@@ -63,7 +63,7 @@ from scanner.connectors.grammars.json_values import (
 )
 from scanner.connectors.interface import FileReader
 from scanner.connectors.records import BadRecord, Problems, clean_id, snippet
-from scanner.model import MDM_SCOPE, NOT_CHECKED, App, DeviceInfo, Inventory, Scope
+from scanner.model import MDM_SCOPE, App, DeviceInfo, Inventory, Scope
 
 __all__ = ["READER", "read_workspace_one"]
 
@@ -235,11 +235,8 @@ def _inventories(name: str, device: _Device) -> Iterator[Inventory]:
     if device.platform in _DESKTOPS:
         rows = len(device.apps) + device.not_installed + device.bad
         kind = _DESKTOPS[device.platform]
-        yield Inventory(
-            device=DeviceInfo(platform=device.platform, serial=device.key, source=name, identity=device.identity),
-            apps=(), coverage=(Scope("apps", read=False, reason=kind, apps=rows),), status="failed",
-            reason=NOT_CHECKED, message=(f"{label}, {what}: {kind}, and scanner checks phones and tablets: its "
-                                         f"{rows} app rows were not checked"))
+        yield not_a_phone(DeviceInfo(platform=device.platform, serial=device.key, source=name,
+                                     identity=device.identity), f"{label}, {what}", kind, rows)
         return
     apps = [app._replace(platform=device.platform) for app in device.apps] if info.platform else device.apps
     scopes = [Scope(MDM_SCOPE, read=False, reason=_BLIND)]

@@ -48,13 +48,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory
+from scanner.connectors.files.common import failed_inventory, json_record, label_of, make_inventory, not_a_phone
 from scanner.connectors.files.readers.intune.rows import BLIND, Columns, Rows, platform_of, suspect
 from scanner.connectors.files.readers.refused import page_refused
 from scanner.connectors.grammars.json_values import Repeats, json_text, json_type, keys_text, strings_in, text_of
 from scanner.connectors.interface import FileReader
 from scanner.connectors.records import BadRecord, Problems, residue_of, snippet
-from scanner.model import MDM_SCOPE, NOT_CHECKED, App, DeviceInfo, Inventory, Scope
+from scanner.model import MDM_SCOPE, App, DeviceInfo, Inventory, Scope
 
 __all__ = ["READER", "read_graph"]
 
@@ -192,15 +192,6 @@ def _when(value: Any) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
-def _desktop(name: str, device: DeviceInfo, kind: str, rows: int, what: str, problems: Problems) -> Inventory:
-    return Inventory(
-        device=device, apps=(), coverage=(Scope("apps", read=False, reason=kind, apps=rows),),
-        status="failed", reason=NOT_CHECKED,
-        message=(f"{label_of(name)}, {what}: {kind}, and scanner checks phones and tablets: its {rows} app rows "
-                 f"were not checked"),
-        problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems))
-
-
 def _named_apps(listed: Any, platform: str, at: str, problems: Problems) -> list[App]:
     """detectedApp records as apps by display name."""
     if not isinstance(listed, list):
@@ -272,7 +263,8 @@ def _device(name: str, where: str, record: Any, at: str = "") -> Inventory:
                 f"fetch beta/deviceManagement/managedDevices/{{id}}?$expand=detectedApps and scan that"),
             problems=tuple(problems.kept), problem_count=problems.count, residue=residue_of(problems))
     if kind is not None:
-        return _desktop(name, device, kind, len(listed) if isinstance(listed, list) else 0, what, problems)
+        return not_a_phone(device, f"{label_of(name)}, {what}", kind, len(listed) if isinstance(listed, list) else 0,
+                           problems)
     if platform is None:
         # No platform to check its apps on: the device is not read, its strings are searched.
         problems.search(" ".join(strings_in(listed)))
@@ -319,7 +311,7 @@ def _device_apps(name: str, where: str, page: dict[str, Any]) -> Inventory:
     device = DeviceInfo(platform=mobile[0][0] if mobile else (next(iter(platforms))[0] if platforms else None),
                         serial=f"Intune id {dev_id}" if dev_id and not suspect(dev_id) else None, source=name)
     if not mobile and platforms:
-        return _desktop(name, device, next(iter(platforms))[1] or "", len(value), what, problems)
+        return not_a_phone(device, f"{label_of(name)}, {what}", next(iter(platforms))[1] or "", len(value), problems)
     if not mobile:
         problems.search(" ".join(strings_in(value)))
         if not value:

@@ -10,10 +10,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
-from scanner.connectors.files.common import label_of, lean, make_inventory, unowned
+from scanner.connectors.files.common import label_of, lean, make_inventory, not_a_phone, unowned
 from scanner.connectors.files.source import InputLines
 from scanner.connectors.records import Problems, residue_of, snippet
-from scanner.model import MAX_PROBLEMS, MDM_SCOPE, NOT_CHECKED, App, DeviceInfo, Inventory, Scope
+from scanner.model import MAX_PROBLEMS, MDM_SCOPE, App, DeviceInfo, Inventory, Scope
 
 # The column names, compared casefolded with everything but letters and digits removed. The report's own
 # (AppInvRawData...) are confirmed by the note; the display-style ones of the UI's "selected columns" export
@@ -286,12 +286,7 @@ class Rows:
                             os_version=run.os_version, source=self.name, identity=identity)
         what = f"device {snippet(run.serial)}"
         if run.kind is not None:
-            return Inventory(
-                device=device, apps=(), coverage=(Scope("apps", read=False, reason=run.kind, apps=run.rows),),
-                status="failed", reason=NOT_CHECKED,
-                message=(f"{label}, {what}: {run.kind}, and scanner checks phones and tablets: its {run.rows} app "
-                         f"rows were not checked"),
-                problems=tuple(run.problems.kept), problem_count=run.problems.count, residue=residue_of(run.problems))
+            return not_a_phone(device, f"{label}, {what}", run.kind, run.rows, run.problems)
         # A run with bad rows gets make_inventory's own reason and message (bad-lines) rather than mdm-scope.
         clean = not run.problems.count and not (src is not None and (src.unterminated or src.error is not None))
         return make_inventory(self.name, device, run.apps, run.problems, src, what=what, unit=self.what,
