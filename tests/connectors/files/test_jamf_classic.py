@@ -12,19 +12,17 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import pytest
+from file_reading import ids, matcher, reader
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import scanner
 from scanner.audit import run
 from scanner.connectors.files import FileConnector, read_input
 from scanner.connectors.files.readers import READERS
-from scanner.matcher import Matcher
-from scanner.model import MDM_SCOPE, NOT_CHECKED, DeviceResult, Inventory
+from scanner.model import MDM_SCOPE, NOT_CHECKED, DeviceResult
 
 WECHAT, TIKTOK = "com.tencent.xin", "com.zhiliaoapp.musically"
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
@@ -67,17 +65,7 @@ def json_record(jamf_id: Any = 42, *apps: Any, **general: Any) -> dict[str, Any]
         "applications": list(apps)}}
 
 
-def read(data: bytes | str, name: str = "jamf.xml") -> list[Inventory]:
-    return list(read_input(name, io.BytesIO(data.encode() if isinstance(data, str) else data)))
-
-
-def ids(inv: Inventory) -> list[str]:
-    return [a.id for a in inv.apps]
-
-
-@cache
-def matcher() -> Matcher:
-    return Matcher(scanner.load_signatures(), None)
+read = reader("jamf.xml")
 
 
 def audited(*files: tuple[str, bytes | str]) -> list[DeviceResult]:

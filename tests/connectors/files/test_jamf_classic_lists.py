@@ -13,35 +13,23 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from file_reading import ids, matcher, reader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import scanner
 from scanner.audit import run
-from scanner.connectors.files import FileConnector, read_input
-from scanner.matcher import Matcher
-from scanner.model import MDM_SCOPE, NOT_CHECKED, Inventory, Report
+from scanner.connectors.files import FileConnector
+from scanner.model import MDM_SCOPE, NOT_CHECKED, Report
 
 DATA = Path(__file__).parents[2] / "data" / "inputs"
 WECHAT, TIKTOK = "com.tencent.xin", "com.zhiliaoapp.musically"
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
-def read(data: bytes | str, name: str = "jamf.json") -> list[Inventory]:
-    return list(read_input(name, io.BytesIO(data.encode() if isinstance(data, str) else data)))
-
-
-def ids(inv: Inventory) -> list[str]:
-    return [a.id for a in inv.apps]
-
-
-@cache
-def matcher() -> Matcher:
-    return Matcher(scanner.load_signatures(), None)
+read = reader("jamf.json")
 
 
 def report(*files: tuple[str, bytes | str]) -> Report:

@@ -16,19 +16,17 @@ import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 import pytest
+from file_reading import ids, matcher, reader
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import scanner
 from scanner.audit import run
-from scanner.connectors.files import FileConnector, read_input
+from scanner.connectors.files import FileConnector
 from scanner.connectors.files.readers import READERS
-from scanner.matcher import Matcher
-from scanner.model import MDM_SCOPE, NOT_CHECKED, Inventory, Report
+from scanner.model import MDM_SCOPE, NOT_CHECKED, Report
 
 DATA = Path(__file__).parents[2] / "data" / "inputs"
 WECHAT, TIKTOK, WECHAT_ANDROID = "com.tencent.xin", "com.zhiliaoapp.musically", "com.tencent.mm"
@@ -77,17 +75,7 @@ def row(device: str = "d1", app_id: str = "com.a", platform: str = "iPhone", **m
             "app id": app_id, "app name": "App", "version": "1.0", "date": "2025-05-02T14:03:11Z", **more}
 
 
-def read(data: bytes | str, name: str = "export.csv") -> list[Inventory]:
-    return list(read_input(name, io.BytesIO(data.encode() if isinstance(data, str) else data)))
-
-
-def ids(inv: Inventory) -> list[str]:
-    return [a.id for a in inv.apps]
-
-
-@cache
-def matcher() -> Matcher:
-    return Matcher(scanner.load_signatures(), None)
+read = reader("export.csv")
 
 
 def report(*files: tuple[str, bytes | str], **options: object) -> Report:
