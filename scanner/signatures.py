@@ -774,20 +774,22 @@ def read_files(paths: Iterable[Path], base_real: Path) -> list[tuple[Path, Path,
     return read
 
 
-def _compiled_bundle(base: Path, cache: bool) -> Signatures | None:
+def _compiled_bundle(base: Path, cache: bool) -> tuple[Signatures | None, bool]:
     """The compiled form of the bundled files when they are the ones it was made from, found without pathlib's
-    work per file (most of what a load costs once nothing is parsed); None: load as usual, which also tries it."""
+    work per file (most of what a load costs once nothing is parsed), and whether it was looked up: when it was
+    not (a link or a special file in the folder), the usual load tries it; when it was and missed, nothing will
+    match it, and the usual load parses."""
     from scanner import signature_cache
 
     if cache and signature_cache.cache_dir() is not None:  # the cache, turned on, keeps its own answers
-        return None
+        return None, False
     files = plain_bundle(str(base))
     if files is None:
-        return None
+        return None, False
     from scanner import compiled_catalog
 
     loaded = compiled_catalog.lookup(files)
-    return loaded if isinstance(loaded, Signatures) else None
+    return (loaded if isinstance(loaded, Signatures) else None), True
 
 
 def plain_bundle(root: str) -> list[tuple[str, str]] | None:
@@ -832,9 +834,10 @@ def _load(extra: Iterable[str | Path], *, bundled: bool, compiled: bool = True, 
         if not base.is_dir():
             raise SignatureError([f"{base}: the bundled signatures are missing; reinstall scanner"])
         if compiled and not extra:
-            found = _compiled_bundle(base, cache)
+            found, looked_up = _compiled_bundle(base, cache)
             if found is not None:
                 return found
+            compiled = not looked_up  # the same names and digests would miss again below
         paths += toml_files(base)
     for item in extra:
         p = Path(item)
