@@ -56,7 +56,7 @@ def imports_of(source: str, name: str, is_package: bool, known: set[str]) -> lis
                 for _ in range(node.level - 1):
                     package = package.rpartition(".")[0]
                 base = f"{package}.{base}" if base else package
-            # `from scanner.connectors.ios import lazy` imports a module; `from scanner.model import App` does not.
+            # `from scanner.connectors.ios import session` imports a module; `from scanner.model import App` does not.
             targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
         else:
             continue

@@ -198,7 +198,7 @@ assert requests.Session().get_adapter("http://127.0.0.1/") is not None
 @pytest.mark.parametrize("pre, post", [
     ("", ""),
     ("", PYMOBILEDEVICE3_TOO),
-    ("import scanner.connectors.ios.lazy", PYMOBILEDEVICE3_TOO),  # the iOS connector's finder for requests first
+    ("import scanner.connectors.ios", PYMOBILEDEVICE3_TOO),  # the iOS connector's finder for requests first
 ], ids=["scan", "then-pymobiledevice3-imports-requests", "ios-finder-first"])
 def test_a_scan_of_android_and_ios_together(tmp_path, pre, post):
     """The demo fleet (two phones, two iPhones) served by `scanner simulate`, scanned in one process."""

@@ -19,10 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymobiledevice3, which then imports less
-
-# isort: split
-
 from pymobiledevice3 import usbmux
 
 from scanner.connectors.interface import Attached, Notify, Plugs, Progress, Removal, ScannerError, Stopping

@@ -27,10 +27,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymobiledevice3, which then imports less
-
-# isort: split
-
 from pymobiledevice3.exceptions import FatalPairingError
 from pymobiledevice3.osu.os_utils import get_os_utils
 from pymobiledevice3.safe_paths import device_file_path

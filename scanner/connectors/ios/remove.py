@@ -37,10 +37,6 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymobiledevice3, which then imports less
-
-# isort: split
-
 from pymobiledevice3.exceptions import DeviceNotFoundError
 
 from scanner.connectors.interface import Removal

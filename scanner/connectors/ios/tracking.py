@@ -12,10 +12,6 @@ import asyncio
 import contextlib
 import threading
 
-from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymobiledevice3, which then imports less
-
-# isort: split
-
 from pymobiledevice3 import usbmux
 
 from scanner.connectors.interface import Notify, Plugs, Stopping

@@ -20,10 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scanner.connectors.ios import lazy as ios_lazy  # noqa: F401 - before pymobiledevice3, which then imports less
-
-# isort: split
-
 from pymobiledevice3 import usbmux
 from pymobiledevice3.exceptions import MuxException, PyMobileDevice3Exception
 from pymobiledevice3.osu.os_utils import get_os_utils
